@@ -1,0 +1,201 @@
+"""Benchmark of the embedded API server, run as a real separate process.
+
+Prints: create and patch throughput with N concurrent clients, p50/p99 write
+latency, time to LIST 10,000 objects (JSON and Table), and watch events per
+second delivered to 100 watchers.
+
+    python bench/apiserver.py [--clients 50] [--writes 5000] [--objects 10000] [--watchers 100]
+
+Uses only the project and aiohttp; the server runs in its own process with a
+temporary data directory, so client and server compete for the same cores,
+as they would on a small machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from kubenode.apiserver.security import client_ssl_context
+from kubenode.apiserver.server import free_port
+
+CM = "/api/v1/namespaces/default/configmaps"
+
+
+class Bench:
+    def __init__(self, base: str, token: str, ca: Path) -> None:
+        self.base = base
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
+                        "Content-Type": "application/json"}
+        self.ssl = client_ssl_context(ca)
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl))
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def call(self, method: str, path: str, body: Any = None, ctype: str = "application/json",
+                   params: dict[str, str] | None = None) -> tuple[int, bytes]:
+        headers = dict(self.headers, **{"Content-Type": ctype})
+        data = None if body is None else orjson.dumps(body)
+        async with self.session.request(method, self.base + path, data=data, headers=headers,
+                                        params=params) as r:
+            return r.status, await r.read()
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def writes(b: Bench, clients: int, total: int, kind: str, prefix: str) -> dict[str, float]:
+    lat: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            t0 = time.perf_counter()
+            if kind == "create":
+                st, body = await b.call("POST", CM, {"metadata": {"name": f"{prefix}{i}", "labels": {"b": "x"}},
+                                                     "data": {"k": "v" * 200}})
+                ok = 201
+            else:
+                st, body = await b.call("PATCH", f"{CM}/{prefix}{i % 1000}", {"data": {"n": str(i)}},
+                                        "application/merge-patch+json")
+                ok = 200
+            if st != ok:
+                raise RuntimeError(f"{kind} failed: {st} {body[:200]!r}")
+            lat.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    dt = time.perf_counter() - t0
+    return {"ops": total, "seconds": dt, "per_second": total / dt, "p50_ms": pct(lat, 50) * 1000,
+            "p99_ms": pct(lat, 99) * 1000}
+
+
+async def fill(b: Bench, n: int, clients: int = 50) -> None:
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            st, body = await b.call("POST", "/api/v1/namespaces/bench/configmaps",
+                                    {"metadata": {"name": f"obj-{i:05d}", "labels": {"app": "bench"}},
+                                     "data": {"k": "v" * 200}})
+            if st != 201:
+                raise RuntimeError(f"fill failed: {st} {body[:200]!r}")
+
+    await asyncio.gather(*(worker() for _ in range(clients)))
+
+
+async def list_time(b: Bench, table: bool) -> tuple[float, int]:
+    best = float("inf")
+    count = 0
+    for _ in range(5):
+        headers = dict(b.headers)
+        if table:
+            headers["Accept"] = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+        t0 = time.perf_counter()
+        async with b.session.get(b.base + "/api/v1/namespaces/bench/configmaps", headers=headers) as r:
+            data = await r.read()
+        best = min(best, time.perf_counter() - t0)
+        doc = orjson.loads(data)
+        count = len(doc.get("items") or doc.get("rows") or [])
+    return best, count
+
+
+async def watch_rate(b: Bench, watchers: int, events: int) -> dict[str, float]:
+    st, body = await b.call("GET", CM, params={"limit": "1"})
+    rv = orjson.loads(body)["metadata"]["resourceVersion"]
+    ready = 0
+    all_ready = asyncio.Event()
+    got = [0] * watchers
+
+    async def watcher(i: int) -> None:
+        nonlocal ready
+        async with b.session.get(b.base + CM, headers=b.headers,
+                                 params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "600"}) as r:
+            ready += 1
+            if ready == watchers:
+                all_ready.set()
+            async for line in r.content:
+                if line.strip():
+                    got[i] += 1
+                    if got[i] >= events:
+                        return
+
+    tasks = [asyncio.create_task(watcher(i)) for i in range(watchers)]
+    await asyncio.wait_for(all_ready.wait(), 60)
+    await asyncio.sleep(0.5)
+    t0 = time.perf_counter()
+    counter = iter(range(events))
+
+    async def writer() -> None:
+        for i in counter:
+            await b.call("PATCH", f"{CM}/c{i % 1000}", {"data": {"w": str(i)}}, "application/merge-patch+json")
+
+    await asyncio.gather(*(writer() for _ in range(20)))
+    write_done = time.perf_counter() - t0
+    await asyncio.wait_for(asyncio.gather(*tasks), 600)
+    dt = time.perf_counter() - t0
+    total = sum(got)
+    return {"events": events, "watchers": watchers, "delivered": total, "seconds": dt,
+            "delivered_per_second": total / dt, "write_seconds": write_done}
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--writes", type=int, default=5000)
+    ap.add_argument("--objects", type=int, default=10000)
+    ap.add_argument("--watchers", type=int, default=100)
+    ap.add_argument("--watch-events", type=int, default=2000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", tmp,
+                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            token_file = Path(tmp) / "pki" / "admin.token"
+            deadline = time.monotonic() + 60
+            while not (Path(tmp) / "kubeconfig").exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
+                await asyncio.sleep(0.1)
+            b = Bench(f"https://127.0.0.1:{port}", token_file.read_text().strip(), Path(tmp) / "pki" / "ca.crt")
+            try:
+                print(f"server pid {proc.pid}, cores {os.cpu_count()}, clients {args.clients}")
+                r = await writes(b, args.clients, args.writes, "create", "c")
+                print(f"create: {r['ops']} objects in {r['seconds']:.2f}s = {r['per_second']:.0f} writes/s; "
+                      f"latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+                r = await writes(b, args.clients, args.writes, "patch", "c")
+                print(f"patch:  {r['ops']} patches in {r['seconds']:.2f}s = {r['per_second']:.0f} writes/s; "
+                      f"latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+                await b.call("POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}})
+                await fill(b, args.objects)
+                for table in (False, True):
+                    t, n = await list_time(b, table)
+                    print(f"LIST {n} objects ({'Table' if table else 'JSON'}): {t * 1000:.0f} ms (best of 5)")
+                r = await watch_rate(b, args.watchers, args.watch_events)
+                print(f"watch: {r['events']} changes x {r['watchers']} watchers = {r['delivered']} events in "
+                      f"{r['seconds']:.2f}s = {r['delivered_per_second']:.0f} events/s delivered "
+                      f"(writes took {r['write_seconds']:.2f}s)")
+            finally:
+                await b.close()
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,2 @@
+"""KubeNode Agent: one per node; installs components, detects faults, executes remediation.
+"""

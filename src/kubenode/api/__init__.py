@@ -1,0 +1,2 @@
+"""KubeNode's kinds (group kubenode.io): CRD schemas, constants, condition types and reasons.
+"""

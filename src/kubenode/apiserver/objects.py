@@ -1,0 +1,67 @@
+"""Small helpers on raw object dicts shared by the server's modules."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+Obj = dict[str, Any]
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of a JSON value (an orjson round trip is ~5x faster than copy.deepcopy)."""
+    return orjson.loads(orjson.dumps(obj))
+
+
+def now_rfc3339() -> str:
+    """The current time as Kubernetes writes metav1.Time ("2026-11-25T11:12:03Z")."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def now_micro() -> str:
+    """The current time as metav1.MicroTime ("2026-11-25T11:12:03.123456Z")."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_uid() -> str:
+    """A fresh object UID."""
+    return str(uuid.uuid4())
+
+
+def meta(obj: Obj) -> Obj:
+    """`obj.metadata`, created when missing."""
+    m = obj.get("metadata")
+    if not isinstance(m, dict):
+        m = obj["metadata"] = {}
+    return m
+
+
+def get_path(obj: Any, dotted: str) -> Any:
+    """Value at a dotted path like ".spec.replicas" or "spec.replicas" (None when missing)."""
+    cur = obj
+    for part in dotted.strip(".").split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def set_path(obj: Obj, dotted: str, value: Any) -> None:
+    """Set the value at a dotted path, creating intermediate maps."""
+    parts = dotted.strip(".").split(".")
+    cur = obj
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            nxt = cur[part] = {}
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def without(obj: Obj, *keys: str) -> Obj:
+    """A shallow copy of `obj` without the given top-level keys."""
+    return {k: v for k, v in obj.items() if k not in keys}

@@ -1,0 +1,124 @@
+"""Starting and stopping the embedded API server with its data directory.
+
+Layout of DIR (default `./.kubenode`):
+  DIR/apiserver/state.db   SQLite database (WAL) holding every object
+  DIR/pki/                 CA and server certificate (generated once)
+  DIR/tokens.json          bearer tokens, as SHA-256 hashes
+  DIR/kubeconfig           admin kubeconfig (mode 0600)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from .app import APIServer
+from .authz import Authorizer
+from .controllers import NODE_LEASE_NAMESPACE, ControlLoops
+from .rest import WriteOptions
+from .security import (
+    PKIPaths,
+    TokenStore,
+    User,
+    ensure_pki,
+    server_ssl_context,
+    write_kubeconfig,
+)
+from .storage import Store
+
+ADMIN = User("kubenode:admin", ("system:masters",))
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", NODE_LEASE_NAMESPACE)
+
+
+@dataclass
+class ServerConfig:
+    """What `kubenode apiserver` needs to start."""
+
+    data_dir: Path
+    port: int = 6443
+    host: str = "127.0.0.1"
+    node_grace_seconds: float = 40.0
+    node_check_interval: float = 2.0
+    bookmark_interval: float = 5.0
+    watch_history: int = 50_000
+    extra_hosts: tuple[str, ...] = ()
+
+
+@dataclass
+class RunningServer:
+    """A started server: where it listens and how to reach it."""
+
+    config: ServerConfig
+    url: str
+    port: int
+    kubeconfig: Path
+    pki: PKIPaths
+    admin_token: str
+    api: APIServer
+    store: Store
+    loops: ControlLoops
+    _runner: web.AppRunner = field(repr=False)
+
+    async def stop(self) -> None:
+        """Stop serving, finish durable writes, close the database."""
+        await self.loops.stop()
+        self.api.hub.close()
+        await self._runner.cleanup()
+        await self.store.close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+async def _bootstrap(api: APIServer) -> None:
+    ns_info = api.registry.lookup("", "v1", "namespaces")
+    assert ns_info is not None
+    pending = []
+    for name in SYSTEM_NAMESPACES:
+        if api.store.get(ns_info.key("", name)) is None:
+            pending.append(api.api.create(ns_info, "", {"metadata": {"name": name}}, WriteOptions()))
+    for res in pending:
+        await res.wait()
+
+
+async def start_server(config: ServerConfig, *, authorizer: Authorizer | None = None) -> RunningServer:
+    """Open the store, generate PKI and tokens on first start, and serve HTTPS."""
+    data = config.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    hosts = ("127.0.0.1", "localhost", "::1", *config.extra_hosts)
+    pki = await asyncio.to_thread(ensure_pki, data / "pki", hosts)
+    tokens = TokenStore(data / "tokens.json")
+    admin_token = await asyncio.to_thread(tokens.ensure, ADMIN, data / "pki" / "admin.token")
+    store = await asyncio.to_thread(Store.open, data / "apiserver" / "state.db")
+    api = APIServer(store, tokens, authorizer=authorizer, bookmark_interval=config.bookmark_interval,
+                    watch_history=config.watch_history)
+    loops = ControlLoops(api.api, store, node_grace_seconds=config.node_grace_seconds,
+                         node_check_interval=config.node_check_interval)
+    await _bootstrap(api)
+    app = api.build_app()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    port = config.port or free_port(config.host)
+    site = web.TCPSite(runner, config.host, port, ssl_context=server_ssl_context(pki), backlog=1024)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        await store.close()
+        raise
+    loops.start()
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    url = f"https://{host}:{port}"
+    kubeconfig = data / "kubeconfig"
+    await asyncio.to_thread(write_kubeconfig, kubeconfig, server=url, ca_cert_pem=pki.ca_cert.read_bytes(),
+                            token=admin_token)
+    return RunningServer(config, url, port, kubeconfig, pki, admin_token, api, store, loops, runner)

@@ -1,0 +1,146 @@
+"""Per-resource behaviour of the built-in kinds (what kube's registry "strategies" do).
+
+Custom resources need none of this; built-ins each have a few rules that
+clients rely on: a new Namespace is Active, a new Pod is Pending, Secret
+`stringData` is folded into `data`, a CRD is validated and established.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+
+from .errors import Cause, field_cause
+from .objects import Obj, now_rfc3339
+from .schema import check_structural
+
+CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+
+
+def _prepare_namespace(obj: Obj, old: Obj | None) -> None:
+    if old is None:
+        obj["status"] = {"phase": "Active"}
+        spec = obj.setdefault("spec", {})
+        fins = spec.setdefault("finalizers", [])
+        if "kubernetes" not in fins:
+            fins.append("kubernetes")
+    labels = obj["metadata"].setdefault("labels", {})
+    # Since 1.21 every namespace carries its name as an immutable label.
+    labels["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
+
+
+def _prepare_pod(obj: Obj, old: Obj | None) -> None:
+    if old is None:
+        status = obj.get("status") or {}
+        obj["status"] = {"phase": status.get("phase") or "Pending", "qosClass": "BestEffort"}
+
+
+def _prepare_secret(obj: Obj, old: Obj | None) -> None:
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict):
+        data = obj.setdefault("data", {})
+        for k, v in string_data.items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+    obj.setdefault("type", "Opaque")
+
+
+def _validate_secret(obj: Obj) -> list[Cause]:
+    causes = []
+    for k, v in (obj.get("data") or {}).items():
+        if not isinstance(v, str):
+            continue
+        try:
+            base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError):
+            causes.append(field_cause("FieldValueInvalid", f"data[{k}]", "illegal base64 data"))
+    return causes
+
+
+def _prepare_crd(obj: Obj, old: Obj | None) -> None:
+    spec = obj.get("spec") or {}
+    names = dict(spec.get("names") or {})
+    if names.get("kind") and not names.get("listKind"):
+        names["listKind"] = names["kind"] + "List"
+    if names.get("plural") and not names.get("singular") and names.get("kind"):
+        names["singular"] = names["kind"].lower()
+    spec["names"] = names
+    fins = obj["metadata"].setdefault("finalizers", [])
+    if old is None and CRD_CLEANUP_FINALIZER not in fins:
+        fins.append(CRD_CLEANUP_FINALIZER)
+    stored = list(((old or {}).get("status") or {}).get("storedVersions") or [])
+    for v in spec.get("versions") or []:
+        if v.get("storage") and v.get("name") not in stored:
+            stored.append(v["name"])
+    prev_conds = {c.get("type"): c for c in ((old or {}).get("status") or {}).get("conditions") or []}
+    now = now_rfc3339()
+
+    def cond(type_: str, status: str, reason: str, message: str) -> Obj:
+        prev = prev_conds.get(type_)
+        ltt = prev["lastTransitionTime"] if prev and prev.get("status") == status else now
+        return {"type": type_, "status": status, "reason": reason, "message": message,
+                "lastTransitionTime": ltt}
+
+    conditions = [
+        cond("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+        cond("Established", "True", "InitialNamesAccepted", "the initial names have been accepted"),
+    ]
+    if obj["metadata"].get("deletionTimestamp"):
+        conditions.append(cond("Terminating", "True", "InstanceDeletionInProgress",
+                               "CustomResource deletion is in progress"))
+    obj["status"] = {"acceptedNames": names, "storedVersions": stored, "conditions": conditions}
+
+
+def _validate_crd(obj: Obj) -> list[Cause]:
+    causes: list[Cause] = []
+    spec = obj.get("spec") or {}
+    group = spec.get("group") or ""
+    names = spec.get("names") or {}
+    name = obj["metadata"].get("name", "")
+    if not group:
+        causes.append(field_cause("FieldValueRequired", "spec.group", "Required value"))
+    elif "." not in group:
+        causes.append(field_cause("FieldValueInvalid", "spec.group",
+                                  f'Invalid value: "{group}": should be a domain with at least one dot'))
+    if not names.get("plural"):
+        causes.append(field_cause("FieldValueRequired", "spec.names.plural", "Required value"))
+    if not names.get("kind"):
+        causes.append(field_cause("FieldValueRequired", "spec.names.kind", "Required value"))
+    if names.get("plural") and group and name != f"{names['plural']}.{group}":
+        causes.append(field_cause("FieldValueInvalid", "metadata.name",
+                                  f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'))
+    if spec.get("scope") not in ("Cluster", "Namespaced"):
+        causes.append(field_cause("FieldValueNotSupported", "spec.scope",
+                                  f'Unsupported value: "{spec.get("scope")}": supported values: "Cluster", '
+                                  '"Namespaced"'))
+    versions = spec.get("versions") or []
+    if not versions:
+        causes.append(field_cause("FieldValueRequired", "spec.versions", "Required value"))
+    storage = [v for v in versions if v.get("storage")]
+    if versions and len(storage) != 1:
+        causes.append(field_cause("FieldValueInvalid", "spec.versions",
+                                  "Invalid value: must have exactly one version marked as storage version"))
+    for i, v in enumerate(versions):
+        schema = ((v.get("schema") or {}).get("openAPIV3Schema"))
+        if schema is None:
+            causes.append(field_cause("FieldValueRequired", f"spec.versions[{i}].schema.openAPIV3Schema",
+                                      "Required value: schemas are required"))
+            continue
+        causes.extend(check_structural(schema, f"spec.versions[{i}].schema.openAPIV3Schema"))
+    return causes
+
+
+PrepareFn = Callable[[Obj, Obj | None], None]
+ValidateFn = Callable[[Obj], list[Cause]]
+
+#: Hooks keyed by `group/plural`.
+PREPARE: dict[str, PrepareFn] = {
+    "/namespaces": _prepare_namespace,
+    "/pods": _prepare_pod,
+    "/secrets": _prepare_secret,
+    "apiextensions.k8s.io/customresourcedefinitions": _prepare_crd,
+}
+VALIDATE: dict[str, ValidateFn] = {
+    "/secrets": _validate_secret,
+    "apiextensions.k8s.io/customresourcedefinitions": _validate_crd,
+}

@@ -1,0 +1,101 @@
+"""The `kubenode` command: a thin synchronous facade over the async core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
+
+app = typer.Typer(
+    help="KubeNode: operate large, mixed node fleets on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="State directory (database, PKI, kubeconfig).")]
+Port = Annotated[int, typer.Option("--port", help="HTTPS port of the API server (0 = any free port).")]
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _banner(server: RunningServer, what: str) -> None:
+    typer.echo(f"{what} listening on {server.url}")
+    typer.echo(f"kubeconfig: {server.kubeconfig}")
+    typer.echo("try:")
+    typer.echo(f"  export KUBECONFIG={server.kubeconfig}")
+    typer.echo("  kubectl get namespaces")
+    typer.echo("  kubectl api-resources")
+    typer.echo("Ctrl-C stops everything; starting again resumes the same state.", err=False)
+
+
+async def _serve(config: ServerConfig, what: str) -> None:
+    try:
+        server = await start_server(config)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot listen on {config.host}:{config.port}: {exc.strerror}. "
+                                 "Choose another --port.", param_hint="--port") from None
+    _banner(server, what)
+    try:
+        await _wait_for_signal()
+    finally:
+        typer.echo("stopping...")
+        await server.stop()
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def apiserver(
+    data_dir: DataDir = Path(".kubenode"),
+    port: Port = 6443,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the embedded, Kubernetes-compatible API server alone."""
+    _logging(verbose)
+    asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port, host=host), "kubenode apiserver"))
+
+
+@app.command()
+def up(
+    data_dir: DataDir = Path(".kubenode"),
+    machines: Annotated[int, typer.Option("--machines", help="Local machines in the fleet.")] = 0,
+    port: Port = 6443,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the whole control plane on this machine (embedded API server and controllers)."""
+    if machines:
+        raise typer.BadParameter(
+            "local machines need the Machine Operator, which is not in this version yet; "
+            "run without --machines for the control plane alone", param_hint="--machines")
+    _logging(verbose)
+    asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port), "kubenode control plane"))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

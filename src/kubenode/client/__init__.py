@@ -1,0 +1,2 @@
+"""The only layer that speaks HTTP to a Kubernetes API server.
+"""

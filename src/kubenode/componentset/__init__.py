@@ -1,0 +1,2 @@
+"""MachineComponentSet controller: node components rolled out in batches with health gates.
+"""

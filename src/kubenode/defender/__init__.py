@@ -1,0 +1,2 @@
+"""The Defender: the risk-control layer every fleet operation asks before it acts.
+"""

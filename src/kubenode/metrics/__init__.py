@@ -1,0 +1,2 @@
+"""Metric names and the pre-rendered exposition of custom-resource state.
+"""

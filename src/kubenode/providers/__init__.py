@@ -1,0 +1,2 @@
+"""InfraProvider implementations: local machines, SSH import, Apache Libcloud clouds.
+"""

@@ -1,0 +1,2 @@
+"""Remedy Operator: node conditions become remediation jobs that escalate along a ladder.
+"""

@@ -1,0 +1,2 @@
+"""Domain-free controller runtime: informers, cache, work queue, controllers, manager, leader election.
+"""
