@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,7 @@ class Bench:
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 async def writes(b: Bench, clients: int, total: int, kind: str, prefix: str) -> dict[str, float]:
@@ -115,7 +114,7 @@ async def list_time(b: Bench, table: bool) -> tuple[float, int]:
 
 
 async def watch_rate(b: Bench, watchers: int, events: int) -> dict[str, float]:
-    st, body = await b.call("GET", CM, params={"limit": "1"})
+    _, body = await b.call("GET", CM, params={"limit": "1"})
     rv = orjson.loads(body)["metadata"]["resourceVersion"]
     ready = 0
     all_ready = asyncio.Event()
@@ -163,8 +162,9 @@ async def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", tmp,
-                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Popen only forks; the server's start is awaited below without blocking the loop.
+        cmd = [sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", tmp, "--port", str(port)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: ASYNC220
         try:
             token_file = Path(tmp) / "pki" / "admin.token"
             deadline = time.monotonic() + 60

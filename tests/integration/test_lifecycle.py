@@ -17,8 +17,8 @@ from .test_crud import W, make_crd
 CM = "/api/v1/namespaces/default/configmaps"
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await check():
             return
@@ -103,7 +103,7 @@ async def test_node_lease_expiry_marks_ready_unknown(kube: Kube) -> None:
     async def unknown() -> bool:
         return await ready_status() == "Unknown"
 
-    await eventually(unknown, timeout=8)
+    await eventually(unknown, within=8)
     n = (await kube.get("/api/v1/nodes/n1")).json
     ready = next(c for c in n["status"]["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "NodeStatusUnknown"

@@ -12,7 +12,7 @@ from .kube import Kube
 CM = "/api/v1/namespaces/default/configmaps"
 
 
-async def collect(kube: Kube, path: str, params: dict[str, str], n: int, timeout: float = 10) -> list[dict[str, Any]]:
+async def collect(kube: Kube, path: str, params: dict[str, str], n: int, within: float = 10) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
     async def run() -> None:
@@ -21,7 +21,7 @@ async def collect(kube: Kube, path: str, params: dict[str, str], n: int, timeout
             if len(out) >= n:
                 return
 
-    await asyncio.wait_for(run(), timeout)
+    await asyncio.wait_for(run(), within)
     return out
 
 

@@ -23,6 +23,15 @@ from . import discovery, errors, openapi
 from .authz import Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
+from .objects import Obj
+from .registry import Registry
+from .resources import ResourceInfo
+from .rest import ObjectAPI, WriteOptions, WriteResult, apply_scale, scale_of
+from .security import TokenStore, User
+from .selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
+from .storage import Change, Store
+from .tables import render_table
+from .watch import Expired, WatchHub
 from .wire import (
     JSON,
     MAX_BODY,
@@ -34,15 +43,6 @@ from .wire import (
     status_response,
     wants_table,
 )
-from .objects import Obj
-from .registry import Registry
-from .resources import ResourceInfo
-from .rest import ObjectAPI, WriteOptions, WriteResult, apply_scale, scale_of
-from .security import TokenStore, User
-from .selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
-from .storage import Change, Store
-from .tables import render_table
-from .watch import Expired, WatchHub
 
 log = logging.getLogger("kubenode.apiserver")
 
@@ -357,7 +357,7 @@ class APIServer:
         want_rv = request.query.get("resourceVersion", "")
         if rv_match == "Exact" and want_rv and want_rv != str(self.store.rv):
             raise errors.expired(f"too old resource version: {want_rv} ({self.store.rv})")
-        items, rv, cont, remaining = self.api.list(
+        items, rv, cont, remaining = self.api.list_objects(
             t.info, t.namespace if t.info.namespaced else None, label_selector=ls, field_selector=fs, limit=limit,
             continue_token=request.query.get("continue", ""))
         list_meta: Obj = {"resourceVersion": rv}
@@ -462,8 +462,8 @@ class APIServer:
         opts = self._write_options(request)
         ctype = request.headers.get("Content-Type", "")
         if t.subresource == "scale":
+            from .patch import json_patch, merge_patch
             from .rest import _parse_json
-            from .patch import merge_patch, json_patch
 
             current = self.api.get(t.info, self._ns(t), t.name)
             scale = scale_of(t.info, current)
@@ -498,7 +498,7 @@ class APIServer:
         if not t.name:
             self._authorize(request, "deletecollection", t)
             ls, fs = self._selectors(request, t.info)
-            items, rv, _, _ = self.api.list(t.info, t.namespace if t.info.namespaced else None,
+            items, _, _, _ = self.api.list_objects(t.info, t.namespace if t.info.namespaced else None,
                                             label_selector=ls, field_selector=fs)
             results = [self.api.delete(t.info, o["metadata"].get("namespace", ""), o["metadata"]["name"], options,
                                        dry_run=dry) for o in items]
@@ -533,7 +533,7 @@ class APIServer:
         initial: list[Obj] = []
         if send_initial == "true" or (send_initial == "" and rv_param in ("", "0")):
             start_rv = self.store.rv
-            initial, _, _, _ = self.api.list(t.info, namespace, label_selector=ls, field_selector=fs)
+            initial, _, _, _ = self.api.list_objects(t.info, namespace, label_selector=ls, field_selector=fs)
         else:
             try:
                 start_rv = int(rv_param) if rv_param else self.store.rv
@@ -595,7 +595,7 @@ class APIServer:
                             c.line = b'{"type":"' + etype.encode() + b'","object":' + orjson.dumps(c.obj) + b"}\n"
                         out.append(c.line)
                     else:
-                        out.append(encode(etype, c.obj if etype != "DELETED" or c.type == "DELETED" else c.obj))
+                        out.append(encode(etype, c.obj))
                     last_sent = c.rv
                 if out:
                     await response.write(b"".join(out))

@@ -98,10 +98,7 @@ def conflict(resource: str, group: str, name: str, detail: str | None = None) ->
 def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> StatusError:
     """422 Invalid; each cause is {"type", "message", "field"} like field.Error."""
     parts = [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes]
-    if len(parts) == 1:
-        joined = parts[0]
-    else:
-        joined = "[" + ", ".join(parts) + "]"
+    joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     return StatusError(
         422, "Invalid", f'{kind}.{group} "{name}" is invalid: {joined}' if group else
         f'{kind} "{name}" is invalid: {joined}', name=name, group=group, kind=kind, causes=causes,

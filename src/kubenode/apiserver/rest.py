@@ -94,7 +94,7 @@ class ObjectAPI:
         out["apiVersion"] = info.api_version
         return out
 
-    def list(
+    def list_objects(
         self,
         info: ResourceInfo,
         namespace: str | None,
@@ -131,9 +131,8 @@ class ObjectAPI:
                 continue
             if limit and len(items) >= limit:
                 # kube reports remainingItemCount only when no selector filters the list
-                if label_selector is None or label_selector.empty:
-                    if field_selector is None:
-                        remaining = len(pairs) - i
+                if (label_selector is None or label_selector.empty) and field_selector is None:
+                    remaining = len(pairs) - i
                 break
             items.append(self.as_version(info, obj))
             last_key = key
