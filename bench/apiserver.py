@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,6 +83,40 @@ async def writes(b: Bench, clients: int, total: int, kind: str, prefix: str) -> 
     dt = time.perf_counter() - t0
     return {"ops": total, "seconds": dt, "per_second": total / dt, "p50_ms": pct(lat, 50) * 1000,
             "p99_ms": pct(lat, 99) * 1000}
+
+
+async def paced(b: Bench, clients: int, rate: float, seconds: float) -> dict[str, float]:
+    """Open loop: `clients` connections together issue `rate` merge patches per second."""
+    lat: list[float] = []
+    late = 0
+    interval = clients / rate
+    start = time.perf_counter() + 0.1
+
+    async def worker(w: int) -> None:
+        nonlocal late
+        i = 0
+        while True:
+            due = start + (i + w / clients) * interval
+            if due - start > seconds:
+                return
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                late += 1
+            t0 = time.perf_counter()
+            st, body = await b.call("PATCH", f"{CM}/c{(w * 1000 + i) % 1000}", {"data": {"p": str(i)}},
+                                    "application/merge-patch+json")
+            if st != 200:
+                raise RuntimeError(f"paced patch failed: {st} {body[:200]!r}")
+            lat.append(time.perf_counter() - t0)
+            i += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(clients)))
+    dt = time.perf_counter() - t0
+    return {"ops": len(lat), "seconds": dt, "per_second": len(lat) / dt, "p50_ms": pct(lat, 50) * 1000,
+            "p99_ms": pct(lat, 99) * 1000, "late": late}
 
 
 async def fill(b: Bench, n: int, clients: int = 50) -> None:
@@ -159,11 +195,14 @@ async def main() -> None:
     ap.add_argument("--objects", type=int, default=10000)
     ap.add_argument("--watchers", type=int, default=100)
     ap.add_argument("--watch-events", type=int, default=2000)
+    ap.add_argument("--rate", type=float, default=1000.0, help="target writes/s of the paced phase")
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of the paced phase")
+    ap.add_argument("--wrap", default="", help='prefix for the server command, e.g. "py-spy record -o p.svg --"')
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
         port = free_port()
         # Popen only forks; the server's start is awaited below without blocking the loop.
-        cmd = [sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", tmp, "--port", str(port)]
+        cmd = [*shlex.split(args.wrap), sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", tmp, "--port", str(port)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: ASYNC220
         try:
             token_file = Path(tmp) / "pki" / "admin.token"
@@ -181,6 +220,10 @@ async def main() -> None:
                 r = await writes(b, args.clients, args.writes, "patch", "c")
                 print(f"patch:  {r['ops']} patches in {r['seconds']:.2f}s = {r['per_second']:.0f} writes/s; "
                       f"latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+                r = await paced(b, args.clients, args.rate, args.seconds)
+                print(f"paced:  {r['ops']} patches at a target of {args.rate:.0f}/s from {args.clients} clients: "
+                      f"{r['per_second']:.0f} writes/s sustained; latency p50 {r['p50_ms']:.1f} ms, "
+                      f"p99 {r['p99_ms']:.1f} ms; requests sent late: {r['late']}")
                 await b.call("POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}})
                 await fill(b, args.objects)
                 for table in (False, True):
@@ -193,8 +236,8 @@ async def main() -> None:
             finally:
                 await b.close()
         finally:
-            proc.terminate()
-            proc.wait(30)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
 
 
 if __name__ == "__main__":
