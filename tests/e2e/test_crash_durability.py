@@ -60,6 +60,7 @@ async def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             await wait_ready(session, url, ssl, proc)
             stop = asyncio.Event()
+            enough = asyncio.Event()
 
             async def writer(w: int) -> None:
                 i = 0
@@ -71,13 +72,14 @@ async def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
                             if r.status == 201:
                                 obj = orjson.loads(await r.read())
                                 acknowledged[name] = obj["metadata"]["resourceVersion"]
+                                if len(acknowledged) >= 300:
+                                    enough.set()
                     except (aiohttp.ClientError, OSError):
                         return
                     i += 1
 
             tasks = [asyncio.create_task(writer(w)) for w in range(8)]
-            while len(acknowledged) < 300:
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(enough.wait(), 60)
             os.kill(proc.pid, signal.SIGKILL)  # crash in the middle of the write stream
             proc.wait(10)
             stop.set()

@@ -310,3 +310,25 @@ async def test_delete_collection(kube: Kube) -> None:
     assert r.status == 200
     left = {i["metadata"]["name"] for i in (await kube.get(base)).json["items"]}
     assert left == {"d0"}
+
+
+async def test_token_request_for_service_account(kube: Kube, server: RunningServer) -> None:
+    sa = "/api/v1/namespaces/default/serviceaccounts"
+    assert (await kube.post(sa, {"metadata": {"name": "robot"}})).status == 201
+    r = await kube.post(sa + "/robot/token", {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                              "spec": {"audiences": []}})
+    assert r.status == 201, r
+    token = r.json["status"]["token"]
+    robot = Kube(server, token=token)
+    try:
+        # authenticated, but no rule allows a service account anything: 403 with a clear message
+        r = await robot.get("/api/v1/namespaces/default/configmaps")
+        assert r.status == 403 and r.json["reason"] == "Forbidden"
+        assert 'User "system:serviceaccount:default:robot" cannot list resource "configmaps"' in r.json["message"]
+        assert (await kube.delete(sa + "/robot")).status == 200
+        r = await robot.get("/api/v1/namespaces/default/configmaps")
+        assert r.status == 401  # the token died with its service account
+    finally:
+        await robot.close()
+    r = await kube.post(sa + "/ghost/token", {"kind": "TokenRequest"})
+    assert r.status == 404

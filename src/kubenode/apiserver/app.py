@@ -153,6 +153,11 @@ class APIServer:
         if self.tokens is None:
             return User("kubenode:anonymous-admin", ("system:masters",))
         user = self.tokens.authenticate(request.headers.get("Authorization"))
+        if user is not None and user.name.startswith("system:serviceaccount:"):
+            # A service account's tokens die with it.
+            _, _, ns, name = user.name.split(":", 3)
+            if self.store.get(f"/serviceaccounts/{ns}/{name}") is None:
+                user = None
         if user is None:
             if request.path in PUBLIC_PATHS:
                 return User("system:anonymous", ("system:unauthenticated",))
@@ -410,8 +415,12 @@ class APIServer:
         if t.name and t.subresource == "eviction" and t.info.plural == "pods" and not t.info.group:
             self._authorize(request, "create", t)
             return await self._evict(request, t, raw)
+        if t.name and t.subresource == "token" and t.info.plural == "serviceaccounts" and not t.info.group:
+            self._authorize(request, "create", t)
+            return await self._token_request(request, t, raw)
         if t.name or t.subresource:
-            raise errors.method_not_allowed("POST is only allowed on collections and on pods/eviction")
+            raise errors.method_not_allowed(
+                "POST is only allowed on collections, pods/eviction and serviceaccounts/token")
         if t.info.namespaced and t.namespace is None:
             raise errors.method_not_allowed(
                 "POST to a namespaced resource needs a namespace: /api[s]/.../namespaces/NS/" + t.info.plural)
@@ -433,6 +442,32 @@ class APIServer:
         await res.wait()
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
+
+    async def _token_request(self, request: web.Request, t: Target, raw: bytes) -> web.Response:
+        """TokenRequest: a bearer token for a ServiceAccount (authentication.k8s.io/v1).
+
+        Tokens are valid while their ServiceAccount exists (checked on every
+        request); they do not expire by time, which the response states with a
+        far expirationTimestamp.
+        """
+        body = decode_body(raw, request.content_type) if raw.strip() else {}
+        if not isinstance(body, dict) or body.get("kind", "TokenRequest") != "TokenRequest":
+            raise errors.bad_request("the body must be an authentication.k8s.io/v1 TokenRequest")
+        if self.tokens is None:
+            raise errors.StatusError(503, "ServiceUnavailable", "token issuing is disabled on this server")
+        sa = self.api.get(t.info, self._ns(t), t.name)
+        ns = self._ns(t)
+        user = User(f"system:serviceaccount:{ns}:{t.name}",
+                    ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"))
+        token = await asyncio.to_thread(self.tokens.issue, user)
+        spec = body.get("spec") or {}
+        return json_response({
+            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": t.name, "namespace": ns, "uid": sa["metadata"].get("uid")},
+            "spec": {"audiences": spec.get("audiences") or [], "expirationSeconds": spec.get("expirationSeconds"),
+                     "boundObjectRef": spec.get("boundObjectRef")},
+            "status": {"token": token, "expirationTimestamp": "2126-01-01T00:00:00Z"},
+        }, 201)
 
     async def _put(self, request: web.Request, t: Target) -> web.Response:
         if not t.name:

@@ -1002,6 +1002,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         group="", version="v1", kind="ServiceAccount", plural="serviceaccounts", singular="serviceaccount",
         namespaced=True, short_names=("sa",), schema=SERVICEACCOUNT_SCHEMA,
         printer_columns=SERVICEACCOUNT_COLUMNS, builtin=True, track_generation=False,
+        extra_subresources={"token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",))},
         smp_hints={**_FINALIZERS_META_HINTS, "secrets": ("merge", "name")},
     ),
     ResourceInfo(

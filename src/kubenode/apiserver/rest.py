@@ -241,7 +241,9 @@ class ObjectAPI:
             # A no-op write does not bump the resourceVersion, as in kube.
             return WriteResult(self.as_version(info, old), 200, None, warnings)
         if om.get("deletionTimestamp") and not nm.get("finalizers"):
-            return self._stage_delete(info, key, new, opts)
+            # Like kube, an update that removes the last finalizer answers with the object, not a Status.
+            deleted = self._stage_delete(info, key, new, opts)
+            return WriteResult(self.as_version(info, new), 200, deleted.durable, warnings)
         return self._stage(info, key, new, 200, opts, warnings)
 
     # ------------------------------------------------------------------ patch
