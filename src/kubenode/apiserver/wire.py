@@ -8,7 +8,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from . import errors
+from . import errors, protobuf
 
 JSON = "application/json"
 TABLE_MARK = "as=Table"
@@ -58,6 +58,12 @@ def decode_body(raw: bytes, content_type: str) -> Any:
             return yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise errors.bad_request(f"the request body is not valid YAML: {exc}") from None
+    if ctype == "application/vnd.kubernetes.protobuf":
+        # kubectl's typed clients (create namespace/configmap/secret/serviceaccount) send protobuf.
+        try:
+            return protobuf.decode(raw)
+        except protobuf.ProtobufError:
+            raise errors.unsupported_media_type(ctype, [JSON, "application/yaml"]) from None
     if ctype.startswith("application/vnd.kubernetes.protobuf") or ctype == "application/cbor":
         raise errors.unsupported_media_type(ctype, [JSON, "application/yaml"])
     try:

@@ -1,0 +1,180 @@
+"""Decoding of the Kubernetes protobuf wire format for the few built-ins kubectl sends that way.
+
+kubectl v1.32's typed clients (`kubectl create namespace|configmap|secret|serviceaccount`)
+POST `application/vnd.kubernetes.protobuf`: the magic `k8s\\x00` followed by a
+`runtime.Unknown` envelope {typeMeta{apiVersion, kind}, raw, contentEncoding,
+contentType} whose `raw` is the object's message from `k8s.io/api/.../generated.proto`.
+Field numbers below are copied from those files. Zero values are dropped, as the
+JSON encoding (`omitempty`) would; unknown fields are ignored. Kinds without a
+table here stay 415 so the client can retry with JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+MAGIC = b"k8s\x00"
+
+# A field: (json name, kind, repeated). kind is "string", "bytes", "int", "bool", a message
+# table name, or "map:string" / "map:bytes" (map<string, string|bytes>).
+Field = tuple[str, str, bool]
+
+TABLES: dict[str, dict[int, Field]] = {
+    "Time": {1: ("seconds", "int", False), 2: ("nanos", "int", False)},
+    "OwnerReference": {
+        1: ("kind", "string", False), 3: ("name", "string", False), 4: ("uid", "string", False),
+        5: ("apiVersion", "string", False), 6: ("controller", "bool", False),
+        7: ("blockOwnerDeletion", "bool", False),
+    },
+    "ObjectMeta": {
+        1: ("name", "string", False), 2: ("generateName", "string", False), 3: ("namespace", "string", False),
+        5: ("uid", "string", False), 6: ("resourceVersion", "string", False), 7: ("generation", "int", False),
+        8: ("creationTimestamp", "Time", False), 9: ("deletionTimestamp", "Time", False),
+        10: ("deletionGracePeriodSeconds", "int", False), 11: ("labels", "map:string", False),
+        12: ("annotations", "map:string", False), 13: ("ownerReferences", "OwnerReference", True),
+        14: ("finalizers", "string", True),
+    },
+    "ObjectReference": {
+        1: ("kind", "string", False), 2: ("namespace", "string", False), 3: ("name", "string", False),
+        4: ("uid", "string", False), 5: ("apiVersion", "string", False), 6: ("resourceVersion", "string", False),
+        7: ("fieldPath", "string", False),
+    },
+    "LocalObjectReference": {1: ("name", "string", False)},
+    "NamespaceSpec": {1: ("finalizers", "string", True)},
+    "NamespaceStatus": {1: ("phase", "string", False)},
+    "Namespace": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "NamespaceSpec", False),
+                  3: ("status", "NamespaceStatus", False)},
+    "ConfigMap": {1: ("metadata", "ObjectMeta", False), 2: ("data", "map:string", False),
+                  3: ("binaryData", "map:bytes", False), 4: ("immutable", "bool", False)},
+    "Secret": {1: ("metadata", "ObjectMeta", False), 2: ("data", "map:bytes", False), 3: ("type", "string", False),
+               4: ("stringData", "map:string", False), 5: ("immutable", "bool", False)},
+    "ServiceAccount": {1: ("metadata", "ObjectMeta", False), 2: ("secrets", "ObjectReference", True),
+                       3: ("imagePullSecrets", "LocalObjectReference", True),
+                       4: ("automountServiceAccountToken", "bool", False)},
+}
+
+#: Top-level kinds that may arrive as protobuf, by (apiVersion, kind).
+KINDS = {("v1", k) for k in ("Namespace", "ConfigMap", "Secret", "ServiceAccount")}
+
+# Pointer fields (`*bool`) are only on the wire when set: keep their false values.
+_KEEP_FALSE = {"immutable", "automountServiceAccountToken", "controller", "blockOwnerDeletion"}
+
+
+class ProtobufError(ValueError):
+    """The body is not a protobuf message this server understands."""
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ProtobufError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ProtobufError("varint too long")
+
+
+def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
+    """(field number, value) pairs; varints as int, length-delimited as bytes."""
+    out: list[tuple[int, int | bytes]] = []
+    pos = 0
+    while pos < len(buf):
+        tag, pos = _varint(buf, pos)
+        num, wire = tag >> 3, tag & 7
+        if wire == 0:
+            val, pos = _varint(buf, pos)
+            out.append((num, val))
+        elif wire == 2:
+            size, pos = _varint(buf, pos)
+            if pos + size > len(buf):
+                raise ProtobufError("truncated field")
+            out.append((num, buf[pos:pos + size]))
+            pos += size
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ProtobufError(f"unsupported wire type {wire}")
+    return out
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _time(msg: dict[str, Any]) -> str | None:
+    seconds = msg.get("seconds", 0)
+    if not seconds and not msg.get("nanos"):
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _decode(buf: bytes, table: str) -> dict[str, Any]:
+    spec = TABLES[table]
+    out: dict[str, Any] = {}
+    for num, raw in _fields(buf):
+        f = spec.get(num)
+        if f is None:
+            continue
+        name, kind, repeated = f
+        value: Any
+        if kind.startswith("map:"):
+            if not isinstance(raw, bytes):
+                raise ProtobufError(f"{name}: expected a map entry")
+            entry = dict(_fields(raw))
+            key, val = entry.get(1, b""), entry.get(2, b"")
+            if not isinstance(key, bytes) or not isinstance(val, bytes):
+                raise ProtobufError(f"{name}: malformed map entry")
+            out.setdefault(name, {})[key.decode()] = (
+                base64.b64encode(val).decode() if kind == "map:bytes" else val.decode())
+            continue
+        if kind == "int":
+            if not isinstance(raw, int):
+                raise ProtobufError(f"{name}: expected a varint")
+            value = _signed(raw)
+        elif kind == "bool":
+            if not isinstance(raw, int):
+                raise ProtobufError(f"{name}: expected a varint")
+            value = bool(raw)
+        elif not isinstance(raw, bytes):
+            raise ProtobufError(f"{name}: expected a length-delimited field")
+        elif kind == "string":
+            value = raw.decode()
+        elif kind == "bytes":
+            value = base64.b64encode(raw).decode()
+        elif kind == "Time":
+            value = _time(_decode(raw, "Time"))
+        else:
+            value = _decode(raw, kind)
+        if repeated:
+            out.setdefault(name, []).append(value)
+        elif value is None or (value in ("", 0, False) and name not in _KEEP_FALSE):
+            out.pop(name, None)
+        else:
+            out[name] = value
+    return out
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    """The JSON form of a protobuf-encoded built-in object; ProtobufError when unsupported."""
+    if not raw.startswith(MAGIC):
+        raise ProtobufError("missing the k8s protobuf magic prefix")
+    envelope = dict(_fields(raw[len(MAGIC):]))
+    type_meta, body = envelope.get(1, b""), envelope.get(2, b"")
+    if not isinstance(type_meta, bytes) or not isinstance(body, bytes):
+        raise ProtobufError("malformed runtime.Unknown envelope")
+    tm = {k: v.decode() for k, v in _fields(type_meta) if isinstance(v, bytes)}
+    api_version, kind = tm.get(1, ""), tm.get(2, "")
+    if (api_version, kind) not in KINDS:
+        raise ProtobufError(f"protobuf is not supported for {api_version}/{kind}")
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
+    obj.update(_decode(body, kind))
+    return obj
