@@ -1,0 +1,131 @@
+"""The agent's main loop: register the Node, keep its Lease fresh, report to the Machine.
+
+Writes per node are kept low on purpose (a fleet of 5,000 nodes must stay
+cheap for the API server): the Lease is renewed every 10 s, the Node status
+is re-posted every minute or at once when it no longer says Ready (e.g. the
+node lifecycle controller marked it Unknown while we were away), and the
+Machine heartbeat is written every `heartbeat_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubenode.api.constants import API_VERSION, GROUP, VERSION
+from kubenode.client import errors
+from kubenode.client.client import KubeClient
+from kubenode.client.resources import LEASES, NODES, Resource
+
+from .facts import AGENT_VERSION, HostFacts, gather
+from .node_object import new_node, node_status
+
+log = logging.getLogger("kubenode.agent")
+
+MACHINES = Resource(GROUP, VERSION, "machines", "Machine", namespaced=False)
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+FIELD_MANAGER = "kubenode-agent"
+
+
+def _micro_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class AgentConfig:
+    """How one agent runs."""
+
+    machine: str
+    node_name: str
+    root: Path | None = None
+    register_node: bool = False
+    lease_seconds: float = 10.0
+    lease_duration: int = 40
+    heartbeat_seconds: float = 10.0
+    status_seconds: float = 60.0
+
+
+class Agent:
+    """One node's agent (first part: registration, lease, heartbeats)."""
+
+    def __init__(self, client: KubeClient, config: AgentConfig) -> None:
+        self.client = client
+        self.config = config
+        self.facts: HostFacts = gather(config.root, config.node_name)
+        self._node_uid = ""
+        self._last_status = 0.0
+        self._last_heartbeat = 0.0
+        self._status_dirty = True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Loop until `stop` is set; API errors are retried, never fatal."""
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except (errors.ApiError, OSError, asyncio.TimeoutError) as exc:
+                log.warning("agent tick failed (will retry): %s", exc)
+                self._status_dirty = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.lease_seconds)
+
+    async def tick(self) -> None:
+        """One round: node, lease, heartbeat — each only when due."""
+        now = time.monotonic()
+        if self.config.register_node and (self._status_dirty or now - self._last_status >= self.config.status_seconds):
+            await self.ensure_node()
+            self._last_status = now
+            self._status_dirty = False
+        if self.config.register_node:
+            await self.renew_lease()
+        if now - self._last_heartbeat >= self.config.heartbeat_seconds:
+            await self.heartbeat()
+            self._last_heartbeat = now
+
+    async def ensure_node(self) -> None:
+        """Register the Node if missing and post its full status."""
+        name = self.config.node_name
+        try:
+            node = await self.client.get(NODES, name)
+        except errors.NotFound:
+            node = await self.client.create(NODES, new_node(self.facts, name, self.config.machine))
+            log.info("registered node %s", name)
+        self._node_uid = node["metadata"]["uid"]
+        conditions = (node.get("status") or {}).get("conditions")
+        status = node_status(self.facts, _now(), conditions)
+        await self.client.patch(NODES, name, {"status": status}, subresource="status",
+                                field_manager=FIELD_MANAGER)
+
+    async def renew_lease(self) -> None:
+        """Create or renew kube-node-lease/<node> (owned by the Node, so it goes with it)."""
+        name = self.config.node_name
+        spec = {"holderIdentity": name, "leaseDurationSeconds": self.config.lease_duration,
+                "renewTime": _micro_now()}
+        try:
+            await self.client.patch(LEASES, name, {"spec": spec}, namespace=NODE_LEASE_NAMESPACE,
+                                    field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            lease: dict[str, Any] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                     "metadata": {"name": name, "namespace": NODE_LEASE_NAMESPACE}, "spec": spec}
+            if self._node_uid:
+                lease["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": name,
+                                                         "uid": self._node_uid}]
+            await self.client.create(LEASES, lease, namespace=NODE_LEASE_NAMESPACE)
+
+    async def heartbeat(self) -> None:
+        """Report the agent's version, boot ID and liveness in Machine.status.agent."""
+        body = {"apiVersion": API_VERSION, "kind": "Machine", "status": {"agent": {
+            "version": AGENT_VERSION, "lastHeartbeatTime": _now(), "bootID": self.facts.boot_id,
+            "nodeName": self.config.node_name,
+        }}}
+        await self.client.patch(MACHINES, self.config.machine, body, subresource="status",
+                                field_manager=FIELD_MANAGER)

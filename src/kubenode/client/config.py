@@ -1,0 +1,175 @@
+"""Where the API server is and how to authenticate: kubeconfig or in-cluster.
+
+Parsing the kubeconfig format (contexts, relative paths, ``*-data`` fields)
+and in-cluster discovery are delegated to lightkube's ``KubeConfig`` — a
+well-kept, small library — while the HTTP itself stays on aiohttp
+(see ``docs/libraries.md``). This module only turns its result into an
+``ssl.SSLContext`` and credentials that :class:`~kubenode.client.KubeClient` uses.
+
+Lookup order when no file is given: ``$KUBECONFIG`` (first existing entry of
+the list), ``~/.kube/config``, then the in-cluster service account.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lightkube.config.kubeconfig import SERVICE_ACCOUNT, KubeConfig, SingleConfig
+from lightkube.core.exceptions import ConfigError as LightkubeConfigError
+
+from .errors import ConfigError
+
+DEFAULT_USER_AGENT = "kubenode/0.1.0"
+DEFAULT_FIELD_MANAGER = "kubenode"
+# Projected service account tokens rotate; re-read the file this often (client-go uses one minute).
+TOKEN_FILE_REFRESH_SECONDS = 60.0
+
+
+@dataclass
+class ClientConfig:
+    """Everything :class:`~kubenode.client.KubeClient` needs; one settings object.
+
+    ``ssl_context`` is ``None`` for plain-HTTP servers. At most one of
+    ``token``/``token_file``/``username`` is used for the Authorization header;
+    client certificates live in ``ssl_context``.
+    """
+
+    server: str
+    ssl_context: ssl.SSLContext | None = None
+    token: str | None = None
+    token_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+    namespace: str = "default"
+    user_agent: str = DEFAULT_USER_AGENT
+    field_manager: str = DEFAULT_FIELD_MANAGER
+    qps: float = 50.0
+    burst: int = 100
+    connection_limit: int = 100
+    request_timeout: float = 30.0
+    max_retries: int = 5
+    _token_cache: tuple[float, str] | None = field(default=None, repr=False, compare=False)
+
+    def authorization(self) -> str | None:
+        """The Authorization header value, re-reading a token file when it may have rotated."""
+        if self.token_file:
+            now = time.monotonic()
+            if self._token_cache is None or now - self._token_cache[0] > TOKEN_FILE_REFRESH_SECONDS:
+                try:
+                    token = Path(self.token_file).read_text().strip()
+                except OSError as exc:
+                    raise ConfigError(f"cannot read token file {self.token_file}: {exc}") from exc
+                self._token_cache = (now, token)
+            return f"Bearer {self._token_cache[1]}"
+        if self.token:
+            return f"Bearer {self.token}"
+        if self.username is not None and self.password is not None:
+            raw = f"{self.username}:{self.password}".encode()
+            return "Basic " + base64.b64encode(raw).decode("ascii")
+        return None
+
+    def invalidate_token(self) -> None:
+        """Forget a cached token-file token (after a 401), so the next request re-reads it."""
+        self._token_cache = None
+
+
+def load_config(kubeconfig: str | Path | None = None, context: str | None = None) -> ClientConfig:
+    """Load a :class:`ClientConfig` from a kubeconfig file, the environment, or the in-cluster service account."""
+    single = _select(kubeconfig, context)
+    return _from_single(single)
+
+
+def _select(kubeconfig: str | Path | None, context: str | None) -> SingleConfig:
+    try:
+        if kubeconfig is not None:
+            return _get(KubeConfig.from_file(kubeconfig), context)
+        for candidate in _kubeconfig_candidates():
+            if candidate.is_file():
+                return _get(KubeConfig.from_file(candidate), context)
+        if context is not None:
+            raise ConfigError(f"context {context!r} requested but no kubeconfig file was found")
+        return _get(_in_cluster(), None)
+    except LightkubeConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _get(conf: KubeConfig, context: str | None) -> SingleConfig:
+    single = conf.get(context)
+    if single is None:  # pragma: no cover - lightkube raises instead when no default is given
+        raise ConfigError("no current context in kubeconfig")
+    return single
+
+
+def _kubeconfig_candidates() -> list[Path]:
+    env = os.environ.get("KUBECONFIG", "")
+    paths = [Path(p).expanduser() for p in env.split(os.pathsep) if p]
+    if not env:
+        paths.append(Path("~/.kube/config").expanduser())
+    return paths
+
+
+def _in_cluster() -> KubeConfig:
+    if not os.environ.get("KUBERNETES_SERVICE_HOST") or not os.environ.get("KUBERNETES_SERVICE_PORT"):
+        raise ConfigError("no kubeconfig found (KUBECONFIG, ~/.kube/config) and not running in a cluster "
+                          "(KUBERNETES_SERVICE_HOST/PORT unset)")
+    if not Path(SERVICE_ACCOUNT, "token").is_file():
+        raise ConfigError(f"in-cluster: no service account token under {SERVICE_ACCOUNT}")
+    return KubeConfig.from_service_account()
+
+
+def _from_single(single: SingleConfig) -> ClientConfig:
+    cluster, user = single.cluster, single.user
+    server = cluster.server.rstrip("/")
+    ctx: ssl.SSLContext | None = None
+    if server.startswith("https://"):
+        ctx = _ssl_context(single)
+    cfg = ClientConfig(server=server, ssl_context=ctx, namespace=single.namespace)
+    if user is not None:
+        if user.exec is not None or user.auth_provider is not None:
+            raise ConfigError("exec and auth-provider credentials are not supported; use a token or client cert")
+        if user.token_file:
+            cfg.token_file = str(single.abs_file(user.token_file))
+        elif user.token:
+            cfg.token = user.token.strip()
+        elif user.username is not None:
+            cfg.username, cfg.password = user.username, user.password or ""
+    return cfg
+
+
+def _ssl_context(single: SingleConfig) -> ssl.SSLContext:
+    cluster, user = single.cluster, single.user
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if cluster.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif cluster.certificate_auth_data:
+        ctx.load_verify_locations(cadata=base64.b64decode(cluster.certificate_auth_data).decode("ascii"))
+    elif cluster.certificate_auth:
+        ctx.load_verify_locations(cafile=str(single.abs_file(cluster.certificate_auth)))
+    if user is not None and (user.client_cert or user.client_cert_data):
+        _load_client_cert(ctx, single)
+    return ctx
+
+
+def _load_client_cert(ctx: ssl.SSLContext, single: SingleConfig) -> None:
+    user = single.user
+    assert user is not None
+    if user.client_cert_data and user.client_key_data:
+        # ssl can only read a certificate chain from files: write them briefly to a private temp dir.
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = Path(tmp, "client.crt"), Path(tmp, "client.key")
+            cert.write_bytes(base64.b64decode(user.client_cert_data))
+            key.touch(mode=0o600)
+            key.write_bytes(base64.b64decode(user.client_key_data))
+            ctx.load_cert_chain(str(cert), str(key))
+        return
+    if user.client_cert and user.client_key:
+        ctx.load_cert_chain(str(single.abs_file(user.client_cert)), str(single.abs_file(user.client_key)))
+        return
+    raise ConfigError("a client certificate needs both the certificate and the key (both files or both data)")

@@ -1,0 +1,181 @@
+"""Machine status as a pure function of what was observed.
+
+Given the Machine, what its provider reports, the Node and the clock, this
+computes the conditions and the phase. The controller gathers the
+observations and writes the result; nothing here does I/O, so every rule is a
+table-driven unit test.
+
+Phases (DESIGN.md): Pending → Provisioning → Bootstrapping → Joining →
+Running, and Draining → Deleting on delete; Failed is terminal and carries
+`failureReason`/`failureMessage`. Decisions are made on conditions; the phase
+is a summary for humans.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kubenode.providers.base import STATE_FAILED, STATE_MISSING, STATE_PENDING, STATE_RUNNING, InfraStatus
+from kubenode.runtime.conditions import get_condition, seconds_in_status, set_condition
+
+Obj = dict[str, Any]
+
+INFRA = "InfrastructureReady"
+AGENT = "AgentConnected"
+NODE_READY = "NodeReady"
+NODE_SYNCED = "NodeSynced"
+READY = "Ready"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long each stage may take before the Machine fails (seconds)."""
+
+    create: float = 600.0
+    join: float = 600.0
+    agent_grace: float = 40.0
+
+
+def parse_time(value: str | None) -> float | None:
+    """metav1.Time → epoch seconds."""
+    if not value:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def _fmt(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+
+def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, now: float,
+                   timeouts: Timeouts, *, node_synced: tuple[bool, str] | None = None,
+                   provider_problem: tuple[str, str] | None = None) -> Obj:
+    """The new `status` of `machine` (a fresh dict; the input is not modified).
+
+    `provider_problem` is (reason, message) when no provider could be used;
+    `node_synced` is (ok, message) after the controller synced labels/taints.
+    """
+    old = machine.get("status") or {}
+    status: Obj = {k: v for k, v in old.items() if k != "conditions"}
+    conditions: list[Obj] = [dict(c) for c in old.get("conditions") or []]
+    gen = (machine.get("metadata") or {}).get("generation")
+    stamp = _fmt(now)
+
+    def cond(type_: str, st: str, reason: str, message: str = "") -> None:
+        set_condition(conditions, type_, st, reason, message, observed_generation=gen, now=stamp)
+
+    # --- infrastructure
+    if provider_problem is not None:
+        cond(INFRA, "False", provider_problem[0], provider_problem[1])
+    elif infra is None:
+        cond(INFRA, "False", "Pending", "waiting for the provider")
+    elif infra.state == STATE_RUNNING:
+        cond(INFRA, "True", "Provisioned", infra.message or "the host is running")
+    elif infra.state == STATE_PENDING:
+        cond(INFRA, "False", "Provisioning", infra.message or "the host is being created")
+    elif infra.state == STATE_FAILED:
+        cond(INFRA, "False", "ProvisioningFailed", infra.message)
+    elif infra.state == STATE_MISSING:
+        cond(INFRA, "False", "InfrastructureMissing", infra.message or "no host exists for this machine")
+    else:
+        cond(INFRA, "False", "InfrastructureStopped", infra.message or f"the host is {infra.state.lower()}")
+    if infra is not None:
+        if infra.provider_id:
+            status["providerID"] = infra.provider_id
+        if infra.addresses:
+            status["addresses"] = infra.addresses
+
+    # --- agent
+    agent = old.get("agent") or {}
+    beat = parse_time(agent.get("lastHeartbeatTime"))
+    if beat is None:
+        cond(AGENT, "False", "WaitingForAgent", "the agent has not reported yet")
+    elif now - beat <= timeouts.agent_grace:
+        cond(AGENT, "True", "HeartbeatReceived", f"agent {agent.get('version', '')} is reporting".strip())
+    else:
+        cond(AGENT, "Unknown", "HeartbeatStale", f"no heartbeat from the agent for {int(now - beat)}s")
+
+    # --- node
+    if node is None:
+        cond(NODE_READY, "False", "NodeNotRegistered", "no Node has been registered for this machine")
+        status.pop("nodeRef", None)
+    else:
+        status["nodeRef"] = {"apiVersion": "v1", "kind": "Node", "name": node["metadata"]["name"],
+                             "uid": node["metadata"].get("uid", "")}
+        ready = get_condition((node.get("status") or {}).get("conditions"), "Ready")
+        if ready is None:
+            cond(NODE_READY, "Unknown", "NodeStatusUnknown", "the Node has not reported Ready yet")
+        else:
+            st = ready.get("status", "Unknown")
+            cond(NODE_READY, st, ready.get("reason") or ("NodeReady" if st == "True" else "NodeNotReady"),
+                 ready.get("message", ""))
+    if node_synced is not None:
+        cond(NODE_SYNCED, "True" if node_synced[0] else "False", "Synced" if node_synced[0] else "SyncFailed",
+             node_synced[1])
+    elif get_condition(conditions, NODE_SYNCED) is None:
+        cond(NODE_SYNCED, "False", "NodeNotRegistered", "labels and taints are synced once the Node exists")
+
+    # --- summary
+    failing = [c for c in (get_condition(conditions, t) for t in (INFRA, AGENT, NODE_READY, NODE_SYNCED))
+               if c is not None and c.get("status") != "True"]
+    if failing:
+        first = failing[0]
+        cond(READY, "False", first["reason"], f"{first['type']}: {first.get('message', '')}".rstrip(": "))
+    else:
+        cond(READY, "True", "Ready", "the machine is running and its node is ready")
+
+    # --- phase and terminal failures
+    if old.get("failureReason"):
+        status["phase"] = "Failed"
+    elif infra is not None and infra.state == STATE_FAILED:
+        _fail(status, "ProvisioningFailed", infra.message or "the provider failed to create the host")
+    else:
+        status["phase"] = _phase(old, conditions)
+        _check_timeouts(status, machine, conditions, now, timeouts)
+    status["conditions"] = conditions
+    status["observedGeneration"] = gen
+    return status
+
+
+def _phase(old: Obj, conditions: list[Obj]) -> str:
+    def true(t: str) -> bool:
+        c = get_condition(conditions, t)
+        return c is not None and c.get("status") == "True"
+
+    was_running = old.get("phase") == "Running"
+    if was_running or (true(INFRA) and true(NODE_READY)):
+        return "Running"
+    if not true(INFRA):
+        infra = get_condition(conditions, INFRA)
+        return "Pending" if infra is not None and infra.get("reason") == "Pending" else "Provisioning"
+    if not true(AGENT) and get_condition(conditions, NODE_READY) is not None and not old.get("nodeRef"):
+        return "Bootstrapping"
+    return "Joining"
+
+
+def _fail(status: Obj, reason: str, message: str) -> None:
+    status["phase"] = "Failed"
+    status["failureReason"] = reason
+    status["failureMessage"] = message
+
+
+def _check_timeouts(status: Obj, machine: Obj, conditions: list[Obj], now: float, timeouts: Timeouts) -> None:
+    phase = status["phase"]
+    if phase in ("Pending", "Provisioning"):
+        created = parse_time((machine.get("metadata") or {}).get("creationTimestamp"))
+        if created is not None and now - created > timeouts.create:
+            _fail(status, "CreateTimeout",
+                  f"the host was not running {int(timeouts.create)}s after the machine was created; "
+                  "check the provider's status and logs, then delete the machine to retry")
+    elif phase in ("Bootstrapping", "Joining"):
+        since = seconds_in_status(conditions, INFRA, now)
+        if since is not None and since > timeouts.join:
+            _fail(status, "JoinTimeout",
+                  f"the node did not become Ready within {int(timeouts.join)}s of the host running; "
+                  "check the agent log on the host (var/log/agent.log in local mode)")

@@ -1,0 +1,155 @@
+"""The informer's local copy of one resource: raw dicts keyed by namespace/name, with indexes.
+
+Readers get the very dicts the informer stored — no copies, because controllers
+read far more than they write — so they must treat them as read-only and
+copy before mutating (``copy.deepcopy``). Everything runs on one event loop,
+so no locks are needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .labels import LabelSelector, compile_selector, labels_of
+
+Obj = dict[str, Any]
+IndexFunc = Callable[[Obj], Iterable[str]]
+
+
+def object_key(obj: Mapping[str, Any]) -> str:
+    """``namespace/name`` for namespaced objects, ``name`` for cluster-scoped ones (like client-go)."""
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace") or ""
+    name = meta.get("name") or ""
+    return f"{ns}/{name}" if ns else name
+
+
+def _ns_of(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "")
+
+
+class Cache:
+    """Objects of one resource, looked up by key, namespace, labels or a named index."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Obj] = {}
+        self._by_ns: dict[str, dict[str, Obj]] = {}
+        self._index_funcs: dict[str, IndexFunc] = {}
+        self._indexes: dict[str, dict[str, set[str]]] = {}
+        self._index_values: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, namespace: str, name: str) -> Obj | None:
+        """The object ``namespace/name`` (namespace ``""`` for cluster-scoped), or ``None``."""
+        return self._items.get(f"{namespace}/{name}" if namespace else name)
+
+    def get_by_key(self, key: str) -> Obj | None:
+        """The object with :func:`object_key` ``key``, or ``None``."""
+        return self._items.get(key)
+
+    def keys(self) -> list[str]:
+        """All keys."""
+        return list(self._items)
+
+    def list(self, namespace: str | None = None, label_selector: LabelSelector | None = None) -> list[Obj]:
+        """Objects in ``namespace`` (all if ``None``) whose labels match ``label_selector``."""
+        if namespace is None:
+            source: Iterable[Obj] = self._items.values()
+        else:
+            source = self._by_ns.get(namespace, {}).values()
+        if label_selector is None:
+            return list(source)
+        match = compile_selector(label_selector)
+        return [o for o in source if match(labels_of(o))]
+
+    def add_index(self, name: str, fn: IndexFunc) -> None:
+        """Maintain index ``name``: ``fn(obj)`` gives the values under which ``obj`` is found by :meth:`by_index`."""
+        if name in self._index_funcs:
+            raise ValueError(f"index {name!r} already exists")
+        self._index_funcs[name] = fn
+        self._indexes[name] = {}
+        self._index_values[name] = {}
+        for key, obj in self._items.items():
+            self._index_add(name, key, obj)
+
+    def by_index(self, name: str, value: str) -> list[Obj]:
+        """Objects whose index ``name`` contains ``value``."""
+        try:
+            keys = self._indexes[name].get(value, ())
+        except KeyError:
+            raise KeyError(f"no index named {name!r}") from None
+        return [self._items[k] for k in keys]
+
+    # ---- mutation, used by the informer only
+
+    def upsert(self, obj: Obj) -> Obj | None:
+        """Store ``obj``; return the object it replaced."""
+        key = object_key(obj)
+        old = self._items.get(key)
+        if old is not None:
+            self._unindex(key)
+        self._items[key] = obj
+        self._by_ns.setdefault(_ns_of(obj), {})[key] = obj
+        for name in self._index_funcs:
+            self._index_add(name, key, obj)
+        return old
+
+    def delete(self, obj: Obj) -> Obj | None:
+        """Remove the object with ``obj``'s key; return what was stored."""
+        key = object_key(obj)
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._unindex(key)
+            ns_items = self._by_ns.get(_ns_of(old))
+            if ns_items is not None:
+                ns_items.pop(key, None)
+                if not ns_items:
+                    del self._by_ns[_ns_of(old)]
+        return old
+
+    def replace(self, objs: Iterable[Obj]) -> list[tuple[Obj | None, Obj | None]]:
+        """Make the cache hold exactly ``objs``; return the ``(old, new)`` pairs that changed.
+
+        Objects whose resourceVersion did not change are not reported, so a
+        re-list after a watch gap only wakes controllers for real changes.
+        """
+        changes: list[tuple[Obj | None, Obj | None]] = []
+        seen: set[str] = set()
+        for obj in objs:
+            key = object_key(obj)
+            seen.add(key)
+            old = self._items.get(key)
+            if old is not None and _rv(old) == _rv(obj):
+                continue
+            self.upsert(obj)
+            changes.append((old, obj))
+        for key in [k for k in self._items if k not in seen]:
+            gone = self.delete(self._items[key])
+            changes.append((gone, None))
+        return changes
+
+    def _index_add(self, name: str, key: str, obj: Obj) -> None:
+        values = tuple(self._index_funcs[name](obj))
+        self._index_values[name][key] = values
+        index = self._indexes[name]
+        for v in values:
+            index.setdefault(v, set()).add(key)
+
+    def _unindex(self, key: str) -> None:
+        for name, index in self._indexes.items():
+            for v in self._index_values[name].pop(key, ()):
+                keys = index.get(v)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del index[v]
+
+
+def _rv(obj: Mapping[str, Any]) -> Any:
+    return (obj.get("metadata") or {}).get("resourceVersion")
