@@ -72,7 +72,7 @@ class Agent:
         while not stop.is_set():
             try:
                 await self.tick()
-            except (errors.ApiError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, errors.ApiError, OSError) as exc:
                 log.warning("agent tick failed (will retry): %s", exc)
                 self._status_dirty = True
             with contextlib.suppress(TimeoutError):

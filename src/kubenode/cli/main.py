@@ -92,6 +92,43 @@ def up(
     asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port), "kubenode control plane"))
 
 
+@app.command()
+def agent(
+    machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig with the agent's token.")] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="Machine root (local mode).")] = None,
+    register_node: Annotated[bool, typer.Option("--register-node", help="Register and own the Node.")] = False,
+    node_name: Annotated[str, typer.Option("--node-name", help="Node name (default: the machine name).")] = "",
+    heartbeat_seconds: Annotated[float, typer.Option(help="Machine heartbeat interval.")] = 10.0,
+    lease_seconds: Annotated[float, typer.Option(help="Node Lease renew interval.")] = 10.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the KubeNode agent for one machine."""
+    from kubenode.agent.agent import Agent, AgentConfig
+    from kubenode.client.client import KubeClient
+    from kubenode.client.config import load_config
+    from kubenode.client.errors import ConfigError
+
+    _logging(verbose)
+    try:
+        config = load_config(kubeconfig)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
+    cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
+                      heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with KubeClient(config) as client:
+            await Agent(client, cfg).run(stop)
+
+    typer.echo(f"kubenode agent for machine {machine} (node {cfg.node_name})")
+    asyncio.run(run())
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
