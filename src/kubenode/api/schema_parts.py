@@ -164,7 +164,7 @@ def secret_ref(description: str) -> Schema:
     """A reference to a Secret (name and namespace)."""
     return obj(description, {
         "name": name_field("Name of the Secret.", subdomain=True),
-        "namespace": name_field("Namespace of the Secret.", ),
+        "namespace": name_field("Namespace of the Secret."),
     }, required=["name", "namespace"], x_kubernetes_map_type="atomic")
 
 

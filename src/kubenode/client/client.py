@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
@@ -171,7 +171,8 @@ class KubeClient:
 
     async def watch(self, res: Resource, namespace: str | None = None, *, resource_version: str | None = None,
                     label_selector: str | None = None, field_selector: str | None = None,
-                    timeout_seconds: int | None = None, allow_bookmarks: bool = False) -> AsyncIterator[WatchEvent]:
+                    timeout_seconds: int | None = None,
+                    allow_bookmarks: bool = False) -> AsyncGenerator[WatchEvent, None]:
         """Stream watch events until the server ends the stream.
 
         An in-stream ``ERROR`` event is raised as the matching :class:`ApiError`

@@ -8,6 +8,7 @@ so no locks are needed.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -53,11 +54,11 @@ class Cache:
         """The object with :func:`object_key` ``key``, or ``None``."""
         return self._items.get(key)
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         """All keys."""
         return list(self._items)
 
-    def list(self, namespace: str | None = None, label_selector: LabelSelector | None = None) -> list[Obj]:
+    def list(self, namespace: str | None = None, label_selector: LabelSelector | None = None) -> builtins.list[Obj]:
         """Objects in ``namespace`` (all if ``None``) whose labels match ``label_selector``."""
         if namespace is None:
             source: Iterable[Obj] = self._items.values()
@@ -78,7 +79,7 @@ class Cache:
         for key, obj in self._items.items():
             self._index_add(name, key, obj)
 
-    def by_index(self, name: str, value: str) -> list[Obj]:
+    def by_index(self, name: str, value: str) -> builtins.list[Obj]:
         """Objects whose index ``name`` contains ``value``."""
         try:
             keys = self._indexes[name].get(value, ())
@@ -113,13 +114,13 @@ class Cache:
                     del self._by_ns[_ns_of(old)]
         return old
 
-    def replace(self, objs: Iterable[Obj]) -> list[tuple[Obj | None, Obj | None]]:
+    def replace(self, objs: Iterable[Obj]) -> builtins.list[tuple[Obj | None, Obj | None]]:
         """Make the cache hold exactly ``objs``; return the ``(old, new)`` pairs that changed.
 
         Objects whose resourceVersion did not change are not reported, so a
         re-list after a watch gap only wakes controllers for real changes.
         """
-        changes: list[tuple[Obj | None, Obj | None]] = []
+        changes: builtins.list[tuple[Obj | None, Obj | None]] = []
         seen: set[str] = set()
         for obj in objs:
             key = object_key(obj)

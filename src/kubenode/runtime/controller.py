@@ -144,7 +144,8 @@ class Controller:
         self.name = name
         self.reconcile = reconcile
         self.workers = workers
-        self.metrics = metrics_for(registry if registry is not None else CollectorRegistry(auto_describe=True))
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.metrics = metrics_for(self.registry)
         self.metrics.init_controller(name)
         depth = self.metrics.workqueue_depth.labels(name)
         self.queue: WorkQueue[Request] = WorkQueue(name, rate_limiter, on_depth=depth.set)
@@ -251,9 +252,12 @@ class Controller:
 
     def sample(self) -> Mapping[str, Any]:
         """Current counter values of this controller (handy in tests and debug endpoints)."""
-        m, name = self.metrics, self.name
+        def value(metric: str, labels: dict[str, str]) -> float:
+            return self.registry.get_sample_value(metric, labels) or 0.0
+
+        c = {"controller": self.name}
         return {
-            **{r: m.reconcile_total.labels(name, r)._value.get() for r in RESULTS},
-            "errors": m.reconcile_errors.labels(name)._value.get(),
-            "terminal": m.terminal_errors.labels(name)._value.get(),
+            **{r: value("kubenode_controller_reconcile_total", {**c, "result": r}) for r in RESULTS},
+            "errors": value("kubenode_controller_reconcile_errors_total", c),
+            "terminal": value("kubenode_controller_terminal_reconcile_errors_total", c),
         }

@@ -65,10 +65,9 @@ class Informer:
         """True once the first LIST has been stored in the cache."""
         return self._synced.is_set()
 
-    async def wait_synced(self, timeout: float | None = None) -> None:
-        """Wait for the first LIST (raise ``TimeoutError`` after ``timeout`` seconds)."""
-        async with asyncio.timeout(timeout):
-            await self._synced.wait()
+    async def wait_synced(self) -> None:
+        """Wait for the first LIST (bound it with ``asyncio.timeout``)."""
+        await self._synced.wait()
 
     def on_change(self, handler: Handler) -> None:
         """Call ``handler(old, new)`` on every change; objects already cached are replayed as adds."""
@@ -208,11 +207,10 @@ class InformerFactory:
         for inf in self._informers.values():
             inf.start()
 
-    async def wait_synced(self, timeout: float | None = None) -> None:
-        """Wait until every informer has synced."""
-        async with asyncio.timeout(timeout):
-            for inf in list(self._informers.values()):
-                await inf.wait_synced()
+    async def wait_synced(self) -> None:
+        """Wait until every informer has synced (bound it with ``asyncio.timeout``)."""
+        for inf in list(self._informers.values()):
+            await inf.wait_synced()
 
     async def stop(self) -> None:
         """Stop every informer."""

@@ -21,7 +21,9 @@ _EQ_EXPR = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)\s
 
 def _split(selector: str) -> list[str]:
     # Commas inside "in (a,b)" do not separate requirements.
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in selector:
         if ch == "(":
             depth += 1

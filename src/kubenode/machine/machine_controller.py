@@ -1,0 +1,238 @@
+"""The Machine controller: from a Machine to a Ready node, and back to nothing.
+
+Reconcile is level-triggered and runs phases in order on one per-run scope:
+finalizer → provider → agent identity → infrastructure → node sync → status.
+Every observation goes into `phases.compute_status` (pure); the status is
+written once at the end, and only when it changed. Deletion runs behind the
+`kubenode.io/machine` finalizer: cordon, drain through the Eviction API,
+deprovision, delete the Node, release the finalizer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubenode.api.constants import FINALIZER_MACHINE, LABEL_MACHINE
+from kubenode.client import errors
+from kubenode.client.client import KubeClient
+from kubenode.client.resources import NODES, PODS
+from kubenode.providers.base import (
+    STATE_MISSING,
+    Bootstrap,
+    InfraProvider,
+    InfraStatus,
+    ProviderError,
+)
+from kubenode.runtime.controller import Request, Result
+from kubenode.runtime.informer import Informer
+
+from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig
+from .node_sync import node_patch, sync_summary
+from .phases import Timeouts, compute_status, parse_time
+from .resources import MACHINES
+
+log = logging.getLogger("kubenode.machine")
+
+Obj = dict[str, Any]
+#: Finds the provider for a Machine: returns the provider or raises ProviderError (reason, message).
+ProviderResolver = Callable[[Obj], Awaitable[InfraProvider]]
+
+FIELD_MANAGER = "kubenode-machine-controller"
+
+
+@dataclass
+class MachineControllerConfig:
+    """Timeouts and intervals of the Machine controller."""
+
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    poll_seconds: float = 5.0  # re-check machines that are not yet Running
+    resync_seconds: float = 30.0  # re-check running machines (agent heartbeats age)
+    drain_timeout: float = 120.0
+
+
+def node_name_of(machine: Obj) -> str:
+    """The Node a Machine registers: spec.nodeName, else the machine's name."""
+    return str((machine.get("spec") or {}).get("nodeName") or machine["metadata"]["name"])
+
+
+class MachineReconciler:
+    """Reconciles one Machine per call."""
+
+    def __init__(self, client: KubeClient, machines: Informer, nodes: Informer, resolve: ProviderResolver,
+                 endpoint: AgentEndpoint, config: MachineControllerConfig | None = None,
+                 on_event: Callable[[Obj, str, str, str], Awaitable[None]] | None = None) -> None:
+        self.client = client
+        self.machines = machines
+        self.nodes = nodes
+        self.resolve = resolve
+        self.endpoint = endpoint
+        self.config = config or MachineControllerConfig()
+        self.on_event = on_event
+
+    async def _event(self, machine: Obj, type_: str, reason: str, message: str) -> None:
+        if self.on_event is not None:
+            await self.on_event(machine, type_, reason, message)
+
+    async def __call__(self, req: Request) -> Result | None:
+        machine = self.machines.cache.get("", req.name)
+        if machine is None:
+            return None
+        if machine["metadata"].get("deletionTimestamp"):
+            return await self._reconcile_delete(machine)
+        if FINALIZER_MACHINE not in (machine["metadata"].get("finalizers") or []):
+            await self.client.patch(MACHINES, req.name, {"metadata": {
+                "finalizers": [*(machine["metadata"].get("finalizers") or []), FINALIZER_MACHINE],
+                "resourceVersion": machine["metadata"]["resourceVersion"]}}, field_manager=FIELD_MANAGER)
+            return None  # the update brings us back with the new object
+        return await self._reconcile_normal(machine)
+
+    async def _reconcile_normal(self, machine: Obj) -> Result:
+        now = time.time()
+        status = machine.get("status") or {}
+        infra: InfraStatus | None = None
+        problem: tuple[str, str] | None = None
+        if status.get("phase") == "Failed":
+            # terminal: report, do not act (the MachineSet replaces it, a human may delete it)
+            infra = None
+        else:
+            try:
+                provider = await self.resolve(machine)
+                infra = await provider.state(machine)
+                if infra.state == STATE_MISSING and not status.get("providerID"):
+                    kubeconfig = await ensure_agent_kubeconfig(self.client, machine, self.endpoint)
+                    infra = await provider.create(machine, Bootstrap(
+                        machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
+                        node_name=node_name_of(machine), kubeconfig=kubeconfig))
+                    await self._event(machine, "Normal", "Provisioning", f"{provider.type} provider creating the host")
+            except ProviderError as exc:
+                problem = (exc.reason, str(exc))
+                if not exc.retryable:
+                    infra = InfraStatus("Failed", message=str(exc))
+                    problem = None
+        node = self.nodes.cache.get("", node_name_of(machine))
+        synced: tuple[bool, str] | None = None
+        if node is not None:
+            synced = await self._sync_node(machine, node)
+        new_status = compute_status(machine, infra, node, now, self.config.timeouts, node_synced=synced,
+                                    provider_problem=problem)
+        if new_status.get("phase") != status.get("phase"):
+            kind = "Warning" if new_status.get("phase") == "Failed" else "Normal"
+            msg = new_status.get("failureMessage") or f"machine is {new_status.get('phase')}"
+            await self._event(machine, kind, str(new_status.get("failureReason") or new_status.get("phase")), msg)
+        await self._write_status(machine, new_status)
+        if new_status.get("phase") == "Running":
+            return Result(requeue_after=self.config.resync_seconds)
+        if new_status.get("phase") == "Failed":
+            return Result()
+        return Result(requeue_after=self.config.poll_seconds)
+
+    async def _sync_node(self, machine: Obj, node: Obj) -> tuple[bool, str]:
+        patch = node_patch(machine, node)
+        if patch is None:
+            return True, sync_summary(machine)
+        try:
+            await self.client.patch(NODES, node["metadata"]["name"], patch, field_manager=FIELD_MANAGER)
+        except errors.Conflict:
+            return False, "the node changed while syncing; retrying"
+        except errors.ApiError as exc:
+            return False, f"could not update the node: {exc}"
+        return True, sync_summary(machine)
+
+    async def _write_status(self, machine: Obj, new_status: Obj) -> None:
+        old = machine.get("status") or {}
+        if _same_status(old, new_status):
+            return
+        # The agent owns status.agent (heartbeats): never overwrite it from a stale cache.
+        body = {"status": {k: v for k, v in new_status.items() if k != "agent"}}
+        for k in old:
+            if k not in new_status and k != "agent":
+                body["status"][k] = None
+        await self.client.patch(MACHINES, machine["metadata"]["name"], body, subresource="status",
+                                field_manager=FIELD_MANAGER)
+
+    # ------------------------------------------------------------------ deletion
+    async def _reconcile_delete(self, machine: Obj) -> Result | None:
+        if FINALIZER_MACHINE not in (machine["metadata"].get("finalizers") or []):
+            return None
+        name = machine["metadata"]["name"]
+        node_name = node_name_of(machine)
+        node = self.nodes.cache.get("", node_name)
+        status = machine.get("status") or {}
+        if node is not None and status.get("phase") not in ("Deleting",):
+            if status.get("phase") != "Draining":
+                await self._set_phase(machine, "Draining")
+                await self._event(machine, "Normal", "Draining", f"cordoning and draining node {node_name}")
+            remaining = await self._drain(node)
+            started = parse_time(machine["metadata"].get("deletionTimestamp")) or time.time()
+            if remaining and time.time() - started < self.config.drain_timeout:
+                return Result(requeue_after=1.0)
+            if remaining:
+                await self._event(machine, "Warning", "DrainTimeout",
+                                  f"{remaining} pod(s) still on {node_name} after {self.config.drain_timeout:.0f}s; "
+                                  "deleting anyway")
+        if status.get("phase") != "Deleting":
+            await self._set_phase(machine, "Deleting")
+        try:
+            provider = await self.resolve(machine)
+            infra = await provider.delete(machine)
+        except ProviderError as exc:
+            if exc.retryable:
+                log.warning("deprovisioning %s failed, will retry: %s", name, exc)
+                return Result(requeue_after=self.config.poll_seconds)
+            infra = InfraStatus(STATE_MISSING, message=str(exc))
+        if infra.state != STATE_MISSING:
+            return Result(requeue_after=1.0)
+        try:
+            await self.client.delete(NODES, node_name)
+        except errors.NotFound:
+            pass
+        fins = [f for f in machine["metadata"].get("finalizers") or [] if f != FINALIZER_MACHINE]
+        try:
+            await self.client.patch(MACHINES, name, {"metadata": {
+                "finalizers": fins or None, "resourceVersion": machine["metadata"]["resourceVersion"]}},
+                field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            pass
+        await self._event(machine, "Normal", "Deleted", f"machine {name} deprovisioned and node {node_name} removed")
+        return None
+
+    async def _set_phase(self, machine: Obj, phase: str) -> None:
+        await self.client.patch(MACHINES, machine["metadata"]["name"], {"status": {"phase": phase}},
+                                subresource="status", field_manager=FIELD_MANAGER)
+
+    async def _drain(self, node: Obj) -> int:
+        """Cordon and evict; returns how many pods still have to go."""
+        name = node["metadata"]["name"]
+        if not (node.get("spec") or {}).get("unschedulable"):
+            await self.client.patch(NODES, name, {"spec": {"unschedulable": True}}, field_manager=FIELD_MANAGER)
+        pods, _ = await self.client.list(PODS, field_selector=f"spec.nodeName={name}")
+        remaining = 0
+        for pod in pods:
+            meta = pod["metadata"]
+            owners = meta.get("ownerReferences") or []
+            if any(o.get("kind") == "DaemonSet" for o in owners) or "kubernetes.io/config.mirror" in (
+                    meta.get("annotations") or {}):
+                continue
+            remaining += 1
+            try:
+                await self.client.evict(meta["name"], meta["namespace"])
+            except errors.NotFound:
+                remaining -= 1
+            except errors.TooManyRequests:
+                pass  # a disruption budget says not now: try again next round
+        return remaining
+
+
+def _same_status(old: Obj, new: Obj) -> bool:
+    keys = (set(old) | set(new)) - {"agent"}
+    return all(old.get(k) == new.get(k) for k in keys)
+
+
+def machines_for_node(node: Obj) -> list[Request]:
+    """Map a Node to its Machine (label kubenode.io/machine, else the same name)."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    return [Request(labels.get(LABEL_MACHINE) or node["metadata"]["name"])]
