@@ -131,6 +131,23 @@ def test_apply_invalid_value_is_422_with_field_paths(widget_crd: Cluster) -> Non
     assert "spec.replicas: Invalid value: -1" in r.stderr
 
 
+def test_diff_and_server_dry_run(widget_crd: Cluster, tmp_path: Path) -> None:
+    c = widget_crd
+    w = widget("dry", replicas=2)
+    c.apply_docs(w)
+    changed = tmp_path / "dry.yaml"
+    changed.write_text(yaml.safe_dump(widget("dry", replicas=8)))
+    r = c._run(["diff", "-f", str(changed)])
+    assert r.returncode == 1, r  # 1 = differences found
+    assert re.search(r"^-  replicas: 2$", r.stdout, re.M), r.stdout
+    assert re.search(r"^\+  replicas: 8$", r.stdout, re.M), r.stdout
+    r = c.kubectl("apply", "--dry-run=server", "-f", str(changed))
+    assert r.stdout.strip() == "widget.example.com/dry configured (server dry run)"
+    assert c.jsonpath("widget", "dry", path="{.spec.replicas}/{.metadata.generation}") == "2/1"
+    r = c.kubectl("diff", "-f", "-", stdin=yaml.safe_dump(w))
+    assert r.stdout == ""
+
+
 # ---------------------------------------------------------------------------------------------- get
 @pytest.fixture(scope="module")
 def get_ns(widget_crd: Cluster) -> str:
@@ -201,6 +218,8 @@ def test_get_output_formats(widget_crd: Cluster, get_ns: str) -> None:
     r = c.kubectl("get", "wd", "-n", get_ns, "-o", "custom-columns=N:.metadata.name,S:.spec.size",
                   "--sort-by=.spec.replicas")
     assert r.table() == [["N", "S"], ["front", "small"], ["back", "large"]]
+    r = c.kubectl("get", "wd", "-n", get_ns, "--chunk-size=1")  # limit=1 + continue
+    assert [cells[0] for cells in r.table()] == ["NAME", "back", "front"]
     r = c.kubectl("get", "wd", "-n", get_ns, "-o", "name")
     assert sorted(r.lines()) == ["widget.example.com/back", "widget.example.com/front"]
 
@@ -306,6 +325,24 @@ def test_get_watch_prints_changes(widget_crd: Cluster) -> None:
     finally:
         reader.stop()
     assert proc.returncode is not None
+
+
+def test_get_single_object_watch_with_event_types(widget_crd: Cluster) -> None:
+    c = widget_crd
+    c.apply_docs(widget("solo", replicas=1))
+    reader = LineReader(c.popen("get", "widget", "solo", "-w", "--output-watch-events"))
+    try:
+        header = reader.wait_for(lambda line: line.startswith("EVENT"))
+        assert header.split() == ["EVENT", "NAME", "REPLICAS", "PHASE", "AGE"]
+        reader.wait_for(lambda line: line.split()[:3] == ["ADDED", "solo", "1"])
+        c.kubectl("patch", "widget", "solo", "--type=merge", "-p", '{"spec":{"replicas":2}}')
+        reader.wait_for(lambda line: line.split()[:3] == ["MODIFIED", "solo", "2"])
+        c.apply_docs(widget("not-solo", replicas=9))  # filtered out by the name
+        c.kubectl("delete", "widget", "solo", "--wait=false")
+        reader.wait_for(lambda line: line.split()[:2] == ["DELETED", "solo"])
+    finally:
+        reader.stop()
+    assert not any("not-solo" in line for line in reader.seen), reader.seen
 
 
 # ---------------------------------------------------------------------------------------------- describe, events
@@ -472,8 +509,18 @@ def test_delete_with_finalizer(widget_crd: Cluster) -> None:
     r = c.kubectl_fails("patch", "widget", "doomed", "--type=merge",
                         "-p", '{"metadata":{"finalizers":["example.com/hold","example.com/more"]}}')
     assert "no new finalizers can be added if the object is being deleted" in r.stderr
-    r = c.kubectl("patch", "widget", "doomed", "--type=json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]')
-    assert r.stdout.strip() == "widget.example.com/doomed patched"
+    waiter = c.popen("wait", "widget/doomed", "--for=delete", "--timeout=30s")
+    try:
+        r = c.kubectl("patch", "widget", "doomed", "--type=json",
+                      "-p", '[{"op":"remove","path":"/metadata/finalizers"}]')
+        assert r.stdout.strip() == "widget.example.com/doomed patched"
+        out, _ = waiter.communicate(timeout=30)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait(10)
+    assert waiter.returncode == 0, out
+    assert out.strip() in ("widget.example.com/doomed condition met", "")  # "" when already gone at start
     r = c.kubectl_fails("get", "widget", "doomed")
     assert 'Error from server (NotFound): widgets.example.com "doomed" not found' in r.stderr
 

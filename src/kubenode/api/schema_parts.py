@@ -27,7 +27,9 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 # One path segment that is not "..": "." alone, "..x…", ".x…" or a segment not starting with a dot.
-_SEGMENT = r"(\.\.[^/]+|\.[^/.][^/]*|\.|[^/.][^/]*)"
+# Control characters are excluded so that no trailing newline or NUL can hide a "..".
+_C = r"\x00-\x1f\x7f"
+_SEGMENT = rf"(\.\.[^/{_C}]+|\.[^/.{_C}][^/{_C}]*|\.|[^/.{_C}][^/{_C}]*)"
 #: A relative file path inside a component directory: no leading "/", no empty and no ".." segments.
 RELATIVE_PATH = rf"^{_SEGMENT}(/{_SEGMENT})*$"
 #: A command element: must not start with "/" nor contain a ".." path segment (empty segments are

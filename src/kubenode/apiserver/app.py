@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -424,8 +425,11 @@ class APIServer:
         if t.info.namespaced and t.namespace is None:
             raise errors.method_not_allowed(
                 "POST to a namespaced resource needs a namespace: /api[s]/.../namespaces/NS/" + t.info.plural)
-        self._authorize(request, "create", t)
         body = decode_body(raw, request.content_type)
+        # Authorize with the name being created, so a rule can restrict *which* object a user may create.
+        meta = body.get("metadata") if isinstance(body, dict) else None
+        name = meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else ""
+        self._authorize(request, "create", dataclasses.replace(t, name=name))
         res = self.api.create(t.info, self._ns(t), body, self._write_options(request))
         return await self._respond(res)
 

@@ -1,0 +1,60 @@
+"""Authorization of agents on the embedded control plane (a NodeRestriction for KubeNode).
+
+An agent authenticates as the ServiceAccount `kubenode-system/machine-<M>`
+of its Machine M. It may read what it needs (everything except Secrets) and
+write only its own objects: its Node (and its status), its Lease in
+`kube-node-lease`, its Machine's status, the status of MachineComponents and
+RemedyOperationJobs labelled `kubenode.io/machine=<M>`, and Events. Anything
+else is 403.
+
+On a real cluster the same limits come from RBAC plus an admission policy;
+this rule is how `kubenode up` enforces them without either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kubenode.api.constants import GROUP, LABEL_MACHINE
+from kubenode.apiserver.authz import Attributes, Rule
+from kubenode.machine.bootstrap import SA_PREFIX, SYSTEM_NAMESPACE
+
+Obj = dict[str, Any]
+#: Reads an object from the server's store by key ("group/plural/namespace/name").
+StoreGet = Callable[[str], Obj | None]
+
+_PREFIX = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{SA_PREFIX}"
+_READ = frozenset({"get", "list", "watch"})
+_WRITE = frozenset({"create", "update", "patch"})
+_LABELLED_STATUS = frozenset({"machinecomponents", "remedyoperationjobs"})
+
+
+def agent_rule(get: StoreGet) -> Rule:
+    """The authorization rule for agent identities, reading Machines through `get`."""
+
+    def rule(a: Attributes) -> bool | None:
+        if not a.user.name.startswith(_PREFIX):
+            return None
+        machine_name = a.user.name[len(_PREFIX):]
+        machine = get(f"{GROUP}/machines//{machine_name}")
+        node_name = str(((machine or {}).get("spec") or {}).get("nodeName") or machine_name)
+        if a.verb in _READ:
+            return a.resource != "secrets"
+        if a.verb not in _WRITE:
+            return False
+        if a.group == "" and a.resource == "nodes":
+            return a.name == node_name and a.subresource in ("", "status")
+        if a.group == "coordination.k8s.io" and a.resource == "leases":
+            return a.namespace == "kube-node-lease" and a.name == node_name
+        if a.group == "" and a.resource == "events":
+            return a.verb in ("create", "patch")
+        if a.group == GROUP and a.resource == "machines":
+            return machine is not None and a.name == machine_name and a.subresource == "status"
+        if a.group == GROUP and a.resource in _LABELLED_STATUS and a.subresource == "status":
+            obj = get(f"{GROUP}/{a.resource}//{a.name}")
+            labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+            return labels.get(LABEL_MACHINE) == machine_name
+        return False
+
+    return rule
