@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from ..integration.crds import widget
-from .conftest import MANIFESTS, Cluster, LineReader, wait_until
+from .conftest import MANIFESTS, Cluster, LineReader
 
 pytestmark = pytest.mark.e2e
 
