@@ -288,7 +288,9 @@ MACHINE = KindSpec(
                         enum=c.MACHINE_PHASES),
         "observedGeneration": observed_generation(),
         "providerID": string("The provider's identifier for the host, as observed.", maxLength=512),
-        "nodeRef": obj("The Node this machine became.", {
+        "nodeRef": obj("The Node this machine became (an ObjectReference).", {
+            "apiVersion": string("API version of the referent (v1).", maxLength=64),
+            "kind": string("Kind of the referent (Node).", maxLength=64),
             "name": string("Node name.", maxLength=253),
             "uid": string("Node UID.", maxLength=64),
         }, required=["name"]),
@@ -300,6 +302,8 @@ MACHINE = KindSpec(
         "agent": obj("The KubeNode agent on the machine.", {
             "version": string("Agent version.", maxLength=128),
             "lastHeartbeatTime": timestamp("When the agent last reported."),
+            "bootID": string("Boot ID of the host; a change means it rebooted.", maxLength=128),
+            "nodeName": string("Node name the agent registers and reports for.", maxLength=253),
         }),
         "conditions": conditions("InfrastructureReady, AgentConnected, NodeReady, NodeSynced, "
                                  "ComponentsReady, Ready."),

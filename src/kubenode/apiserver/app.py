@@ -428,7 +428,7 @@ class APIServer:
         body = decode_body(raw, request.content_type)
         # Authorize with the name being created, so a rule can restrict *which* object a user may create.
         meta = body.get("metadata") if isinstance(body, dict) else None
-        name = meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else ""
+        name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
         self._authorize(request, "create", dataclasses.replace(t, name=name))
         res = self.api.create(t.info, self._ns(t), body, self._write_options(request))
         return await self._respond(res)

@@ -1,0 +1,98 @@
+"""Wiring of the operators onto one controller-runtime Manager.
+
+`kubenode operator` and `kubenode up` both call `build_manager`: the same
+controllers, informers and providers either way; only the client (real
+cluster or embedded server) and the available providers differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from kubenode.client.client import KubeClient
+from kubenode.client.resources import NODES
+from kubenode.machine.bootstrap import AgentEndpoint
+from kubenode.machine.machine_controller import MachineControllerConfig, MachineReconciler, machines_for_node
+from kubenode.machine.machineset_controller import MachineSetReconciler
+from kubenode.machine.provider_resolver import ProviderFactory, ProviderResolver
+from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS, MACHINES
+from kubenode.metrics.operator_metrics import register_machine_metrics
+from kubenode.providers.base import InfraProvider
+from kubenode.runtime.controller import Request, owner_mapper
+from kubenode.runtime.events import EventRecorder
+from kubenode.runtime.leaderelection import LeaderElectionConfig
+from kubenode.runtime.manager import Manager
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class OperatorSettings:
+    """Everything the operators need besides the client."""
+
+    endpoint: AgentEndpoint
+    factories: dict[str, ProviderFactory] = field(default_factory=dict)
+    importer: InfraProvider | None = None
+    machine: MachineControllerConfig = field(default_factory=MachineControllerConfig)
+    leader_election: LeaderElectionConfig | None = None
+    health_port: int | None = None
+    workers: int = 4
+    identity: str = "kubenode-operator"
+
+
+@dataclass
+class Operators:
+    """A built manager and what must be closed with it."""
+
+    manager: Manager
+    resolver: ProviderResolver
+    registry: CollectorRegistry
+
+    async def stop(self) -> None:
+        """Stop the manager and close the providers."""
+        await self.manager.stop()
+        await self.resolver.close()
+
+
+def _machines_for_provider(machines_cache_list: Callable[[], list[Obj]]) -> Callable[[Obj], list[Request]]:
+    def mapper(ip: Obj) -> list[Request]:
+        name = ip["metadata"]["name"]
+        return [Request(m["metadata"]["name"]) for m in machines_cache_list()
+                if ((m.get("spec") or {}).get("providerRef") or {}).get("name") == name]
+
+    return mapper
+
+
+def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
+    """A Manager running the Machine and MachineSet controllers."""
+    registry = CollectorRegistry(auto_describe=True)
+    manager = Manager(client, registry, leader_election=settings.leader_election, health_port=settings.health_port)
+    machines = manager.informers.informer(MACHINES)
+    nodes = manager.informers.informer(NODES)
+    machinesets = manager.informers.informer(MACHINE_SETS)
+    infraproviders = manager.informers.informer(INFRA_PROVIDERS)
+    resolver = ProviderResolver(infraproviders, settings.factories, settings.importer)
+    recorder = EventRecorder(client, "kubenode-machine-controller", settings.identity)
+
+    async def on_event(obj: Obj, type_: str, reason: str, message: str) -> None:
+        await recorder.event(obj, type_, reason, message)
+
+    machine_rec = MachineReconciler(client, machines, nodes, resolver, settings.endpoint, settings.machine,
+                                    on_event=on_event)
+    (manager.new_controller("machine", machine_rec, workers=settings.workers)
+     .watches(machines)
+     .watches(nodes, machines_for_node)
+     .watches(infraproviders, _machines_for_provider(lambda: machines.cache.list())))
+    ms_rec = MachineSetReconciler(client, machinesets, machines)
+    (manager.new_controller("machineset", ms_rec, workers=2)
+     .watches(machinesets)
+     .watches(machines, owner_mapper("MachineSet", owner_namespaced=False)))
+    register_machine_metrics(registry, machines)
+    return Operators(manager, resolver, registry)
+
+
+ProviderFactoryFn = Callable[[Obj], Awaitable[InfraProvider]]

@@ -1,0 +1,92 @@
+"""The informer cache and client-side label selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubenode.runtime.cache import Cache, object_key
+from kubenode.runtime.labels import compile_selector
+
+
+def obj(name: str, ns: str = "", rv: str = "1", **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "resourceVersion": rv, "labels": labels}
+    if ns:
+        meta["namespace"] = ns
+    return {"metadata": meta}
+
+
+@pytest.mark.parametrize(("selector", "labels", "match"), [
+    (None, {}, True),
+    ("", {"a": "1"}, True),
+    ("a=1", {"a": "1"}, True),
+    ("a==1", {"a": "2"}, False),
+    ("a!=1", {}, True),
+    ("a!=1", {"a": "1"}, False),
+    ("a", {"a": ""}, True),
+    ("!a", {"a": "x"}, False),
+    ("!a", {"b": "x"}, True),
+    ("env in (prod, staging)", {"env": "prod"}, True),
+    ("env in (prod,staging)", {"env": "dev"}, False),
+    ("env notin (prod)", {}, True),
+    ("env notin (prod)", {"env": "prod"}, False),
+    ("a=1,env in (x,y),!z", {"a": "1", "env": "y"}, True),
+    ("a=1,env in (x,y),!z", {"a": "1", "env": "y", "z": "1"}, False),
+    ("kubenode.io/machine=m1", {"kubenode.io/machine": "m1"}, True),
+    ({"a": "1", "b": "2"}, {"a": "1", "b": "2", "c": "3"}, True),
+    ({"a": "1", "b": "2"}, {"a": "1"}, False),
+])
+def test_label_selectors(selector: Any, labels: dict[str, str], match: bool) -> None:
+    assert compile_selector(selector)(labels) is match
+
+
+def test_invalid_selector() -> None:
+    with pytest.raises(ValueError, match="invalid label selector"):
+        compile_selector("a in b")
+
+
+def test_get_list_namespaces_and_keys() -> None:
+    c = Cache()
+    c.upsert(obj("a", "ns1", app="x"))
+    c.upsert(obj("b", "ns2", app="y"))
+    c.upsert(obj("node1"))
+    assert object_key(obj("a", "ns1")) == "ns1/a" and object_key(obj("n")) == "n"
+    assert c.get("ns1", "a")["metadata"]["name"] == "a"
+    assert c.get("", "node1") is not None and c.get("ns1", "b") is None
+    assert {o["metadata"]["name"] for o in c.list()} == {"a", "b", "node1"}
+    assert [o["metadata"]["name"] for o in c.list("ns2")] == ["b"]
+    assert [o["metadata"]["name"] for o in c.list(label_selector="app=x")] == ["a"]
+    assert c.list("ns1", label_selector={"app": "y"}) == []
+    c.delete(obj("b", "ns2"))
+    assert c.list("ns2") == [] and len(c) == 2
+
+
+def test_indexes_follow_updates_and_deletes() -> None:
+    c = Cache()
+    c.upsert(obj("a", "ns", app="x"))
+    c.add_index("app", lambda o: [o["metadata"]["labels"].get("app", "")])  # existing objects are indexed
+    c.upsert(obj("b", "ns", app="x"))
+    assert sorted(o["metadata"]["name"] for o in c.by_index("app", "x")) == ["a", "b"]
+    c.upsert(obj("a", "ns", rv="2", app="y"))
+    assert [o["metadata"]["name"] for o in c.by_index("app", "x")] == ["b"]
+    assert [o["metadata"]["name"] for o in c.by_index("app", "y")] == ["a"]
+    c.delete(obj("b", "ns"))
+    assert c.by_index("app", "x") == []
+    with pytest.raises(KeyError):
+        c.by_index("nope", "x")
+    with pytest.raises(ValueError, match="already exists"):
+        c.add_index("app", lambda o: [])
+
+
+def test_replace_reports_only_real_changes() -> None:
+    c = Cache()
+    c.upsert(obj("same", "ns", rv="1"))
+    c.upsert(obj("changed", "ns", rv="1"))
+    c.upsert(obj("gone", "ns", rv="1"))
+    changes = c.replace([obj("same", "ns", rv="1"), obj("changed", "ns", rv="5"), obj("new", "ns", rv="6")])
+    summary = {((o or {}).get("metadata", {}).get("name"), (n or {}).get("metadata", {}).get("name"))
+               for o, n in changes}
+    assert summary == {("changed", "changed"), (None, "new"), ("gone", None)}
+    assert len(changes) == 3
+    assert sorted(c.keys()) == ["ns/changed", "ns/new", "ns/same"]
