@@ -147,6 +147,7 @@ class ObjectAPI:
         """POST a new object."""
         obj = self._check_body(info, body, namespace)
         m = obj["metadata"]
+        _drop_empty_collections(m)
         if not m.get("name") and m.get("generateName"):
             m["name"] = generate_name(str(m["generateName"]))
         name = m.get("name") or ""
@@ -218,6 +219,7 @@ class ObjectAPI:
             else:
                 nm.pop(k, None)
         nm["resourceVersion"] = om.get("resourceVersion")
+        _drop_empty_collections(nm)
         causes = validate_metadata_update(old, new)
         if causes:
             raise errors.invalid(info.kind, info.group, nm.get("name", ""), causes)
@@ -471,6 +473,13 @@ class ObjectAPI:
             return WriteResult(obj, code, None, warnings)
         stored, durable = self.store.stage(key, obj)
         return WriteResult(stored, code, durable, warnings)
+
+
+def _drop_empty_collections(meta: Obj) -> None:
+    """Empty labels/annotations/finalizers/ownerReferences are absent, as with ObjectMeta's `omitempty`."""
+    for k in ("labels", "annotations", "finalizers", "ownerReferences"):
+        if k in meta and meta[k] in ({}, [], None):
+            del meta[k]
 
 
 def _spec_changed(old: Obj, new: Obj) -> bool:

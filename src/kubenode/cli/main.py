@@ -79,17 +79,48 @@ def apiserver(
 @app.command()
 def up(
     data_dir: DataDir = Path(".kubenode"),
-    machines: Annotated[int, typer.Option("--machines", help="Local machines in the fleet.")] = 0,
+    machines: Annotated[int | None, typer.Option("--machines", min=0,
+                                                 help="Local machines in the fleet (default 3 on first start; "
+                                                      "later starts keep the fleet's size).")] = None,
     port: Port = 6443,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the whole control plane on this machine (embedded API server and controllers)."""
-    if machines:
-        raise typer.BadParameter(
-            "local machines need the Machine Operator, which is not in this version yet; "
-            "run without --machines for the control plane alone", param_hint="--machines")
+    """Run everything on this machine: API server, operators and a fleet of local machines."""
+    from kubenode.controlplane.up import ControlPlane, UpConfig, run_up
+
     _logging(verbose)
-    asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port), "kubenode control plane"))
+
+    def ready(cp: ControlPlane) -> None:
+        kc = cp.server.kubeconfig
+        typer.echo(f"kubenode control plane listening on {cp.server.url}")
+        typer.echo(f"kubeconfig: {kc}")
+        typer.echo("try:")
+        typer.echo(f"  export KUBECONFIG={kc}")
+        typer.echo("  kubectl get machines,nodes")
+        typer.echo("  kubectl scale machineset local --replicas=5")
+        typer.echo("Ctrl-C stops everything; starting again resumes the same fleet.")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_up(UpConfig(data_dir=data_dir.resolve(), machines=machines, port=port), stop, ready)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
+                                     param_hint="--port") from None
+        typer.echo("stopped")
+
+    asyncio.run(run())
+
+
+@app.command()
+def crds() -> None:
+    """Print the KubeNode CRDs as YAML (kubectl apply -f - on a real cluster)."""
+    from kubenode.cli.crds_cmd import crds_command
+
+    crds_command()
 
 
 @app.command()

@@ -57,7 +57,8 @@ class EventRecorder:
                 return
             body = {
                 "apiVersion": "v1", "kind": "Event",
-                "metadata": {"generateName": f"{meta.get('name', 'object')}.", "namespace": namespace},
+                # client-go's naming: object name + "." + nanoseconds in hex
+                "metadata": {"name": f"{meta.get('name', 'object')}.{time.time_ns():x}", "namespace": namespace},
                 "involvedObject": {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
                                    "name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
                                    "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", "")},

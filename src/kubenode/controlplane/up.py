@@ -1,0 +1,156 @@
+"""`kubenode up`: the whole system on one machine.
+
+Starts the embedded API server, installs the CRDs, makes sure a `local`
+InfraProvider and a MachineSet `local` exist, powers on machines that were
+running when it last stopped, and runs the operators in-process — talking to
+the server over HTTPS exactly as they would to a real cluster. Ctrl-C stops
+the operators, powers the local machines off and stops the server; running
+it again resumes the same fleet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubenode.api.constants import API_VERSION
+from kubenode.api.crds import all_crds
+from kubenode.apiserver.authz import Authorizer
+from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
+from kubenode.client import errors
+from kubenode.client.client import KubeClient
+from kubenode.client.config import load_config
+from kubenode.client.resources import CRDS
+from kubenode.machine.bootstrap import AgentEndpoint, ensure_system_namespace
+from kubenode.machine.machine_controller import MachineControllerConfig
+from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
+from kubenode.providers.base import InfraProvider
+from kubenode.providers.local import LocalProvider
+
+from .agent_authz import agent_rule
+from .operators import Operators, OperatorSettings, build_manager
+
+log = logging.getLogger("kubenode.up")
+Obj = dict[str, Any]
+
+FLEET_LABEL = "kubenode.io/fleet"
+DEFAULT_MACHINES = 3
+
+
+@dataclass
+class UpConfig:
+    """Settings of `kubenode up`."""
+
+    data_dir: Path
+    machines: int | None = None  # None: keep the fleet's size (3 on first start)
+    port: int = 6443
+    node_grace_seconds: float = 40.0
+    machine: MachineControllerConfig = field(default_factory=MachineControllerConfig)
+    agent_args: tuple[str, ...] = ()
+    health_port: int | None = None
+
+
+@dataclass
+class ControlPlane:
+    """A running `kubenode up`."""
+
+    server: RunningServer
+    client: KubeClient
+    operators: Operators
+    local: LocalProvider
+
+    async def stop(self) -> None:
+        """Stop operators, power the fleet off, stop the server."""
+        await self.operators.stop()
+        await self.local.power_off_all()
+        await self.client.close()
+        await self.server.stop()
+
+
+async def install_crds(client: KubeClient) -> None:
+    """Create or update every KubeNode CRD."""
+    for crd in all_crds():
+        name = crd["metadata"]["name"]
+        try:
+            current = await client.get(CRDS, name)
+        except errors.NotFound:
+            await client.create(CRDS, crd)
+            continue
+        body = dict(crd)
+        body["metadata"] = dict(crd["metadata"], resourceVersion=current["metadata"]["resourceVersion"])
+        await client.replace(CRDS, body)
+
+
+async def ensure_fleet(client: KubeClient, machines: int | None) -> int:
+    """The `local` InfraProvider and MachineSet; returns the fleet size."""
+    try:
+        await client.create(INFRA_PROVIDERS, {"apiVersion": API_VERSION, "kind": "InfraProvider",
+                                              "metadata": {"name": "local"}, "spec": {"type": "local"}})
+    except errors.AlreadyExists:
+        pass
+    try:
+        ms = await client.get(MACHINE_SETS, "local")
+    except errors.NotFound:
+        ms = None
+    if ms is None:
+        replicas = DEFAULT_MACHINES if machines is None else machines
+        await client.create(MACHINE_SETS, {
+            "apiVersion": API_VERSION, "kind": "MachineSet", "metadata": {"name": "local"},
+            "spec": {"replicas": replicas, "deletePolicy": "Oldest",
+                     "selector": {"matchLabels": {FLEET_LABEL: "local"}},
+                     "template": {"metadata": {"labels": {FLEET_LABEL: "local"}},
+                                  "spec": {"providerRef": {"name": "local"}}}},
+        })
+        return replicas
+    if machines is not None and (ms.get("spec") or {}).get("replicas") != machines:
+        await client.patch(MACHINE_SETS, "local", {"spec": {"replicas": machines}})
+        return machines
+    return int((ms.get("spec") or {}).get("replicas", DEFAULT_MACHINES))
+
+
+async def start_control_plane(config: UpConfig) -> ControlPlane:
+    """Start everything; returns once the operators' caches are synced."""
+    authorizer = Authorizer()
+    server = await start_server(ServerConfig(data_dir=config.data_dir, port=config.port,
+                                             node_grace_seconds=config.node_grace_seconds),
+                                authorizer=authorizer)
+    authorizer.add(agent_rule(server.store.get))
+    client = KubeClient(load_config(server.kubeconfig))
+    local = LocalProvider(config.data_dir, agent_args=config.agent_args)
+    try:
+        await install_crds(client)
+        await ensure_system_namespace(client)
+        await ensure_fleet(client, config.machines)
+        resumed = await local.power_on_all()
+        if resumed:
+            log.info("powered on %d machine(s): %s", len(resumed), ", ".join(resumed))
+
+        async def local_factory(_: Obj) -> InfraProvider:
+            return local
+
+        settings = OperatorSettings(
+            endpoint=AgentEndpoint(server.url, server.pki.ca_cert.read_bytes()),
+            factories={"local": local_factory}, machine=config.machine, health_port=config.health_port,
+            identity="kubenode-up")
+        operators = build_manager(client, settings)
+        await operators.manager.start()
+    except BaseException:
+        await local.power_off_all()
+        await client.close()
+        await server.stop()
+        raise
+    return ControlPlane(server, client, operators, local)
+
+
+async def run_up(config: UpConfig, stop: asyncio.Event, on_ready: Callable[[ControlPlane], None]) -> None:
+    """Run until `stop` is set."""
+    cp = await start_control_plane(config)
+    try:
+        on_ready(cp)
+        await stop.wait()
+    finally:
+        await cp.stop()
