@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -83,6 +83,8 @@ def up(
                                                  help="Local machines in the fleet (default 3 on first start; "
                                                       "later starts keep the fleet's size).")] = None,
     port: Port = 6443,
+    node_grace_seconds: Annotated[float, typer.Option(
+        min=2.0, help="How long a node may miss Lease renewals before it is Unknown.")] = 40.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
@@ -106,11 +108,86 @@ def up(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_up(UpConfig(data_dir=data_dir.resolve(), machines=machines, port=port), stop, ready)
+            await run_up(UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds), stop, ready)
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None
         typer.echo("stopped")
+
+    asyncio.run(run())
+
+
+@app.command()
+def operator(
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig (default: $KUBECONFIG, "
+                                                    "~/.kube/config, in-cluster).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Enable the `local` provider with machines "
+                                                  "under DIR/machines.")] = None,
+    leader_elect: Annotated[bool, typer.Option("--leader-elect/--no-leader-elect")] = True,
+    lease_duration: Annotated[float, typer.Option(help="Leader Lease duration in seconds.")] = 15.0,
+    identity: Annotated[str, typer.Option(help="This replica's identity (default: hostname_pid).")] = "",
+    health_port: Annotated[int, typer.Option(help="Port of /healthz, /readyz and /metrics.")] = 8081,
+    agent_server: Annotated[str, typer.Option(help="API server URL agents should use (default: the "
+                                              "kubeconfig's).")] = "",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run all operators against an API server, leader-elected."""
+    import os
+    import socket
+
+    from kubenode.client.client import KubeClient
+    from kubenode.client.config import load_config
+    from kubenode.client.errors import ConfigError
+    from kubenode.controlplane.operators import OperatorSettings, build_manager
+    from kubenode.machine.bootstrap import endpoint_from_kubeconfig
+    from kubenode.machine.provider_resolver import ProviderFactory
+    from kubenode.providers.base import InfraProvider
+    from kubenode.providers.local import LocalProvider
+    from kubenode.runtime.leaderelection import LeaderElectionConfig
+
+    _logging(verbose)
+    try:
+        config = load_config(kubeconfig)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
+    kc_path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
+    endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
+    ident = identity or f"{socket.gethostname()}_{os.getpid()}"
+    factories: dict[str, ProviderFactory] = {}
+    if data_dir is not None:
+        local = LocalProvider(data_dir.resolve())
+
+        async def local_factory(_: dict[str, Any]) -> InfraProvider:
+            return local
+
+        factories["local"] = local_factory
+    election = None
+    if leader_elect:
+        election = LeaderElectionConfig(lease_name="kubenode-operator", lease_namespace="kube-system",
+                                        identity=ident, lease_duration=lease_duration,
+                                        renew_deadline=lease_duration * 2 / 3, retry_period=lease_duration / 7.5)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with KubeClient(config) as client:
+            ops = build_manager(client, OperatorSettings(endpoint=endpoint, factories=factories,
+                                                         leader_election=election, health_port=health_port,
+                                                         identity=ident))
+            await ops.manager.start()
+            typer.echo(f"kubenode operator {ident} started (leader election {'on' if election else 'off'})")
+            waiter = asyncio.create_task(ops.manager.wait())
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+            lost = ops.manager.lease_lost
+            await ops.stop()
+            if lost:
+                typer.echo("lost the leader Lease; exiting so a fresh replica can campaign", err=True)
+                raise SystemExit(1)
 
     asyncio.run(run())
 

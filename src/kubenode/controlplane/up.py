@@ -27,6 +27,7 @@ from kubenode.client.config import load_config
 from kubenode.client.resources import CRDS
 from kubenode.machine.bootstrap import AgentEndpoint, ensure_system_namespace
 from kubenode.machine.machine_controller import MachineControllerConfig
+from kubenode.machine.phases import Timeouts
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
 from kubenode.providers.base import InfraProvider
 from kubenode.providers.local import LocalProvider
@@ -52,6 +53,15 @@ class UpConfig:
     machine: MachineControllerConfig = field(default_factory=MachineControllerConfig)
     agent_args: tuple[str, ...] = ()
     health_port: int | None = None
+
+    @classmethod
+    def with_grace(cls, data_dir: Path, machines: int | None, port: int, grace: float) -> UpConfig:
+        """A config whose agents report often enough for `grace` (renewals at least 4 per grace period)."""
+        every = f"{min(10.0, grace / 4):g}"
+        return cls(data_dir=data_dir, machines=machines, port=port, node_grace_seconds=grace,
+                   machine=MachineControllerConfig(timeouts=Timeouts(agent_grace=grace),
+                                                   resync_seconds=min(30.0, grace / 2)),
+                   agent_args=("--heartbeat-seconds", every, "--lease-seconds", every))
 
 
 @dataclass

@@ -286,7 +286,7 @@ def build_agent_zip(package_dir: Path | None = None) -> bytes:
 _ALIVE_FN = """alive() {
   [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
   set -- $(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null)
-  [ "$#" -ge 20 ] && [ "$1" != Z ] && [ "$20" = "$st" ]
+  [ "$#" -ge 20 ] && [ "$1" != Z ] && [ "${20}" = "$st" ]
 }
 """
 
