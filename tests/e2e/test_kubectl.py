@@ -114,6 +114,16 @@ def test_apply_created_unchanged_configured(widget_crd: Cluster) -> None:
     assert r.stdout.strip() == "widget.example.com/applied unchanged"
 
 
+def test_apply_kind_list(widget_crd: Cluster) -> None:
+    r = widget_crd.kubectl("apply", "-f", str(MANIFESTS / "list.yaml"))
+    assert r.lines() == ["widget.example.com/listed created", "configmap/listed created"]
+    r = widget_crd.kubectl("apply", "-f", str(MANIFESTS / "list.yaml"))
+    assert r.lines() == ["widget.example.com/listed unchanged", "configmap/listed unchanged"]
+    # The schema default (replicas: 1) was applied by the server.
+    assert widget_crd.jsonpath("widget", "listed", path="{.spec}") == '{"replicas":1,"size":"large"}'
+    assert widget_crd.jsonpath("configmap", "listed", path="{.data.colour}") == "blue"
+
+
 def test_apply_rejects_unknown_field(widget_crd: Cluster) -> None:
     r = widget_crd.kubectl_fails("apply", "-f", str(MANIFESTS / "widget-unknown-field.yaml"))
     assert "Error from server (BadRequest)" in r.stderr, r

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import pytest
 import yaml
 
 from ..integration.crds import WIDGET_CRD, widget
-from .conftest import Cluster, wait_until
+from .conftest import Cluster, LineReader, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +57,16 @@ def test_restart_loses_nothing(cluster: Cluster) -> None:
     shutil.copy(c.kubeconfig, saved_kubeconfig)
     port = c.port
 
-    assert c.stop() == 0, f"SIGTERM must stop the server cleanly:\n{c.log_tail()}"
+    # An open watch must not hold the shutdown up; it ends with the server.
+    watch = LineReader(c.popen("get", "widgets", "-n", "keep", "-w"))
+    try:
+        watch.wait_for(lambda line: line.startswith("persisted "))
+        t0 = time.monotonic()
+        assert c.stop() == 0, f"SIGTERM must stop the server cleanly:\n{c.log_tail()}"
+        assert time.monotonic() - t0 < 10, "shutdown took too long with a watch open"
+        watch.proc.wait(15)
+    finally:
+        watch.stop()
     r = c._run(["get", "--raw", "/readyz"], timeout=10, kubeconfig=saved_kubeconfig)
     assert r.returncode != 0 and "was refused" in r.stderr, r
     c.start()

@@ -37,10 +37,10 @@ NS = "default"
 Obj = dict[str, Any]
 
 
-async def eventually(pred: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, what: str = "") -> None:
-    """Poll ``pred`` until true, failing after ``timeout`` seconds."""
+async def eventually(pred: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = "") -> None:
+    """Poll ``pred`` until true, failing after ``within`` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         result = pred()
         if not isinstance(result, bool):
@@ -48,7 +48,7 @@ async def eventually(pred: Callable[[], bool | Awaitable[bool]], timeout: float 
         if result:
             return
         if loop.time() > deadline:
-            pytest.fail(f"condition not met within {timeout}s: {what or pred}")
+            pytest.fail(f"condition not met within {within}s: {what or pred}")
         await asyncio.sleep(0.02)
 
 
@@ -91,7 +91,7 @@ async def test_informer_sees_create_update_delete(client: KubeClient) -> None:
         await eventually(lambda: inf.cache.get(NS, "x") is None, what="deleted")
         assert seen == [(None, None), (None, "1"), ("1", "2"), ("2", None)]
         assert inf.cache.get(NS, "other") is None
-        assert inf.cache.get(NS, "before")["kind"] == "ConfigMap"
+        assert (inf.cache.get(NS, "before") or {})["kind"] == "ConfigMap"
     finally:
         await inf.stop()
 
@@ -270,7 +270,7 @@ async def test_one_leader_and_handover_on_stop(client: KubeClient, server: Runni
             await leader.elector.stop()  # graceful: releases the lease
             released = await client.get(LEASES, "test-lease", NS)
             assert released["spec"]["holderIdentity"] in ("", follower.identity)
-            await eventually(lambda: follower.elector.is_leader, timeout=1.5, what="hand-over within lease duration")
+            await eventually(lambda: follower.elector.is_leader, within=1.5, what="hand-over within lease duration")
             assert loop.time() - stopped_at < 1.5
             lease = await client.get(LEASES, "test-lease", NS)
             assert lease["spec"]["holderIdentity"] == follower.identity
@@ -295,7 +295,7 @@ async def test_cancelled_leader_task_releases_the_lease(client: KubeClient, serv
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             assert not a.elector.is_leader
-            await eventually(lambda: b.elector.is_leader, timeout=1.5, what="b takes over")
+            await eventually(lambda: b.elector.is_leader, within=1.5, what="b takes over")
         finally:
             await b.elector.stop()
     assert_no_overlap(timeline)
@@ -319,10 +319,10 @@ async def test_partitioned_leader_stops_acting(client: KubeClient, server: Runni
                 loop = asyncio.get_running_loop()
                 cut_at = loop.time()
                 proxy.cut = True
-                await eventually(lambda: not a.elector.is_leader, timeout=3, what="partitioned leader stops")
+                await eventually(lambda: not a.elector.is_leader, within=3, what="partitioned leader stops")
                 # It must stop within the renew deadline (+ one retry period of slack), before b can take over.
                 assert loop.time() - cut_at < 1.0 + 0.2 + 0.3
-                await eventually(lambda: b.elector.is_leader, timeout=5, what="b takes over")
+                await eventually(lambda: b.elector.is_leader, within=5, what="b takes over")
                 await a.elector.wait()  # run() returned: a deposed leader does not campaign again
             finally:
                 await a.elector.stop()
@@ -504,7 +504,7 @@ async def test_manager_leader_election_health_and_metrics(client: KubeClient, se
             assert 'kubenode_workqueue_depth{name="mgr-cms"}' in text
 
             await m1.stop()  # drains, then releases the lease
-            await eventually(lambda: m2.is_leader, timeout=1.5, what="m2 takes over within the lease duration")
+            await eventually(lambda: m2.is_leader, within=1.5, what="m2 takes over within the lease duration")
             await client.patch(CONFIGMAPS, "x", {"data": {"poke": "1"}}, NS)
             await eventually(lambda: reconciled_by("m2"))
         finally:

@@ -52,7 +52,7 @@ def test_get_list_namespaces_and_keys() -> None:
     c.upsert(obj("b", "ns2", app="y"))
     c.upsert(obj("node1"))
     assert object_key(obj("a", "ns1")) == "ns1/a" and object_key(obj("n")) == "n"
-    assert c.get("ns1", "a")["metadata"]["name"] == "a"
+    assert (c.get("ns1", "a") or {})["metadata"]["name"] == "a"
     assert c.get("", "node1") is not None and c.get("ns1", "b") is None
     assert {o["metadata"]["name"] for o in c.list()} == {"a", "b", "node1"}
     assert [o["metadata"]["name"] for o in c.list("ns2")] == ["b"]

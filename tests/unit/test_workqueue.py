@@ -86,6 +86,7 @@ async def test_a_key_is_never_processed_by_two_workers() -> None:
     active: set[str] = set()
     seen: list[str] = []
     overlap = False
+    idle = asyncio.Event()
 
     async def worker() -> None:
         nonlocal overlap
@@ -99,13 +100,13 @@ async def test_a_key_is_never_processed_by_two_workers() -> None:
                 q.add(key)  # re-add while in progress: must wait for done()
             active.discard(key)
             q.done(key)
+            if len(seen) >= 20 and not q.processing and not len(q):
+                idle.set()
 
     workers = [asyncio.create_task(worker()) for _ in range(4)]
     for k in ("a", "b"):
         q.add(k)
-    async with asyncio.timeout(5):
-        while len(seen) < 20 or q.processing or len(q):
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(idle.wait(), 5)
     q.shutdown()
     await asyncio.gather(*workers)
     assert not overlap
