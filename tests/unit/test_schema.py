@@ -1126,3 +1126,19 @@ def test_defaults_then_validate_idempotent(data: st.DataObject, which: int) -> N
     ss.apply_defaults(obj)
     assert obj == once
     assert ss.validate(obj) == causes
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "ok"),
+    [
+        ("^[a-z/]+$", "bin/x", True),
+        ("^[a-z/]+$", "bin/x\n", False),  # Go's RE2 `$` is end of text only
+        ("^a\\$b$", "a$b", True),
+        ("^[$a]+$", "$a$", True),
+    ],
+)
+def test_pattern_end_anchor_is_strict_like_go(pattern: str, value: str, ok: bool) -> None:
+    from kubenode.apiserver.schema import StructuralSchema as _S
+
+    errs = _S({"type": "object", "properties": {"x": {"type": "string", "pattern": pattern}}}).validate({"x": value})
+    assert (errs == []) is ok

@@ -415,7 +415,7 @@ def _compile(s: Any) -> _V:
     pattern = s.get("pattern")
     if isinstance(pattern, str):
         try:
-            rx = re.compile(pattern)
+            rx = re.compile(go_anchors(pattern))
         except re.error:
             rx = None
         if rx is not None:
@@ -956,6 +956,35 @@ _VALUE_VALIDATION_FORBIDDEN_EMPTY = ("type", "default", "additionalProperties", 
 _VALUE_VALIDATION_FORBIDDEN_FALSE = ("nullable", "x-kubernetes-preserve-unknown-fields",
                                      "x-kubernetes-embedded-resource", "x-kubernetes-int-or-string")
 _METADATA_ALLOWED = frozenset({"name", "generateName"})
+
+
+def go_anchors(pattern: str) -> str:
+    """`pattern` with every end anchor `$` made strict, as in Go's RE2 (the real server's engine).
+
+    Python's `$` also matches before a final newline, so "bin/x\n" would pass
+    `^[a-z/]+$` here but not on a real cluster; `\Z` matches only at the end.
+    """
+    out: list[str] = []
+    escaped = False
+    in_class = False
+    for ch in pattern:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            out.append(ch)
+            escaped = True
+        elif in_class:
+            out.append(ch)
+            in_class = ch != "]"
+        elif ch == "[":
+            out.append(ch)
+            in_class = True
+        elif ch == "$":
+            out.append(r"\Z")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def check_structural(

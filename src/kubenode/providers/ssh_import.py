@@ -306,8 +306,8 @@ class SSHImportProvider(InfraProvider):
                 await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))  # backoff between attempts
             checker = _HostKeyCheck(expected, tofu)
             try:
-                conn, _ = await asyncssh.create_connection(
-                    lambda checker=checker: checker, target.address, target.port,  # type: ignore[misc]
+                conn = await asyncssh.connect(
+                    target.address, target.port, client_factory=lambda checker=checker: checker,
                     username=target.user, client_keys=[key], known_hosts=known_hosts,
                     # Nothing from the operator's own environment: no ssh-agent, no
                     # ~/.ssh/config, no password or keyboard-interactive prompts.
