@@ -959,7 +959,7 @@ _METADATA_ALLOWED = frozenset({"name", "generateName"})
 
 
 def go_anchors(pattern: str) -> str:
-    """`pattern` with every end anchor `$` made strict, as in Go's RE2 (the real server's engine).
+    r"""`pattern` with every end anchor `$` made strict, as in Go's RE2 (the real server's engine).
 
     Python's `$` also matches before a final newline, so "bin/x\n" would pass
     `^[a-z/]+$` here but not on a real cluster; `\Z` matches only at the end.

@@ -191,8 +191,13 @@ class SSHImportProvider(InfraProvider):
 
     def __init__(self, credentials_lookup: CredentialsLookup, agent_install: bs.AgentInstall, *,
                  state_dir: Path, connect_timeout: float = 10.0, connect_attempts: int = 3,
-                 retry_delay: float = 1.0, command_timeout: float = 600.0, stop_grace: float = 10.0) -> None:
-        """`credentials_lookup(machine)` returns the Secret's key material; `state_dir` keeps TOFU host keys."""
+                 retry_delay: float = 1.0, command_timeout: float = 600.0, stop_grace: float = 10.0,
+                 remote_dir: str | None = None) -> None:
+        """`credentials_lookup(machine)` returns the Secret's key material; `state_dir` keeps TOFU host keys.
+
+        `remote_dir` overrides where the agent's files go on every host
+        (default: /opt/kubenode for root, ~/.kubenode for other users).
+        """
         self.credentials_lookup = credentials_lookup
         self.install = agent_install
         self.host_keys = HostKeyStore(state_dir / "ssh-host-keys")
@@ -201,6 +206,10 @@ class SSHImportProvider(InfraProvider):
         self.retry_delay = retry_delay
         self.command_timeout = command_timeout
         self.stop_grace = stop_grace
+        if remote_dir is not None and remote_dir.rstrip("/") == "":
+            # delete() removes this directory recursively.
+            raise ValueError("remote_dir must not be /")
+        self.remote_dir = bs.check_path(remote_dir, "remote directory") if remote_dir else None
         self._agent_zip: bytes | None = None
 
     # ------------------------------------------------------------------ contract
@@ -286,7 +295,7 @@ class SSHImportProvider(InfraProvider):
             except ValueError:
                 raise ProviderError(f"unexpected answer from `id -u` on {target.endpoint}: {uid_s!r}",
                                     retryable=False, reason="InvalidHost") from None
-            yield _Session(conn, target, bs.HostLayout(bs.host_home(remote_uid, home)))
+            yield _Session(conn, target, bs.HostLayout(self.remote_dir or bs.host_home(remote_uid, home)))
         finally:
             conn.close()
             await conn.wait_closed()

@@ -1,0 +1,286 @@
+"""The `ssh` provider against a real OpenSSH server on loopback.
+
+The test starts Debian's `/usr/sbin/sshd` on a free port with its own host
+key, authorized key and config in tmp_path, and imports *this* machine as
+root. The agent is installed in `python` mode (this interpreter, the
+`kubenode` package uploaded as a zip) and pointed at the embedded API server,
+so "Running" is proven by the Node the agent registers, not only by a PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import psutil
+import pytest
+
+from kubenode.apiserver.server import RunningServer, free_port
+from kubenode.providers.base import (
+    STATE_FAILED,
+    STATE_MISSING,
+    STATE_RUNNING,
+    STATE_STOPPED,
+    Bootstrap,
+    ProviderError,
+)
+from kubenode.providers.bootstrap import PythonInstall
+from kubenode.providers.ssh_import import SSHCredentials, SSHImportProvider
+
+from .kube import Kube
+
+SSHD = Path("/usr/sbin/sshd")
+pytestmark = pytest.mark.skipif(not SSHD.exists(), reason="openssh-server is not installed (.ci/run installs it)")
+
+
+class Sshd:
+    """One `sshd -D` on 127.0.0.1:port; restartable with another host key on the same port."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        base.mkdir(parents=True, exist_ok=True)
+        self.client_key = asyncssh.generate_private_key("ssh-ed25519")
+        (base / "authorized_keys").write_bytes(self.client_key.export_public_key())
+        self.host_key = self._new_host_key()
+
+    def _new_host_key(self) -> asyncssh.SSHKey:
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        path = self.base / "ssh_host_ed25519_key"
+        path.unlink(missing_ok=True)
+        key.write_private_key(str(path))
+        path.chmod(0o600)  # sshd refuses readable host keys
+        return key
+
+    def start(self) -> None:
+        cfg = self.base / "sshd_config"
+        cfg.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.base / 'ssh_host_ed25519_key'}\n"
+            f"AuthorizedKeysFile {self.base / 'authorized_keys'}\nPidFile {self.base / 'sshd.pid'}\n"
+            "UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nLogLevel VERBOSE\n")
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
+        log = open(self.base / "sshd.log", "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(cfg)], stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sshd exited: {(self.base / 'sshd.log').read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("sshd did not start listening")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def restart_with_new_host_key(self) -> None:
+        self.stop()
+        self.host_key = self._new_host_key()
+        self.start()
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Sshd]:
+    server = Sshd(tmp_path / "sshd")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def host_dir(tmp_path: Path) -> Iterator[Path]:
+    """Where the provider puts the agent on the "host"; any agent left behind is killed."""
+    home = tmp_path / "host" / "kubenode"
+    yield home
+    pid_file = home / "run" / "agent.pid"
+    with contextlib.suppress(FileNotFoundError, ValueError, psutil.NoSuchProcess):
+        psutil.Process(int(pid_file.read_text().split()[0])).kill()
+
+
+def machine(port: int, *, name: str = "imported-1", uid: str = "0b7c4c8e-5a2f-4d35-9a8e-3f0c1d2e4b5a") -> dict[str, Any]:
+    return {
+        "apiVersion": "kubenode.io/v1alpha1", "kind": "Machine",
+        "metadata": {"name": name, "uid": uid},
+        "spec": {"import": {"address": "127.0.0.1", "port": port, "user": getpass.getuser(),
+                            "sshSecretRef": {"name": "host-key", "namespace": "kubenode-system"}}},
+    }
+
+
+def provider(tmp_path: Path, host_dir: Path, key: asyncssh.SSHKey, known_hosts: str | None = None,
+             **kw: Any) -> SSHImportProvider:
+    creds = SSHCredentials(private_key=key.export_private_key().decode(), known_hosts=known_hosts)
+
+    async def lookup(_machine: dict[str, Any]) -> SSHCredentials:
+        return creds
+
+    return SSHImportProvider(lookup, PythonInstall(sys.executable), state_dir=tmp_path / "operator-state",
+                             remote_dir=str(host_dir), stop_grace=5.0, **kw)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def agent_pid(host_dir: Path) -> int:
+    return int((host_dir / "run" / "agent.pid").read_text().split()[0])
+
+
+async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, tmp_path: Path,
+                                host_dir: Path) -> None:
+    p = provider(tmp_path, host_dir, sshd.client_key)
+    m = machine(sshd.port)
+    boot = Bootstrap(machine_name="imported-1", machine_uid=m["metadata"]["uid"], node_name="imported-node-1",
+                     kubeconfig=server.kubeconfig.read_text())
+    try:
+        assert (await p.state(m)).state == STATE_MISSING
+
+        status = await p.create(m, boot)
+        assert status.state == STATE_RUNNING, status.message
+        assert status.provider_id == f"ssh://{getpass.getuser()}@127.0.0.1:{sshd.port}"
+        assert status.addresses == [{"type": "InternalIP", "address": "127.0.0.1"}]
+        assert (host_dir / "kubeconfig").stat().st_mode & 0o777 == 0o600
+        pid = agent_pid(host_dir)
+        proc = psutil.Process(pid)
+        assert proc.environ()["PYTHONPATH"] == str(host_dir / "lib" / "kubenode-agent.zip")
+        assert "--register-node" in proc.cmdline() and "--root" not in proc.cmdline()
+
+        # The agent really runs: it registers its Node with the API server.
+        async def node_registered() -> bool:
+            return (await kube.get("/api/v1/nodes/imported-node-1")).status == 200
+
+        await eventually(node_registered, "the agent to register its Node")
+        assert "kubenode agent for machine imported-1" in (host_dir / "log" / "agent.log").read_text()
+
+        # Idempotent: nothing changed, so the same process keeps running.
+        again = await p.create(m, boot)
+        assert again.state == STATE_RUNNING
+        assert agent_pid(host_dir) == pid
+        assert (await p.state(m)).state == STATE_RUNNING
+
+        # A dead agent is reported as Stopped (installed, not running) ...
+        os.kill(pid, signal.SIGKILL)
+
+        async def stopped() -> bool:
+            return (await p.state(m)).state == STATE_STOPPED
+
+        await eventually(stopped, "state() to report the killed agent")
+        # ... and create() starts it again.
+        assert (await p.create(m, boot)).state == STATE_RUNNING
+        assert agent_pid(host_dir) != pid
+        restarted = agent_pid(host_dir)
+
+        gone = await p.delete(m)
+        assert gone.state == STATE_MISSING
+        assert not host_dir.exists()
+        assert not psutil.pid_exists(restarted) or psutil.Process(restarted).status() == psutil.STATUS_ZOMBIE
+        assert (await p.state(m)).state == STATE_MISSING
+        assert (await p.delete(m)).state == STATE_MISSING  # idempotent
+    finally:
+        with contextlib.suppress(ProviderError):
+            await p.delete(m)
+
+
+async def test_host_owned_by_another_machine_is_left_alone(sshd: Sshd, tmp_path: Path, host_dir: Path) -> None:
+    p = provider(tmp_path, host_dir, sshd.client_key)
+    first = machine(sshd.port)
+    other = machine(sshd.port, name="imported-2", uid="11111111-2222-3333-4444-555555555555")
+    host_dir.mkdir(parents=True)
+    (host_dir / "machine-uid").write_text(first["metadata"]["uid"] + "\n")
+
+    boot = Bootstrap("imported-2", other["metadata"]["uid"], "n2", kubeconfig="apiVersion: v1\n")
+    with pytest.raises(ProviderError) as err:
+        await p.create(other, boot)
+    assert err.value.reason == "HostInUse" and not err.value.retryable
+    assert (await p.state(other)).state == STATE_MISSING
+    assert (await p.delete(other)).state == STATE_MISSING
+    assert (host_dir / "machine-uid").exists()  # the other machine's files are untouched
+
+
+async def test_wrong_key_is_a_clear_permanent_failure(sshd: Sshd, tmp_path: Path, host_dir: Path) -> None:
+    p = provider(tmp_path, host_dir, asyncssh.generate_private_key("ssh-ed25519"))
+    m = machine(sshd.port)
+    with pytest.raises(ProviderError) as err:
+        await p.create(m, Bootstrap("imported-1", m["metadata"]["uid"], "n", kubeconfig=""))
+    assert err.value.reason == "AuthenticationFailed"
+    assert not err.value.retryable
+    assert "not authorized" in str(err.value) and "kubenode-system/host-key" in str(err.value)
+    status = await p.state(m)
+    assert status.state == STATE_FAILED and "authentication" in status.message
+
+
+async def test_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path, host_dir: Path) -> None:
+    p = provider(tmp_path, host_dir, sshd.client_key)
+    m = machine(sshd.port)
+    assert (await p.state(m)).state == STATE_MISSING  # first contact: the host key is recorded
+
+    sshd.restart_with_new_host_key()
+    status = await p.state(m)
+    assert status.state == STATE_FAILED
+    assert "HOST KEY CHANGED" in status.message
+    assert sshd.host_key.get_fingerprint() in status.message
+    with pytest.raises(ProviderError) as err:
+        await p.create(m, Bootstrap("imported-1", m["metadata"]["uid"], "n", kubeconfig=""))
+    assert err.value.reason == "HostKeyChanged" and not err.value.retryable
+    assert not host_dir.exists()  # nothing was done on the untrusted host
+
+
+async def test_known_hosts_from_the_secret(sshd: Sshd, tmp_path: Path, host_dir: Path) -> None:
+    line = f"[127.0.0.1]:{sshd.port} {sshd.host_key.export_public_key().decode().strip()}\n"
+    m = machine(sshd.port)
+    assert (await provider(tmp_path, host_dir, sshd.client_key, line).state(m)).state == STATE_MISSING
+
+    stranger = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+    p = provider(tmp_path, host_dir, sshd.client_key, f"[127.0.0.1]:{sshd.port} {stranger}\n")
+    with pytest.raises(ProviderError) as err:
+        await p.delete(m)
+    assert err.value.reason == "HostKeyNotTrusted"
+    assert sshd.host_key.get_fingerprint() in str(err.value)
+
+
+async def test_unreachable_host_is_retryable(tmp_path: Path, host_dir: Path) -> None:
+    p = provider(tmp_path, host_dir, asyncssh.generate_private_key("ssh-ed25519"), connect_attempts=2,
+                 retry_delay=0.01, connect_timeout=2.0)
+    m = machine(free_port())  # nothing listens there
+    with pytest.raises(ProviderError) as err:
+        await p.state(m)
+    assert err.value.retryable and err.value.reason == "Unreachable"
+    assert "after 2 attempts" in str(err.value)
+
+
+async def test_invalid_import_spec_is_rejected_before_connecting(tmp_path: Path, host_dir: Path) -> None:
+    p = provider(tmp_path, host_dir, asyncssh.generate_private_key("ssh-ed25519"))
+    m = machine(22)
+    m["spec"]["import"]["address"] = "-oProxyCommand=evil"
+    m["spec"]["import"]["user"] = "root; rm -rf /"
+    with pytest.raises(ProviderError) as err:
+        await p.state(m)
+    assert err.value.reason == "InvalidImportSpec" and not err.value.retryable
+    assert "address" in str(err.value) and "user" in str(err.value)
