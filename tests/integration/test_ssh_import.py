@@ -281,6 +281,8 @@ async def test_invalid_import_spec_is_rejected_before_connecting(tmp_path: Path,
     m["spec"]["import"]["address"] = "-oProxyCommand=evil"
     m["spec"]["import"]["user"] = "root; rm -rf /"
     with pytest.raises(ProviderError) as err:
-        await p.state(m)
+        await p.create(m, Bootstrap("imported-1", m["metadata"]["uid"], "n", kubeconfig=""))
     assert err.value.reason == "InvalidImportSpec" and not err.value.retryable
     assert "address" in str(err.value) and "user" in str(err.value)
+    status = await p.state(m)
+    assert status.state == STATE_FAILED and "spec.import.address" in status.message

@@ -46,8 +46,14 @@ def _banner(server: RunningServer, what: str) -> None:
 
 
 async def _serve(config: ServerConfig, what: str) -> None:
+    from kubenode.apiserver.authz import Authorizer
+    from kubenode.controlplane.agent_authz import agent_rule
+
+    authorizer = Authorizer()
     try:
-        server = await start_server(config)
+        server = await start_server(config, authorizer=authorizer)
+        # KubeNode agents may write only their own node's objects (the server itself stays generic).
+        authorizer.add(agent_rule(server.store.get))
     except OSError as exc:
         raise typer.BadParameter(f"cannot listen on {config.host}:{config.port}: {exc.strerror}. "
                                  "Choose another --port.", param_hint="--port") from None

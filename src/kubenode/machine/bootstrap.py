@@ -88,6 +88,7 @@ async def ensure_agent_kubeconfig(client: KubeClient, machine: Obj, endpoint: Ag
     """The agent kubeconfig of `machine`, minting its ServiceAccount, token and Secret once."""
     name = machine["metadata"]["name"]
     secret_name = f"{SA_PREFIX}{name}-bootstrap"
+    await ensure_system_namespace(client)
     try:
         secret = await client.get(SECRETS, secret_name, SYSTEM_NAMESPACE)
         owners = secret["metadata"].get("ownerReferences") or []
