@@ -43,8 +43,8 @@ def boot(m: dict[str, Any]) -> Bootstrap:
     return Bootstrap(m["metadata"]["name"], m["metadata"]["uid"], m["metadata"]["name"], kubeconfig=KUBECONFIG)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")

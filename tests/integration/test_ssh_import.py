@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import os
 import signal
@@ -121,7 +122,10 @@ def host_dir(tmp_path: Path) -> Iterator[Path]:
         psutil.Process(int(pid_file.read_text().split()[0])).kill()
 
 
-def machine(port: int, *, name: str = "imported-1", uid: str = "0b7c4c8e-5a2f-4d35-9a8e-3f0c1d2e4b5a") -> dict[str, Any]:
+UID = "0b7c4c8e-5a2f-4d35-9a8e-3f0c1d2e4b5a"
+
+
+def machine(port: int, *, name: str = "imported-1", uid: str = UID) -> dict[str, Any]:
     return {
         "apiVersion": "kubenode.io/v1alpha1", "kind": "Machine",
         "metadata": {"name": name, "uid": uid},
@@ -141,12 +145,22 @@ def provider(tmp_path: Path, host_dir: Path, key: asyncssh.SSHKey, known_hosts: 
                              remote_dir=str(host_dir), stop_grace=5.0, **kw)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+def exists(path: Path) -> bool:
+    return path.exists()
+
+
+def claim(host_dir: Path, uid: str) -> None:
+    """Make the host look imported by machine `uid`."""
+    host_dir.mkdir(parents=True)
+    (host_dir / "machine-uid").write_text(uid + "\n")
 
 
 def agent_pid(host_dir: Path) -> int:
@@ -195,11 +209,18 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         # ... and create() starts it again.
         assert (await p.create(m, boot)).state == STATE_RUNNING
         assert agent_pid(host_dir) != pid
+
+        # New inputs (a rotated token in the kubeconfig) restart the agent with them.
+        before = agent_pid(host_dir)
+        rotated = dataclasses.replace(boot, kubeconfig=boot.kubeconfig + "\n# rotated\n")
+        assert (await p.create(m, rotated)).state == STATE_RUNNING
         restarted = agent_pid(host_dir)
+        assert restarted != before
+        assert "# rotated" in (host_dir / "kubeconfig").read_text()
 
         gone = await p.delete(m)
         assert gone.state == STATE_MISSING
-        assert not host_dir.exists()
+        assert not exists(host_dir)
         assert not psutil.pid_exists(restarted) or psutil.Process(restarted).status() == psutil.STATUS_ZOMBIE
         assert (await p.state(m)).state == STATE_MISSING
         assert (await p.delete(m)).state == STATE_MISSING  # idempotent
@@ -212,8 +233,7 @@ async def test_host_owned_by_another_machine_is_left_alone(sshd: Sshd, tmp_path:
     p = provider(tmp_path, host_dir, sshd.client_key)
     first = machine(sshd.port)
     other = machine(sshd.port, name="imported-2", uid="11111111-2222-3333-4444-555555555555")
-    host_dir.mkdir(parents=True)
-    (host_dir / "machine-uid").write_text(first["metadata"]["uid"] + "\n")
+    claim(host_dir, first["metadata"]["uid"])
 
     boot = Bootstrap("imported-2", other["metadata"]["uid"], "n2", kubeconfig="apiVersion: v1\n")
     with pytest.raises(ProviderError) as err:
@@ -221,7 +241,7 @@ async def test_host_owned_by_another_machine_is_left_alone(sshd: Sshd, tmp_path:
     assert err.value.reason == "HostInUse" and not err.value.retryable
     assert (await p.state(other)).state == STATE_MISSING
     assert (await p.delete(other)).state == STATE_MISSING
-    assert (host_dir / "machine-uid").exists()  # the other machine's files are untouched
+    assert exists(host_dir / "machine-uid")  # the other machine's files are untouched
 
 
 async def test_wrong_key_is_a_clear_permanent_failure(sshd: Sshd, tmp_path: Path, host_dir: Path) -> None:
@@ -249,7 +269,7 @@ async def test_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path, host_dir:
     with pytest.raises(ProviderError) as err:
         await p.create(m, Bootstrap("imported-1", m["metadata"]["uid"], "n", kubeconfig=""))
     assert err.value.reason == "HostKeyChanged" and not err.value.retryable
-    assert not host_dir.exists()  # nothing was done on the untrusted host
+    assert not exists(host_dir)  # nothing was done on the untrusted host
 
 
 async def test_known_hosts_from_the_secret(sshd: Sshd, tmp_path: Path, host_dir: Path) -> None:

@@ -148,12 +148,10 @@ def host_home(remote_uid: int, remote_home: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the agent command
-def agent_argv(install: AgentInstall, layout: HostLayout, bootstrap: Bootstrap, kubeconfig: str | None = None) -> list[str]:
+def agent_argv(install: AgentInstall, layout: HostLayout, bootstrap: Bootstrap,
+               kubeconfig: str | None = None) -> list[str]:
     """The agent's command line on a real host (no `--root`: the host is the machine)."""
-    if isinstance(install, PipInstall):
-        python = str(PurePosixPath(layout.venv, "bin", "python"))
-    else:
-        python = install.python
+    python = str(PurePosixPath(layout.venv, "bin", "python")) if isinstance(install, PipInstall) else install.python
     return [
         python, "-m", "kubenode.cli.main", "agent", "--machine", bootstrap.machine_name,
         "--kubeconfig", kubeconfig or layout.kubeconfig, "--node-name", bootstrap.node_name,

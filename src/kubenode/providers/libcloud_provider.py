@@ -259,7 +259,7 @@ class LibcloudProvider(InfraProvider):
             kwargs[self.dialect.region_arg] = self.params.region
         kwargs.update(self.params.driver_options)
         try:
-            return cls(**kwargs)  # type: ignore[no-any-return]
+            return cls(**kwargs)
         except (TypeError, ValueError) as exc:
             raise ProviderError(f"cannot set up Libcloud driver {self.params.driver!r}: {exc}", retryable=False,
                                 reason="InvalidParameters") from None
@@ -328,7 +328,7 @@ class LibcloudProvider(InfraProvider):
         node = d.create_node(**kwargs)
         if isinstance(node, list):  # EC2 returns a list when the cloud answers with several
             node = node[0]
-        return node  # type: ignore[no-any-return]
+        return node
 
     def _ec2_network(self, d: NodeDriver, kwargs: dict[str, Any]) -> None:
         p = self.params
@@ -370,7 +370,7 @@ class LibcloudProvider(InfraProvider):
             if want in (str(size.id), size.name):
                 return size
         # Size lists are often incomplete (pricing data lags new instance types): let the cloud judge.
-        return NodeSize(id=want, name=want, ram=0, disk=0, bandwidth=None, price=None, driver=d)
+        return NodeSize(id=want, name=want, ram=0, disk=0, bandwidth=None, price=0.0, driver=d)
 
     def _location(self, d: NodeDriver) -> NodeLocation | None:
         want = self.params.location or (self.params.region if self.dialect.needs_location else "")

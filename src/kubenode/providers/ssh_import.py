@@ -353,11 +353,11 @@ class SSHImportProvider(InfraProvider):
         return ProviderError(msg, retryable=False, reason="HostKeyChanged")
 
     async def _run(self, s: _Session, script: str, *, what: str, data: bytes | None = None,
-                   timeout: float | None = None) -> str:
+                   limit: float | None = None) -> str:
         """Run a POSIX sh script built by us; a non-zero exit is a retryable ProviderError."""
         try:
             result = await s.conn.run("sh -c " + shlex.quote(script), input=data, encoding=None, check=False,
-                                      timeout=timeout or self.command_timeout)
+                                      timeout=limit or self.command_timeout)
         except asyncssh.TimeoutError:
             raise ProviderError(f"{what} on {s.target.endpoint} timed out", reason="RemoteCommandFailed") from None
         except (OSError, asyncssh.Error) as exc:
@@ -481,7 +481,7 @@ class SSHImportProvider(InfraProvider):
             await self._run(s, f"systemctl stop {bs.AGENT_UNIT} || true\n", what="stop the agent unit")
         else:
             await self._run(s, bs.stop_detached_script(s.layout, self.stop_grace), what="stop the agent",
-                            timeout=self.stop_grace + 30)
+                            limit=self.stop_grace + 30)
 
     @staticmethod
     def _status(target: ImportTarget, state: str, message: str = "") -> InfraStatus:
