@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kubenode.api.constants import API_VERSION, GROUP, VERSION
 from kubenode.client import errors
@@ -55,12 +55,22 @@ class AgentConfig:
     status_seconds: float = 60.0
 
 
-class Agent:
-    """One node's agent (first part: registration, lease, heartbeats)."""
+class AgentExtension(Protocol):
+    """A long-running part of the agent (component installer, fault detectors, remediation executor)."""
 
-    def __init__(self, client: KubeClient, config: AgentConfig) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; never raise on API errors (retry instead)."""
+        ...
+
+
+class Agent:
+    """One node's agent: registration, lease and heartbeats, plus its extensions running beside them."""
+
+    def __init__(self, client: KubeClient, config: AgentConfig,
+                 extensions: list[AgentExtension] | None = None) -> None:
         self.client = client
         self.config = config
+        self.extensions = list(extensions or [])
         self.facts: HostFacts = gather(config.root, config.node_name)
         self._node_uid = ""
         self._last_status = 0.0
@@ -68,6 +78,18 @@ class Agent:
         self._status_dirty = True
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Run the core loop and every extension until `stop` is set."""
+        tasks = [asyncio.create_task(ext.run(stop), name=f"agent-ext-{type(ext).__name__}")
+                 for ext in self.extensions]
+        try:
+            await self._core(stop)
+        finally:
+            stop.set()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+
+    async def _core(self, stop: asyncio.Event) -> None:
         """Loop until `stop` is set; API errors are retried, never fatal."""
         while not stop.is_set():
             try:

@@ -219,6 +219,7 @@ def agent(
 ) -> None:
     """Run the KubeNode agent for one machine."""
     from kubenode.agent.agent import Agent, AgentConfig
+    from kubenode.agent.extensions import build_extensions
     from kubenode.client.client import KubeClient
     from kubenode.client.config import load_config
     from kubenode.client.errors import ConfigError
@@ -237,7 +238,7 @@ def agent(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with KubeClient(config) as client:
-            await Agent(client, cfg).run(stop)
+            await Agent(client, cfg, build_extensions(client, cfg)).run(stop)
 
     typer.echo(f"kubenode agent for machine {machine} (node {cfg.node_name})")
     asyncio.run(run())
