@@ -1,5 +1,9 @@
 """The contract every fleet operation uses to ask the Defender for permission.
 
+It lives in `api/` because the operators that ask (componentset, remedy,
+machine) and the Defender that answers are sibling packages that must not
+import each other; the wiring layer passes the real Defender in.
+
 Operators never act on the fleet before asking: a remediation job, a
 MachineComponentSet batch and a Machine deletion each build an `Operation`
 and `await defender.review(op)`. The answer is a `Verdict`, which the caller
