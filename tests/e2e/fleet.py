@@ -83,11 +83,11 @@ def kubenode(*args: str) -> list[str]:
     return [sys.executable, "-m", "kubenode.cli.main", *args]
 
 
-def start_up(data: Path, machines: int, grace: float, log: Path) -> tuple[Process, int]:
+def start_up(data: Path, machines: int, grace: float, log: Path, *extra: str) -> tuple[Process, int]:
     """Start `kubenode up`; returns once its kubeconfig exists and the server answers."""
     port = free_port()
     proc = Process(kubenode("up", "--data-dir", str(data), "--port", str(port), "--machines", str(machines),
-                            "--node-grace-seconds", str(grace)), log)
+                            "--node-grace-seconds", str(grace), *extra), log)
     wait_for(lambda: "listening on" in proc.output() or not proc.alive(), 60, "kubenode up to start")
     assert proc.alive(), proc.output()
     return proc, port

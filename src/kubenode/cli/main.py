@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -91,6 +91,8 @@ def up(
     port: Port = 6443,
     node_grace_seconds: Annotated[float, typer.Option(
         min=2.0, help="How long a node may miss Lease renewals before it is Unknown.")] = 40.0,
+    import_dir: Annotated[str, typer.Option(
+        help="Directory on imported hosts for the agent (default /opt/kubenode as root, else ~/.kubenode).")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
@@ -114,7 +116,9 @@ def up(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_up(UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds), stop, ready)
+            cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
+            cfg.import_dir = import_dir
+            await run_up(cfg, stop, ready)
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None
@@ -135,6 +139,11 @@ def operator(
     health_port: Annotated[int, typer.Option(help="Port of /healthz, /readyz and /metrics.")] = 8081,
     agent_server: Annotated[str, typer.Option(help="API server URL agents should use (default: the "
                                               "kubeconfig's).")] = "",
+    import_dir: Annotated[str, typer.Option(
+        help="Directory on imported hosts for the agent (default /opt/kubenode as root, else ~/.kubenode).")] = "",
+    import_python: Annotated[str, typer.Option(
+        help="Python on imported hosts that already has KubeNode's dependencies (default: pip-install "
+             "the agent into a venv on the host).")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run all operators against an API server, leader-elected."""
@@ -145,9 +154,9 @@ def operator(
     from kubenode.client.config import load_config
     from kubenode.client.errors import ConfigError
     from kubenode.controlplane.operators import OperatorSettings, build_manager
+    from kubenode.controlplane.providers import provider_factories, ssh_importer
     from kubenode.machine.bootstrap import endpoint_from_kubeconfig
-    from kubenode.machine.provider_resolver import ProviderFactory
-    from kubenode.providers.base import InfraProvider
+    from kubenode.providers.bootstrap import AgentInstall, PipInstall, PythonInstall
     from kubenode.providers.local import LocalProvider
     from kubenode.runtime.leaderelection import LeaderElectionConfig
 
@@ -159,14 +168,9 @@ def operator(
     kc_path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
     endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
     ident = identity or f"{socket.gethostname()}_{os.getpid()}"
-    factories: dict[str, ProviderFactory] = {}
-    if data_dir is not None:
-        local = LocalProvider(data_dir.resolve())
-
-        async def local_factory(_: dict[str, Any]) -> InfraProvider:
-            return local
-
-        factories["local"] = local_factory
+    local = LocalProvider(data_dir.resolve()) if data_dir is not None else None
+    install: AgentInstall = PythonInstall(import_python) if import_python else PipInstall()
+    state_dir = (data_dir or Path.home() / ".kubenode").resolve() / "ssh-state"
     election = None
     if leader_elect:
         election = LeaderElectionConfig(lease_name="kubenode-operator", lease_namespace="kube-system",
@@ -179,7 +183,10 @@ def operator(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with KubeClient(config) as client:
-            ops = build_manager(client, OperatorSettings(endpoint=endpoint, factories=factories,
+            ops = build_manager(client, OperatorSettings(endpoint=endpoint,
+                                                         factories=provider_factories(client, local=local),
+                                                         importer=ssh_importer(client, install, state_dir,
+                                                                               import_dir or None),
                                                          leader_election=election, health_port=health_port,
                                                          identity=ident))
             await ops.manager.start()

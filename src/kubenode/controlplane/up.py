@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,12 @@ from kubenode.machine.bootstrap import AgentEndpoint, ensure_system_namespace
 from kubenode.machine.machine_controller import MachineControllerConfig
 from kubenode.machine.phases import Timeouts
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
-from kubenode.providers.base import InfraProvider
+from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
 
 from .agent_authz import agent_rule
 from .operators import Operators, OperatorSettings, build_manager
+from .providers import provider_factories, ssh_importer
 
 log = logging.getLogger("kubenode.up")
 Obj = dict[str, Any]
@@ -53,6 +55,7 @@ class UpConfig:
     machine: MachineControllerConfig = field(default_factory=MachineControllerConfig)
     agent_args: tuple[str, ...] = ()
     health_port: int | None = None
+    import_dir: str = ""  # where imported hosts keep the agent ("" = /opt/kubenode for root, ~/.kubenode)
 
     @classmethod
     def with_grace(cls, data_dir: Path, machines: int | None, port: int, grace: float) -> UpConfig:
@@ -139,13 +142,14 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
         if resumed:
             log.info("powered on %d machine(s): %s", len(resumed), ", ".join(resumed))
 
-        async def local_factory(_: Obj) -> InfraProvider:
-            return local
-
         settings = OperatorSettings(
             endpoint=AgentEndpoint(server.url, server.pki.ca_cert.read_bytes()),
-            factories={"local": local_factory}, machine=config.machine, health_port=config.health_port,
-            identity="kubenode-up")
+            factories=provider_factories(client, local=local),
+            # Imported hosts run the agent with an interpreter that has KubeNode's dependencies: on one
+            # machine (demo, CI) that is this interpreter; `kubenode operator` defaults to pip on the host.
+            importer=ssh_importer(client, PythonInstall(sys.executable), config.data_dir / "ssh-state",
+                                  config.import_dir or None),
+            machine=config.machine, health_port=config.health_port, identity="kubenode-up")
         operators = build_manager(client, settings)
         await operators.manager.start()
     except BaseException:

@@ -1,0 +1,55 @@
+"""End to end: a Machine with `spec.import` brings a real SSH host (loopback sshd) into the fleet."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+from pathlib import Path
+
+import pytest
+
+from ..sshd import SSHD, Sshd
+from .fleet import Kubectl, kill_agents, start_up, wait_for
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(not SSHD.exists(), reason="openssh-server is not installed (.ci/run installs it)")]
+
+
+def test_import_a_loopback_host_over_ssh(tmp_path: Path) -> None:
+    sshd = Sshd(tmp_path / "sshd")
+    sshd.start()
+    data = tmp_path / "data"
+    host_dir = tmp_path / "host" / "kubenode"
+    proc, _ = start_up(data, 0, 6.0, tmp_path / "up.log", "--import-dir", str(host_dir))
+    k = Kubectl(data / "kubeconfig", tmp_path / "cache")
+    try:
+        key = sshd.client_key.export_private_key().decode()
+        k.run("apply", "-f", "-", stdin=json.dumps({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/ssh-auth",
+            "metadata": {"name": "host-key", "namespace": "kubenode-system"},
+            "data": {"ssh-privatekey": base64.b64encode(key.encode()).decode()}}))
+        k.run("apply", "-f", "-", stdin=json.dumps({
+            "apiVersion": "kubenode.io/v1alpha1", "kind": "Machine", "metadata": {"name": "imported"},
+            "spec": {"import": {"address": "127.0.0.1", "port": sshd.port, "user": getpass.getuser(),
+                                "sshSecretRef": {"name": "host-key", "namespace": "kubenode-system"}}}}))
+
+        def running() -> bool:
+            m = k.json("get", "machine", "imported")
+            return (m.get("status") or {}).get("phase") == "Running"
+
+        wait_for(running, 90, "the imported machine to be Running")
+        node = k.json("get", "node", "imported")
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True"
+        m = k.json("get", "machine", "imported")
+        assert m["status"]["providerID"].startswith("ssh://")
+        assert (host_dir / "etc").exists() or any(host_dir.iterdir())
+
+        k.run("delete", "machine", "imported", "--timeout=60s")
+        assert k.run("get", "node", "imported", check=False).returncode != 0
+        assert not host_dir.exists() or not any(host_dir.iterdir())  # the agent and its files are gone
+    finally:
+        proc.stop()
+        kill_agents(data)
+        sshd.stop()
