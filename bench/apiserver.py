@@ -202,7 +202,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
         port = free_port()
         # Popen only forks; the server's start is awaited below without blocking the loop.
-        cmd = [*shlex.split(args.wrap), sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", tmp, "--port", str(port)]
+        cmd = [*shlex.split(args.wrap), sys.executable, "-m", "kubenode.cli.main", "apiserver",
+               "--data-dir", tmp, "--port", str(port)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: ASYNC220
         try:
             token_file = Path(tmp) / "pki" / "admin.token"
