@@ -104,6 +104,7 @@ def up(
         kc = cp.server.kubeconfig
         typer.echo(f"kubenode control plane listening on {cp.server.url}")
         typer.echo(f"kubeconfig: {kc}")
+        typer.echo(f"operator metrics: http://127.0.0.1:{cp.operators.manager.health_port}/metrics")
         typer.echo("try:")
         typer.echo(f"  export KUBECONFIG={kc}")
         typer.echo("  kubectl get machines,nodes")

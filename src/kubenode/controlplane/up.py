@@ -11,6 +11,7 @@ it again resumes the same fleet.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 from kubenode.api.constants import API_VERSION
 from kubenode.api.crds import all_crds
 from kubenode.apiserver.authz import Authorizer
+from kubenode.apiserver.security import User
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
@@ -41,6 +43,7 @@ log = logging.getLogger("kubenode.up")
 Obj = dict[str, Any]
 
 FLEET_LABEL = "kubenode.io/fleet"
+OPERATOR_USER = User("system:serviceaccount:kubenode-system:kubenode-operator", ("system:masters",))
 DEFAULT_MACHINES = 3
 
 
@@ -54,7 +57,7 @@ class UpConfig:
     node_grace_seconds: float = 40.0
     machine: MachineControllerConfig = field(default_factory=MachineControllerConfig)
     agent_args: tuple[str, ...] = ()
-    health_port: int | None = None
+    health_port: int | None = 0  # operators' /healthz, /readyz, /metrics (0: any free port)
     import_dir: str = ""  # where imported hosts keep the agent ("" = /opt/kubenode for root, ~/.kubenode)
 
     @classmethod
@@ -132,7 +135,11 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
                                              node_grace_seconds=config.node_grace_seconds),
                                 authorizer=authorizer)
     authorizer.add(agent_rule(server.store.get))
-    client = KubeClient(load_config(server.kubeconfig))
+    # The operators have their own identity (audit trail, managedFields, Events), not the admin's.
+    token = await asyncio.to_thread(server.api.tokens.ensure, OPERATOR_USER,  # type: ignore[union-attr]
+                                    config.data_dir / "pki" / "operator.token")
+    client = KubeClient(dataclasses.replace(load_config(server.kubeconfig), token=token,
+                                            user_agent="kubenode-operator/0.1.0"))
     local = LocalProvider(config.data_dir, agent_args=config.agent_args)
     try:
         await install_crds(client)
