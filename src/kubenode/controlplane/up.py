@@ -43,7 +43,7 @@ log = logging.getLogger("kubenode.up")
 Obj = dict[str, Any]
 
 FLEET_LABEL = "kubenode.io/fleet"
-OPERATOR_USER = User("system:serviceaccount:kubenode-system:kubenode-operator", ("system:masters",))
+OPERATOR_USER = User("kubenode:operator", ("system:masters",))
 DEFAULT_MACHINES = 3
 
 
