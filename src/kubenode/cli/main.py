@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
+from kubenode.client.config import ClientConfig, load_config
+from kubenode.client.errors import ConfigError
 
 app = typer.Typer(
     help="KubeNode: operate large, mixed node fleets on Kubernetes.",
@@ -23,16 +25,25 @@ DataDir = Annotated[Path, typer.Option("--data-dir", help="State directory (data
 Port = Annotated[int, typer.Option("--port", help="HTTPS port of the API server (0 = any free port).")]
 
 
-async def _wait_for_signal() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT (Ctrl-C) or SIGTERM sets, for a graceful stop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def client_config(kubeconfig: Path | None) -> ClientConfig:
+    """The client configuration, or a clear error naming --kubeconfig."""
     try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        return load_config(kubeconfig)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
+
+
+async def _wait_for_signal() -> None:
+    await _stop_on_signals().wait()
 
 
 def _banner(server: RunningServer, what: str) -> None:
@@ -112,10 +123,7 @@ def up(
         typer.echo("Ctrl-C stops everything; starting again resumes the same fleet.")
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         try:
             cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
             cfg.import_dir = import_dir
@@ -152,8 +160,6 @@ def operator(
     import socket
 
     from kubenode.client.client import KubeClient
-    from kubenode.client.config import load_config
-    from kubenode.client.errors import ConfigError
     from kubenode.controlplane.operators import OperatorSettings, build_manager
     from kubenode.controlplane.providers import provider_factories, ssh_importer
     from kubenode.machine.bootstrap import endpoint_from_kubeconfig
@@ -162,10 +168,7 @@ def operator(
     from kubenode.runtime.leaderelection import LeaderElectionConfig
 
     _logging(verbose)
-    try:
-        config = load_config(kubeconfig)
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
+    config = client_config(kubeconfig)
     kc_path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
     endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
     ident = identity or f"{socket.gethostname()}_{os.getpid()}"
@@ -179,10 +182,7 @@ def operator(
                                         renew_deadline=lease_duration * 2 / 3, retry_period=lease_duration / 7.5)
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         async with KubeClient(config) as client:
             ops = build_manager(client, OperatorSettings(endpoint=endpoint,
                                                          factories=provider_factories(client, local=local),
@@ -229,22 +229,14 @@ def agent(
     from kubenode.agent.agent import Agent, AgentConfig
     from kubenode.agent.extensions import build_extensions
     from kubenode.client.client import KubeClient
-    from kubenode.client.config import load_config
-    from kubenode.client.errors import ConfigError
 
     _logging(verbose)
-    try:
-        config = load_config(kubeconfig)
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
+    config = client_config(kubeconfig)
     cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
                       heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds)
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         async with KubeClient(config) as client:
             await Agent(client, cfg, build_extensions(client, cfg)).run(stop)
 
