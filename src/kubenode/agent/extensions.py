@@ -9,9 +9,16 @@ from __future__ import annotations
 from kubenode.client.client import KubeClient
 
 from .agent import AgentConfig, AgentExtension
+from .detectors import build_detectors
+from .executor import build_executor
+from .installer import build_installer
 
 
 def build_extensions(client: KubeClient, config: AgentConfig) -> list[AgentExtension]:
     """The extensions for this agent."""
     extensions: list[AgentExtension] = []
+    detectors = build_detectors(client, config.node_name, config.root)
+    extensions += [detectors, build_executor(client, config.machine, config.node_name, config.root,
+                                             detectors.restarters())]
+    extensions.append(build_installer(client, config))
     return extensions

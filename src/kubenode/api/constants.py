@@ -314,11 +314,16 @@ DEFENDER_CONDITIONS: Final = (DEFENDER_CONDITION_VALID, DEFENDER_CONDITION_CIRCU
 DEFENDER_REASON_ALLOWED: Final = "Allowed"
 DEFENDER_REASON_BUDGET_EXHAUSTED: Final = "BudgetExhausted"
 DEFENDER_REASON_MAX_CONCURRENT: Final = "MaxConcurrentReached"
-DEFENDER_REASON_TOO_MANY_UNHEALTHY: Final = "TooManyUnhealthy"
-DEFENDER_REASON_FREEZE_WINDOW: Final = "InFreezeWindow"
+#: A storm guard (maxUnhealthy) saw more unhealthy nodes than it allows.
+DEFENDER_REASON_STORM_DETECTED: Final = "StormDetected"
+DEFENDER_REASON_FREEZE_WINDOW: Final = "FreezeWindow"
 DEFENDER_REASON_APPROVAL_REQUIRED: Final = "ApprovalRequired"
 DEFENDER_REASON_CIRCUIT_OPEN: Final = "CircuitOpen"
 DEFENDER_REASON_CIRCUIT_CLOSED: Final = "CircuitClosed"
 DEFENDER_REASON_POLICY_INVALID: Final = "PolicyInvalid"
 DEFENDER_REASON_POLICY_VALID: Final = "PolicyValid"
 DEFENDER_REASON_NO_POLICY: Final = "NoDefenderPolicy"
+#: The operation id was admitted before: a re-review is allowed and not charged again.
+DEFENDER_REASON_ALREADY_ADMITTED: Final = "AlreadyAdmitted"
+#: Policies exist but no rule of any of them covers the operation.
+DEFENDER_REASON_NOT_COVERED: Final = "NotCovered"

@@ -134,7 +134,10 @@ def _machine_spec() -> Schema:
         "nodeLabels": string_map("Labels the Machine Operator keeps on the Node (other labels are left "
                                  "alone)."),
         "nodeTaints": taints("Taints the Machine Operator keeps on the Node."),
-        "unschedulable": boolean("Keep the Node cordoned (spec.unschedulable).", default=False),
+        # No default: unset means "not managed by the Machine", so a human cordon (or a remediation's Cordon)
+        # is not undone by the node sync.
+        "unschedulable": boolean("Cordon (true) or uncordon (false) the Node; unset leaves its schedulability "
+                                 "to others (kubectl cordon, remediation)."),
     })
     # A machine comes from somewhere: a provider that creates it, or an import of an existing host.
     s["anyOf"] = [{"required": ["providerRef"]}, {"required": ["import"]}]
@@ -638,6 +641,26 @@ DEFENDER_POLICY = KindSpec(
         }, required=["name"])),
         "lastDecisionTime": timestamp("When the policy last decided an operation."),
         "conditions": conditions("Valid (a misconfigured policy allows nothing), CircuitOpen."),
+        "recentDecisions": array("The latest decisions of this policy, newest first.", obj("One decision.", {
+            "time": timestamp("When the operation was reviewed."),
+            "operation": string("Remediation, ComponentUpgrade or MachineDeletion.", maxLength=64),
+            "id": string("The operation's id.", maxLength=512),
+            "action": string("Remediation action, if any.", maxLength=64),
+            "decision": string("Allowed, Denied or PendingApproval.", enum=c.DECISIONS),
+            "rule": string("Rule that decided (empty for the circuit or an invalid policy).", maxLength=63),
+            "reason": string("CamelCase reason.", maxLength=256),
+            "message": string("Human-readable explanation.", maxLength=1024),
+        }), x_kubernetes_list_type="atomic", maxItems=20),
+        "ledger": array("Operations admitted under this policy that still count (inside a budget window or "
+                        "in progress): a restarted Defender rebuilds budgets, concurrency and idempotency "
+                        "from it.", obj("One admitted operation.", {
+            "id": string("The operation's id (empty for entries merged to bound the ledger).", maxLength=512),
+            "time": timestamp("When it was admitted."),
+            "count": integer("Tokens it cost.", minimum=0),
+            "rules": array("Rules of this policy it was charged to.", string("Rule name.", maxLength=63),
+                           x_kubernetes_list_type="atomic"),
+            "finishedTime": timestamp("When it finished (absent while in progress)."),
+        }, required=["time", "count"]), x_kubernetes_list_type="atomic"),
     }),
     printer_columns=(
         PrinterColumn("Circuit", "string", ".status.circuit.state", "Circuit breaker state."),

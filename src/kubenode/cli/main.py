@@ -11,6 +11,9 @@ from typing import Annotated
 import typer
 
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
+from kubenode.cli.defender_cmd import app as defender_app
+from kubenode.cli.remedy_cmd import app as remedy_app
+from kubenode.cli.rollout_cmd import app as rollout_app
 from kubenode.client.config import ClientConfig, load_config
 from kubenode.client.errors import ConfigError
 
@@ -20,6 +23,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(rollout_app, name="rollout")
+app.add_typer(defender_app, name="defender")
+app.add_typer(remedy_app, name="remedy")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="State directory (database, PKI, kubeconfig).")]
 Port = Annotated[int, typer.Option("--port", help="HTTPS port of the API server (0 = any free port).")]
@@ -120,6 +127,8 @@ def up(
         typer.echo(f"  export KUBECONFIG={kc}")
         typer.echo("  kubectl get machines,nodes")
         typer.echo("  kubectl scale machineset local --replicas=5")
+        for line in cp.notes:
+            typer.echo(line)
         typer.echo("Ctrl-C stops everything; starting again resumes the same fleet.")
 
     async def run() -> None:

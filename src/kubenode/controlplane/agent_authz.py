@@ -7,6 +7,16 @@ write only its own objects: its Node (and its status), its Lease in
 RemedyOperationJobs labelled `kubenode.io/machine=<M>`, and Events. Anything
 else is 403.
 
+One exception reaches past status: the agent owns the finalizer
+`kubenode.io/machinecomponent` of its MachineComponents (it adds it before
+the first install and drops it once the component is removed), so it may
+`patch` — not create, update or delete — the main resource of a
+MachineComponent labelled with its machine. Authorization sees no request
+body, so this rule cannot limit such a patch to `metadata.finalizers`; the
+limit is that an agent can only touch its own node's MachineComponents (a
+compromised agent could already lie in their status). An admission policy on
+a real cluster can narrow it to finalizers.
+
 On a real cluster the same limits come from RBAC plus an admission policy;
 this rule is how `kubenode up` enforces them without either.
 """
@@ -52,9 +62,19 @@ def agent_rule(get: StoreGet) -> Rule:
         if a.group == GROUP and a.resource == "machines":
             return machine is not None and a.name == machine_name and a.subresource == "status"
         if a.group == GROUP and a.resource in _LABELLED_STATUS and a.subresource == "status":
-            obj = get(f"{GROUP}/{a.resource}//{a.name}")
-            labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
-            return labels.get(LABEL_MACHINE) == machine_name
+            return _labelled_for(get, a, machine_name)
+        if a.group == GROUP and a.resource == "machinecomponents" and a.subresource == "" and a.verb == "patch":
+            # The agent adds and drops its finalizer (kubenode.io/machinecomponent). The authorizer cannot
+            # see the request body, so "finalizers only" is not enforced here: the agent may patch the main
+            # resource of its own MachineComponents, never create, replace or delete them (see module doc).
+            return _labelled_for(get, a, machine_name)
         return False
 
     return rule
+
+
+def _labelled_for(get: StoreGet, a: Attributes, machine_name: str) -> bool:
+    """Whether the object named by `a` exists and is labelled `kubenode.io/machine=<machine_name>`."""
+    obj = get(f"{GROUP}/{a.resource}//{a.name}")
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return labels.get(LABEL_MACHINE) == machine_name

@@ -13,8 +13,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from kubenode.api.defender import AllowAll, Reviewer
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES
+from kubenode.componentset.wiring import add_componentset_controllers
+from kubenode.defender.wiring import build_defender, machine_deletion_gate
 from kubenode.machine.bootstrap import AgentEndpoint
 from kubenode.machine.machine_controller import MachineControllerConfig, MachineReconciler, machines_for_node
 from kubenode.machine.machineset_controller import MachineSetReconciler
@@ -22,6 +25,7 @@ from kubenode.machine.provider_resolver import ProviderFactory, ProviderResolver
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS, MACHINES
 from kubenode.metrics.operator_metrics import register_machine_metrics
 from kubenode.providers.base import InfraProvider
+from kubenode.remedy import RemedySettings, add_remedy_controllers
 from kubenode.runtime.controller import Request, owner_mapper
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.leaderelection import LeaderElectionConfig
@@ -42,6 +46,10 @@ class OperatorSettings:
     health_port: int | None = None
     workers: int = 4
     identity: str = "kubenode-operator"
+    #: The Defender every fleet operation asks first (batches, deletions, remediation). None (the default)
+    #: builds the real Defender on the manager; pass `AllowAll()` for a deliberately unprotected setup.
+    reviewer: Reviewer | None = None
+    remedy: RemedySettings = field(default_factory=RemedySettings)
 
 
 @dataclass
@@ -51,6 +59,8 @@ class Operators:
     manager: Manager
     resolver: ProviderResolver
     registry: CollectorRegistry
+    #: What the controllers ask (the Defender unless the settings passed another reviewer).
+    reviewer: Reviewer = field(default_factory=AllowAll)
 
     async def stop(self) -> None:
         """Stop the manager and close the providers."""
@@ -67,6 +77,15 @@ def _machines_for_provider(machines_cache_list: Callable[[], list[Obj]]) -> Call
     return mapper
 
 
+def _finish_machine_deletions(reviewer: Reviewer) -> Callable[[Obj | None, Obj | None], None]:
+    # A Machine deletion is finished when the Machine is gone: free its Defender concurrency slot.
+    def handler(old: Obj | None, new: Obj | None) -> None:
+        if new is None and old is not None:
+            reviewer.finished(f"machine/{old['metadata']['uid']}")
+
+    return handler
+
+
 def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     """A Manager running the Machine and MachineSet controllers."""
     registry = CollectorRegistry(auto_describe=True)
@@ -77,6 +96,8 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     infraproviders = manager.informers.informer(INFRA_PROVIDERS)
     resolver = ProviderResolver(infraproviders, settings.factories, settings.importer)
     recorder = EventRecorder(client, "kubenode-machine-controller", settings.identity)
+    reviewer = settings.reviewer if settings.reviewer is not None else build_defender(manager, client, nodes,
+                                                                                      settings.identity)
 
     async def on_event(obj: Obj, type_: str, reason: str, message: str) -> None:
         await recorder.event(obj, type_, reason, message)
@@ -87,12 +108,15 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
      .watches(machines)
      .watches(nodes, machines_for_node)
      .watches(infraproviders, _machines_for_provider(lambda: machines.cache.list())))
-    ms_rec = MachineSetReconciler(client, machinesets, machines)
+    ms_rec = MachineSetReconciler(client, machinesets, machines, deletion_gate=machine_deletion_gate(reviewer))
+    machines.on_change(_finish_machine_deletions(reviewer))
     (manager.new_controller("machineset", ms_rec, workers=2)
      .watches(machinesets)
      .watches(machines, owner_mapper("MachineSet", owner_namespaced=False)))
     register_machine_metrics(registry, machines)
-    return Operators(manager, resolver, registry)
+    add_componentset_controllers(manager, client, reviewer=reviewer, registry=registry)
+    add_remedy_controllers(manager, client, reviewer, settings.remedy, settings.identity)
+    return Operators(manager, resolver, registry, reviewer)
 
 
 ProviderFactoryFn = Callable[[Obj], Awaitable[InfraProvider]]

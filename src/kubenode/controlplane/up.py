@@ -28,6 +28,8 @@ from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import CRDS
+from kubenode.defender.defaults import install_default_policy
+from kubenode.demo import Demo, start_demo
 from kubenode.machine.bootstrap import AgentEndpoint, ensure_system_namespace
 from kubenode.machine.machine_controller import MachineControllerConfig
 from kubenode.machine.phases import Timeouts
@@ -59,6 +61,8 @@ class UpConfig:
     agent_args: tuple[str, ...] = ()
     health_port: int | None = 0  # operators' /healthz, /readyz, /metrics (0: any free port)
     import_dir: str = ""  # where imported hosts keep the agent ("" = /opt/kubenode for root, ~/.kubenode)
+    #: Build and serve the demo component's archives (and roll 1.0.0 out on the first start).
+    demo: bool = True
 
     @classmethod
     def with_grace(cls, data_dir: Path, machines: int | None, port: int, grace: float) -> UpConfig:
@@ -78,11 +82,19 @@ class ControlPlane:
     client: KubeClient
     operators: Operators
     local: LocalProvider
+    demo: Demo | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """Extra lines for the banner (the demo component's how-to)."""
+        return self.demo.notes if self.demo is not None else []
 
     async def stop(self) -> None:
         """Stop operators, power the fleet off, stop the server."""
         await self.operators.stop()
         await self.local.power_off_all()
+        if self.demo is not None:
+            await self.demo.stop()
         await self.client.close()
         await self.server.stop()
 
@@ -141,10 +153,15 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
     client = KubeClient(dataclasses.replace(load_config(server.kubeconfig), token=token,
                                             user_agent="kubenode-operator/0.1.0"))
     local = LocalProvider(config.data_dir, agent_args=config.agent_args)
+    demo: Demo | None = None
     try:
         await install_crds(client)
         await ensure_system_namespace(client)
         await ensure_fleet(client, config.machines)
+        if config.demo:
+            demo = await start_demo(client, config.data_dir, {"matchLabels": {FLEET_LABEL: "local"}})
+        if await install_default_policy(client, config.data_dir):
+            log.info("installed the default DefenderPolicy (docs/defender.md)")
         resumed = await local.power_on_all()
         if resumed:
             log.info("powered on %d machine(s): %s", len(resumed), ", ".join(resumed))
@@ -161,10 +178,12 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
         await operators.manager.start()
     except BaseException:
         await local.power_off_all()
+        if demo is not None:
+            await demo.stop()
         await client.close()
         await server.stop()
         raise
-    return ControlPlane(server, client, operators, local)
+    return ControlPlane(server, client, operators, local, demo)
 
 
 async def run_up(config: UpConfig, stop: asyncio.Event, on_ready: Callable[[ControlPlane], None]) -> None:

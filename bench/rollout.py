@@ -1,0 +1,320 @@
+"""Benchmark of a MachineComponentSet rollout across 1,000 and 5,000 simulated machines.
+
+Three processes, as in production: the embedded API server (`kubenode
+apiserver`), the operator (the MachineComponentSet controllers on a Manager,
+nothing else, so that every write we count is the rollout's), and this
+process, which creates the Machines directly (status Running, no real agent)
+and simulates their agents: one watch on all MachineComponents, and for each
+component whose spec changed the status write a real agent makes when the
+install is done — Running/healthy at the new revision. The install takes
+zero time, so there is no Installing report in between (a real agent's
+Installing write adds exactly one write per machine to the figure). One
+shared watch instead of one per machine keeps the simulator light; the
+writes per machine are the agent's.
+
+Per fleet size it prints the rollout time (template change → Completed),
+API writes per machine (the server's global resourceVersion before and after:
+every write, Events and status updates included; target <= 3), the operator's
+CPU seconds and peak RSS during the rollout, and finally the time ratio
+between the two sizes next to the size ratio (must be no worse than linear).
+
+    python bench/rollout.py [--sizes 1000,5000] [--batches 1,5,10,50,100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT
+from kubenode.apiserver.server import free_port
+from kubenode.client.client import KubeClient
+from kubenode.client.config import load_config
+from kubenode.componentset.resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS, MACHINES
+from kubenode.controlplane.up import install_crds
+from kubenode.runtime.informer import Informer
+
+Obj = dict[str, Any]
+SHA = "c" * 64
+QPS = 5000.0
+
+
+def template(version: str) -> Obj:
+    return {"version": version, "source": {"url": f"https://example.com/demo-{version}.tar.gz", "sha256": SHA},
+            "run": {"command": ["bin/demo"]}, "healthCheck": {"tcp": {"port": 9100}}}
+
+
+def fast_client(kubeconfig: Path) -> KubeClient:
+    config = load_config(kubeconfig)
+    config.qps, config.burst, config.connection_limit = QPS, int(QPS), 200
+    return KubeClient(config)
+
+
+# --------------------------------------------------------------------------- operator process
+
+
+async def run_operator(kubeconfig: Path) -> None:
+    """The operator side: only the MachineComponentSet controllers, until SIGTERM."""
+    from kubenode.componentset.wiring import add_componentset_controllers
+    from kubenode.runtime.manager import Manager
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with fast_client(kubeconfig) as client:
+        manager = Manager(client)
+        add_componentset_controllers(manager, client, workers=2)
+        await manager.start()
+        print("operator ready", flush=True)
+        await stop.wait()
+        await manager.stop()
+
+
+# --------------------------------------------------------------------------- simulated agents
+
+
+class AgentSimulator:
+    """Every machine's agent, reduced to its API contract, sharing one watch."""
+
+    def __init__(self, client: KubeClient, workers: int = 64) -> None:
+        self.client = client
+        self.informer = Informer(client, MACHINE_COMPONENTS, page_size=5000)
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.pending: set[str] = set()
+        self.workers = workers
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        def changed(old: Obj | None, new: Obj | None) -> None:
+            if new is not None and new["metadata"]["name"] not in self.pending:
+                self.pending.add(new["metadata"]["name"])
+                self.queue.put_nowait(new["metadata"]["name"])
+
+        self.informer.on_change(changed)
+        self.informer.start()
+        self.tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await self.informer.stop()
+
+    async def _worker(self) -> None:
+        while True:
+            name = await self.queue.get()
+            self.pending.discard(name)
+            mc = self.informer.cache.get("", name)
+            if mc is not None:
+                await self._handle(mc)
+
+    async def _handle(self, mc: Obj) -> None:
+        meta, spec, st = mc["metadata"], mc["spec"], mc.get("status") or {}
+        if meta.get("deletionTimestamp"):
+            return
+        if FINALIZER_MACHINE_COMPONENT not in (meta.get("finalizers") or []):
+            await self.client.patch(MACHINE_COMPONENTS, meta["name"], {"metadata": {
+                "finalizers": [*(meta.get("finalizers") or []), FINALIZER_MACHINE_COMPONENT]}})
+            return
+        gen = meta["generation"]
+        if st.get("observedGeneration") == gen:
+            return
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        await self.client.patch_status(MACHINE_COMPONENTS, meta["name"], {"status": {
+            "phase": "Running", "healthy": True, "installedVersion": spec["version"],
+            "installedRevision": spec["revision"], "observedGeneration": gen,
+            "conditions": [{"type": "Healthy", "status": "True", "reason": "HealthCheckPassed", "message": "",
+                            "lastTransitionTime": now}]}})
+
+
+# --------------------------------------------------------------------------- one size
+
+
+async def bounded(coros: list[Any], limit: int = 100) -> None:
+    sem = asyncio.Semaphore(limit)
+
+    async def one(co: Any) -> None:
+        async with sem:
+            await co
+
+    await asyncio.gather(*(one(co) for co in coros))
+
+
+async def server_rv(client: KubeClient) -> int:
+    _, rv = await client.list(MACHINE_COMPONENT_SETS, limit=1)
+    return int(rv)
+
+
+async def wait_phase(client: KubeClient, name: str, phase: str, revision: str | None, within: float) -> Obj:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        mcs = await client.get(MACHINE_COMPONENT_SETS, name)
+        st = mcs.get("status") or {}
+        if (st.get("phase") == phase and st.get("observedGeneration") == mcs["metadata"]["generation"]
+                and (revision is None or st.get("updateRevision") == revision)):
+            return mcs
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"{name} not {phase} after {within}s: {st}")
+
+
+class PeakRss:
+    """Samples a process's RSS in a thread; `peak` is the highest seen."""
+
+    def __init__(self, proc: psutil.Process) -> None:
+        self.proc = proc
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def wait_file(path: Path, proc: subprocess.Popen[bytes], within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not await asyncio.to_thread(path.exists):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{path} did not appear (process exit code {proc.poll()})")
+        await asyncio.sleep(0.1)
+
+
+async def run_size(n: int, batches: list[int], work: Path) -> dict[str, float]:
+    data = work / f"n{n}"
+    port = free_port()
+    server = spawn([sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", str(data),
+                    "--port", str(port)], work / f"apiserver-{n}.log")
+    operator: subprocess.Popen[bytes] | None = None
+    try:
+        kubeconfig = data / "kubeconfig"
+        await wait_file(kubeconfig, server)
+        async with fast_client(kubeconfig) as client:
+            for _ in range(100):
+                try:
+                    await install_crds(client)
+                    break
+                except OSError:
+                    await asyncio.sleep(0.1)
+            await client.create(MACHINES, {"apiVersion": API_VERSION, "kind": "Machine",  # warm the CRD
+                                           "metadata": {"name": "warmup"}, "spec": {"providerRef": {"name": "x"}}})
+            await client.delete(MACHINES, "warmup")
+            t = time.monotonic()
+
+            async def machine(i: int) -> None:
+                name = f"m{i:05d}"
+                await client.create(MACHINES, {"apiVersion": API_VERSION, "kind": "Machine",
+                                               "metadata": {"name": name, "labels": {"pool": "bench"}},
+                                               "spec": {"providerRef": {"name": "bench"}}})
+                await client.patch_status(MACHINES, name, {"status": {"phase": "Running"}})
+
+            await bounded([machine(i) for i in range(n)])
+            print(f"  {n} machines created in {time.monotonic() - t:.1f}s", flush=True)
+            sim = AgentSimulator(client)
+            sim.start()
+            try:
+                operator = spawn([sys.executable, __file__, "--operator", str(kubeconfig)], work / f"operator-{n}.log")
+                await client.create(MACHINE_COMPONENT_SETS, {
+                    "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": "demo"},
+                    "spec": {"component": "demo", "selector": {"matchLabels": {"pool": "bench"}},
+                             "template": template("1.0.0"),
+                             "updateStrategy": {"rollingUpdate": {"batches": batches, "batchSoakSeconds": 0}}}})
+                t = time.monotonic()
+                await wait_phase(client, "demo", "Completed", None, 600)
+                print(f"  initial install of 1.0.0 on {n} machines: {time.monotonic() - t:.1f}s", flush=True)
+
+                proc = psutil.Process(operator.pid)
+                cpu0 = sum(proc.cpu_times()[:2])
+                rv0 = await server_rv(client)
+                with PeakRss(proc) as rss:
+                    t0 = time.monotonic()
+                    await client.patch(MACHINE_COMPONENT_SETS, "demo", {"spec": {"template": {"version": "1.1.0"}}})
+                    # observedGeneration == generation in wait_phase: the old Completed status does not count
+                    done = await wait_phase(client, "demo", "Completed", None, 1800)
+                    elapsed = time.monotonic() - t0
+                    cpu = sum(proc.cpu_times()[:2]) - cpu0
+                rv1 = await server_rv(client)
+                st = done["status"]
+                assert st["ready"] == n and st["updated"] == n, st
+                return {"machines": n, "seconds": elapsed, "writes": rv1 - rv0, "writes_per_machine": (rv1 - rv0) / n,
+                        "operator_cpu": cpu, "operator_peak_rss_mb": rss.peak / 2**20,
+                        "batches": float(st["totalBatches"])}
+            finally:
+                await sim.stop()
+    finally:
+        if operator is not None:
+            terminate(operator)
+        terminate(server)
+
+
+async def main(sizes: list[int], batches: list[int]) -> None:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="kubenode-bench-rollout-") as tmp:
+        for n in sizes:
+            print(f"rollout 1.0.0 -> 1.1.0 across {n} machines, batches {batches} (last repeats), no soak",
+                  flush=True)
+            r = await run_size(n, batches, Path(tmp))
+            results.append(r)
+            print(f"  total time        {r['seconds']:.1f} s ({int(r['batches'])} batches)")
+            print(f"  API writes        {int(r['writes'])} = {r['writes_per_machine']:.2f} per machine (target <= 3)")
+            print(f"  operator CPU      {r['operator_cpu']:.1f} s")
+            print(f"  operator peak RSS {r['operator_peak_rss_mb']:.0f} MiB", flush=True)
+    if len(results) >= 2:
+        a, b = results[0], results[-1]
+        size_ratio = b["machines"] / a["machines"]
+        time_ratio = b["seconds"] / a["seconds"]
+        verdict = "linear or better" if time_ratio <= size_ratio * 1.05 else "WORSE than linear"
+        print(f"{int(b['machines'])} vs {int(a['machines'])} machines: time x{time_ratio:.2f} for x{size_ratio:.0f} "
+              f"machines ({verdict}); CPU x{b['operator_cpu'] / max(a['operator_cpu'], 1e-9):.2f}; "
+              f"writes/machine {a['writes_per_machine']:.2f} -> {b['writes_per_machine']:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,5000")
+    parser.add_argument("--batches", default="1,5,10,50,100")
+    parser.add_argument("--operator", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.operator is not None:
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        asyncio.run(run_operator(args.operator))
+    else:
+        asyncio.run(main([int(x) for x in args.sizes.split(",")], [int(x) for x in args.batches.split(",")]))

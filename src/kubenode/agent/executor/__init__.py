@@ -1,0 +1,20 @@
+"""Agent-side remediation: RestartComponent, Reboot and RunScript for this node's approved jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubenode.client.client import KubeClient
+
+from .actions import ActionRefused, remedy_dir, resolve_script
+from .service import ExecutorSettings, RemedyExecutor, Restarter
+
+__all__ = ["ActionRefused", "ExecutorSettings", "RemedyExecutor", "Restarter", "build_executor", "remedy_dir",
+           "resolve_script"]
+
+
+def build_executor(client: KubeClient, machine: str, node_name: str, root: Path | None,
+                   restarters: dict[str, Restarter] | None = None) -> RemedyExecutor:
+    """The remediation executor of one agent; `restarters` maps component names to restart functions."""
+    return RemedyExecutor(client, ExecutorSettings(machine=machine, node_name=node_name, root=root,
+                                                   restarters=dict(restarters or {})))

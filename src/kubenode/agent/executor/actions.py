@@ -1,0 +1,52 @@
+"""What the agent may do for a remediation job, decided without side effects.
+
+Nothing here takes a command from a custom resource. RunScript names a file;
+the file must already sit directly inside the node's allowlisted directory
+(ROOT/etc/kubenode/remedy.d in local mode, /etc/kubenode/remedy.d on hosts),
+be a regular executable file, and is run without arguments. Reboot on a real
+host is one fixed argv.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+REBOOT_ARGV = ("systemctl", "reboot")
+MAX_MESSAGE = 1024
+
+
+class ActionRefused(ValueError):
+    """The job asks for something this node will not do; the message says why."""
+
+
+def remedy_dir(root: Path | None) -> Path:
+    """The allowlisted script directory of this node."""
+    return (root / "etc" / "kubenode" / "remedy.d") if root is not None else Path("/etc/kubenode/remedy.d")
+
+
+def resolve_script(name: str, directory: Path) -> Path:
+    """The script `name` inside `directory`; ActionRefused unless it is a safe, executable, regular file there."""
+    if not name or len(name) > 253 or not SCRIPT_NAME.match(name) or name in (".", ".."):
+        raise ActionRefused(f"script name {name!r} is not allowed (letters, digits, '.', '_', '-'; no paths)")
+    path = directory / name
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ActionRefused(f"script {name!r} is not installed in {directory}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ActionRefused(f"script {name!r} is a symbolic link; only regular files are run")
+    if not stat.S_ISREG(st.st_mode) or not os.access(path, os.X_OK):
+        raise ActionRefused(f"script {name!r} is not an executable regular file")
+    if path.resolve().parent != directory.resolve():
+        raise ActionRefused(f"script {name!r} resolves outside {directory}")
+    return path
+
+
+def trim(text: str) -> str:
+    """A status message of bounded size."""
+    text = text.strip()
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."

@@ -1,0 +1,303 @@
+"""The agent extension that installs, runs, checks and removes this node's components.
+
+It watches only the MachineComponents labelled ``kubenode.io/machine=<M>``
+(an informer with a label selector: the API server never sends it another
+node's objects) and reconciles each one level-triggered: read the object
+from the cache, look at the node (:class:`.plan.Observation`), let the pure
+:func:`.plan.plan` choose one action, execute it with the component's
+:class:`.transaction.ComponentHandle`, and report the outcome in
+``status`` (phase, installedVersion/Revision, healthy, restartCount,
+message, observedGeneration, conditions Installed and Healthy) plus an Event
+for every install, rollback and failure. A steady component is re-probed
+every ``healthCheck.periodSeconds`` by requeueing itself; its status is
+only written when something changed, so a quiet fleet costs no writes.
+
+Before the first reconcile every component found on disk is recovered from
+its intent journal, so an agent killed mid-install starts from a complete
+version. The finalizer ``kubenode.io/machinecomponent`` is added before the
+first install and dropped once the component has been removed from the
+node. Components on disk whose MachineComponent is gone (deleted without
+waiting for us) are stopped and removed after the first sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubenode.api import constants as c
+from kubenode.client import errors
+from kubenode.client.client import KubeClient
+from kubenode.client.resources import Resource
+from kubenode.runtime.conditions import now_rfc3339, set_condition
+from kubenode.runtime.controller import Controller, Request, Result
+from kubenode.runtime.events import EventRecorder
+from kubenode.runtime.informer import Informer
+
+from .layout import ComponentLayout, validate_name
+from .plan import Action, Desired, Observation, compute_status, plan
+from .transaction import ComponentHandle, Outcome
+
+__all__ = ["MACHINE_COMPONENTS", "ComponentAgent", "ComponentAgentConfig"]
+
+log = logging.getLogger(__name__)
+
+MACHINE_COMPONENTS = Resource(c.GROUP, c.VERSION, "machinecomponents", c.KIND_MACHINE_COMPONENT, namespaced=False)
+FIELD_MANAGER = "kubenode-agent"
+Obj = dict[str, Any]
+
+
+@dataclass
+class ComponentAgentConfig:
+    """How the component installer runs on one node."""
+
+    machine: str
+    #: The machine's root: ``/`` on a real host, ``DATA/machines/M`` in local mode.
+    root: Path
+    #: Local mode: services are the agent's children; otherwise systemd units.
+    local: bool = True
+    #: Re-check a component without a health check this often (process alive?).
+    resync_seconds: float = 30.0
+    workers: int = 4
+    #: Test hook: called with each journal step's name (raise or exit to simulate a crash).
+    failpoint: Callable[[str], None] | None = None
+    systemd_dir: Path | None = None
+
+
+class ComponentAgent:
+    """The component installer as an :class:`~kubenode.agent.agent.AgentExtension`."""
+
+    def __init__(self, client: KubeClient, config: ComponentAgentConfig) -> None:
+        self.client = client
+        self.config = config
+        self.informer = Informer(client, MACHINE_COMPONENTS, label_selector=f"{c.LABEL_MACHINE}={config.machine}")
+        self.controller = Controller("machinecomponent-installer", self.reconcile, workers=config.workers)
+        self.controller.watches(self.informer)
+        self.events = EventRecorder(client, FIELD_MANAGER, host=config.machine)
+        self.handles: dict[str, ComponentHandle] = {}
+        self._stop = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+    def _handle(self, component: str) -> ComponentHandle:
+        h = self.handles.get(component)
+        if h is None:
+            h = ComponentHandle(self.config.root, component, self.config.machine, local=self.config.local,
+                                failpoint=self.config.failpoint, systemd_dir=self.config.systemd_dir)
+            self.handles[component] = h
+        return h
+
+    def recover_all(self) -> list[str]:
+        """Recover every component found on disk from its journal; returns their names."""
+        base = ComponentLayout(self.config.root, "x").state_dir.parent
+        found: list[str] = []
+        if base.is_dir():
+            for d in sorted(base.iterdir()):
+                try:
+                    validate_name("component", d.name)
+                except ValueError:
+                    continue
+                self._handle(d.name).recover()
+                found.append(d.name)
+        return found
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Recover, sync, reconcile until ``stop``; then stop (local mode: also the services)."""
+        self._stop = stop
+        await asyncio.to_thread(self.recover_all)
+        self.informer.start()
+        try:
+            await self.controller.start()
+            await self._remove_orphans()
+            await stop.wait()
+        finally:
+            await self.controller.stop(drain=False)
+            await self.informer.stop()
+            if self.config.local:
+                # A local machine powering off takes its processes with it; systemd units outlive the agent.
+                for h in self.handles.values():
+                    with contextlib.suppress(Exception):
+                        await h.service.stop()
+
+    async def _remove_orphans(self) -> None:
+        names = {str((o.get("metadata") or {}).get("name")) for o in self.informer.cache.list()}
+        for component, h in list(self.handles.items()):
+            if h.state.mc_name and h.state.mc_name not in names:
+                log.info("component %s: MachineComponent %s is gone; removing it", component, h.state.mc_name)
+                await h.remove()
+                self.handles.pop(component, None)
+
+    # ------------------------------------------------------------------ reconcile
+    async def reconcile(self, req: Request) -> Result | None:
+        """Bring one MachineComponent's component to its spec and report."""
+        obj = self.informer.cache.get("", req.name)
+        if obj is None:
+            for component, h in list(self.handles.items()):
+                if h.state.mc_name == req.name:
+                    await h.remove()
+                    self.handles.pop(component, None)
+            return None
+        d = Desired.from_object(obj)
+        try:
+            validate_name("component", d.component)
+            validate_name("version", d.version)
+        except ValueError as exc:
+            await self._report(obj, d, None, {"phase": c.COMPONENT_PHASE_FAILED, "message": f"spec: {exc}"},
+                               c.COMPONENT_REASON_UNPACK_FAILED)
+            return None
+        h = self._handle(d.component)
+        if h.state.mc_name and h.state.mc_name != d.name and not d.deleting:
+            msg = (f"component {d.component} is already managed on this machine by MachineComponent "
+                   f"{h.state.mc_name}")
+            await self._report(obj, d, None, {"phase": c.COMPONENT_PHASE_FAILED, "message": msg},
+                               c.COMPONENT_REASON_START_FAILED)
+            return None
+        action, restart = plan(d, self._observe(h))
+        log.debug("%s: %s", d.name, action)
+        if action is Action.FORGET:
+            return None
+        if action is Action.ADD_FINALIZER:
+            await self._set_finalizer(d, add=True)
+            return None
+        if action is Action.REMOVE:
+            await self._report(obj, d, h, {"phase": c.COMPONENT_PHASE_REMOVING,
+                                           "message": f"removing {d.component}"}, "Removing")
+            await h.remove()
+            self.handles.pop(d.component, None)
+            await self._set_finalizer(d, add=False)
+            return None
+        outcome: Outcome | None = None
+        if action is Action.INSTALL:
+            prev = h.layout.current_version()
+            verb = f"upgrading {prev} to {d.version}" if prev and prev != d.version else f"installing {d.version}"
+            await self._report(obj, d, h, {"phase": c.COMPONENT_PHASE_INSTALLING, "message": verb}, "Installing")
+            outcome = await h.install(d, self._stop)
+            await self._event(obj, outcome, prev)
+        elif action is Action.RECONFIGURE:
+            outcome = await h.reconfigure(d, restart)
+            await self._event(obj, outcome, None)
+        elif action is Action.START:
+            try:
+                await h.ensure_running()
+            except (OSError, ValueError) as exc:
+                outcome = Outcome(False, c.COMPONENT_REASON_START_FAILED, f"cannot start {d.component}: {exc}")
+        # Steady, held-failed and freshly changed components: probe and report.
+        if outcome is None or outcome.ok:
+            await h.probe_once()
+        await self._report_observed(obj, d, h, outcome)
+        return Result(requeue_after=self._period(h))
+
+    def _observe(self, h: ComponentHandle) -> Observation:
+        h.state.restart_count = h.service.restarts
+        return Observation(h.layout.current_version(), h.state, h.service.running)
+
+    def _period(self, h: ComponentHandle) -> float:
+        try:
+            check = h.health_check(h.state.applied)
+        except ValueError:
+            check = None
+        return check.period if check is not None else self.config.resync_seconds
+
+    # ------------------------------------------------------------------ status
+    async def _report_observed(self, obj: Obj, d: Desired, h: ComponentHandle, outcome: Outcome | None) -> None:
+        obs = self._observe(h)
+        healthy = h.tracker.healthy if h.tracker is not None else None
+        if obs.state.applied.get("run") and not h.service.running:
+            healthy = False
+        try:
+            has_check = h.health_check(obs.state.applied) is not None
+        except ValueError:
+            has_check = False
+        if outcome is not None:
+            message, reason = outcome.message, outcome.reason
+        elif obs.state.failed_hash == d.spec_hash:
+            message, reason = obs.state.failed_message, obs.state.failed_reason
+        else:
+            probe = h.last_probe.message if h.last_probe else ""
+            running = obs.current_version == d.version and obs.state.applied_hash == d.spec_hash
+            message = (f"version {obs.current_version} running" + (f"; {probe}" if probe else "")) if running \
+                else ""
+            if h.service.last_exit and not h.service.running and obs.state.applied.get("run"):
+                message = f"process {h.service.last_exit}; restarting"
+            reason = c.COMPONENT_REASON_INSTALLED
+        if not message:
+            message = str(((obj.get("status") or {}).get("message")) or "")
+        status = compute_status(d, obs, healthy, message, has_health_check=has_check)
+        await self._report(obj, d, h, status, reason, has_check=has_check)
+
+    async def _report(self, obj: Obj, d: Desired, h: ComponentHandle | None, status: Obj, reason: str, *,
+                      has_check: bool = True) -> None:
+        old = obj.get("status") or {}
+        new = {k: v for k, v in old.items() if k not in ("conditions",)}
+        new.update(status)
+        new.setdefault("observedGeneration", d.generation)
+        conditions = copy.deepcopy(old.get("conditions") or [])
+        installed = new.get("installedVersion") == d.version and new.get("phase") in (
+            c.COMPONENT_PHASE_RUNNING, c.COMPONENT_PHASE_FAILED) and (h is None or h.state.applied_hash == d.spec_hash)
+        set_condition(conditions, c.COMPONENT_CONDITION_INSTALLED, "True" if installed else "False",
+                      c.COMPONENT_REASON_INSTALLED if installed else reason,
+                      f"version {d.version} installed" if installed else str(new.get("message", ""))[:1024],
+                      observed_generation=d.generation)
+        healthy = new.get("healthy")
+        if not has_check:
+            set_condition(conditions, c.COMPONENT_CONDITION_HEALTHY, "True" if healthy else "Unknown",
+                          c.COMPONENT_REASON_NO_HEALTH_CHECK, "no health check; the process state counts",
+                          observed_generation=d.generation)
+        elif healthy is None:
+            set_condition(conditions, c.COMPONENT_CONDITION_HEALTHY, "Unknown", "NotProbed", "not probed yet",
+                          observed_generation=d.generation)
+        else:
+            last = h.last_probe.message if h is not None and h.last_probe else ""
+            set_condition(conditions, c.COMPONENT_CONDITION_HEALTHY, "True" if healthy else "False",
+                          c.COMPONENT_REASON_HEALTH_CHECK_PASSED if healthy else c.COMPONENT_REASON_HEALTH_CHECK_FAILED,
+                          last[:1024], observed_generation=d.generation)
+        new["conditions"] = conditions
+        if healthy and not old.get("healthy"):
+            new["lastHealthyTime"] = now_rfc3339()
+        if _same(old, new):
+            return
+        try:
+            await self.client.patch_status(MACHINE_COMPONENTS, d.name, {"status": new}, field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            pass
+
+    async def _set_finalizer(self, d: Desired, *, add: bool) -> None:
+        finalizers = [f for f in d.finalizers if f != c.FINALIZER_MACHINE_COMPONENT]
+        if add:
+            finalizers.append(c.FINALIZER_MACHINE_COMPONENT)
+        # resourceVersion makes this a compare-and-swap: another writer's finalizer is never lost.
+        body = {"metadata": {"finalizers": finalizers, "resourceVersion": d.resource_version}}
+        try:
+            await self.client.patch(MACHINE_COMPONENTS, d.name, body, field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            pass
+
+    async def _event(self, obj: Obj, outcome: Outcome, prev: str | None) -> None:
+        reason = outcome.reason if not outcome.ok else ("Upgraded" if prev else c.COMPONENT_REASON_INSTALLED)
+        with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
+            await self.events.event(obj, "Normal" if outcome.ok else "Warning", reason, outcome.message)
+
+    # ------------------------------------------------------------------ for other agent parts
+    async def restart_component(self, component: str) -> bool:
+        """Restart a component's service (RestartComponent remediation); False when it is not installed here."""
+        h = self.handles.get(component)
+        if h is None or h.layout.current_version() is None:
+            return False
+        await h.restart()
+        return True
+
+
+def _same(old: Obj, new: Obj) -> bool:
+    """Whether a status write would change nothing a reader cares about (transition times aside)."""
+    def strip(s: Obj) -> Obj:
+        out = {k: v for k, v in s.items() if k != "lastHealthyTime"}
+        out["conditions"] = sorted(({k: v for k, v in cond.items() if k != "lastTransitionTime"}
+                                    for cond in s.get("conditions") or ()), key=lambda x: str(x.get("type")))
+        return out
+
+    return strip(old) == strip(new)

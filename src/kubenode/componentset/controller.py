@@ -1,0 +1,437 @@
+"""The MachineComponentSet controller: one MachineComponent per selected Machine, rolled out in batches.
+
+Each reconcile reads the set, the Machines its selector matches and the
+MachineComponents it owns from the informer caches, asks the pure planner
+(`rollout_planner.plan_rollout`) what comes next, and carries it out:
+
+1. delete the components of machines that left the selector (or were deleted);
+2. create components for machines that have none (name `<set>-<machine>`,
+   owned by the set, labelled machine/component/set/revision);
+3. ask the Defender about the proposed batch (`Operation(kind=
+   "ComponentUpgrade", id="mcs/<set>/<revision>/batch/<n>")`); if admitted,
+   move the batch's components to the batch's revision, otherwise record the
+   hold (RolloutAllowed=False, a Warning Event) and retry after the verdict's
+   `retry_after`;
+4. write the status once, only when it changed.
+
+The agent owns the finalizer `kubenode.io/machinecomponent`: it adds it
+before the first install and drops it once it removed the component, so
+deleting a MachineComponent is all the controller does. Only when the
+machine itself is gone (no agent will ever answer) does a second, tiny
+reconciler drop the finalizer in the agent's place.
+
+Pause points approved by `kubenode rollout resume` live in the annotation
+`kubenode.io/resume-batch: "<revision>/<batch>"`: it belongs to one revision,
+so a new rollout never inherits an old approval, and resume is one metadata
+write that needs no status field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import functools
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from kubenode.api import constants as c
+from kubenode.api.defender import COMPONENT_UPGRADE, Operation, Reviewer, Verdict
+from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.client import errors
+from kubenode.client.client import KubeClient
+from kubenode.metrics.component_metrics import RolloutMetrics
+from kubenode.runtime.conditions import get_condition, now_rfc3339
+from kubenode.runtime.controller import Request, Result, TerminalError
+from kubenode.runtime.informer import Informer
+
+from .resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS
+from .revisions import find_revision, previous_revision, record_revision, template_hash
+from .rollout_planner import Batch, ComponentState, MachineState, Plan, RolloutInput, Strategy, plan_rollout
+from .status import build_status
+
+log = logging.getLogger("kubenode.componentset")
+Obj = dict[str, Any]
+EventFn = Callable[[Obj, str, str, str], Awaitable[None]]
+
+FIELD_MANAGER = "kubenode-componentset-controller"
+#: Set by `kubenode rollout resume`: pause points up to this batch of this revision are approved.
+ANNOTATION_RESUME_BATCH = "kubenode.io/resume-batch"
+#: Index names on the shared MachineComponent cache.
+INDEX_OWNER = "componentset-owner"
+INDEX_MACHINE = "componentset-machine"
+#: Retry a held batch after this long when the Defender gives no hint.
+DEFAULT_HOLD_RETRY = 10.0
+#: Re-check a set now and then even when nothing changes (clock-driven soak, lost events).
+RESYNC_SECONDS = 60.0
+#: Concurrent writes of one batch (the client's QPS limiter still applies).
+WRITE_CONCURRENCY = 32
+MAX_NAME = 253
+
+
+def component_name(set_name: str, machine: str) -> str:
+    """The deterministic MachineComponent name of `machine` in `set_name` (hashed when too long)."""
+    name = f"{set_name}-{machine}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[:MAX_NAME - 11].rstrip('-.')}-{digest}"
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_time(value: str | None) -> float | None:
+    """metav1.Time → epoch seconds (None when absent or unparsable); cached, as strptime is slow and a
+    large fleet reports the same few seconds over and over."""
+    if not value:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def resume_approval(mcs: Obj, revision: str) -> int:
+    """The batch number `kubenode rollout resume` approved for `revision` (0 if none)."""
+    raw = ((mcs["metadata"].get("annotations") or {}).get(ANNOTATION_RESUME_BATCH) or "")
+    rev, _, batch = raw.rpartition("/")
+    return int(batch) if rev == revision and batch.isdigit() else 0
+
+
+def stable_revision(status: Obj, history: list[Obj], target: str) -> str | None:
+    """The revision a failed rollout returns to: the last completed one, else the previous in history."""
+    current = status.get("currentRevision")
+    if current and current != target and find_revision(history, current) is not None:
+        return str(current)
+    prev = previous_revision(history, target)
+    return str(prev["name"]) if prev else None
+
+
+def remember(informer: Informer, written: Obj) -> None:
+    """Put an object we just wrote into the cache, unless the watch already delivered something newer.
+
+    Without this a quick second reconcile would not see our own write yet; but blindly storing the
+    write's answer could replace a newer version (an agent's status update that raced ahead on the
+    watch) with an older one, and nothing would correct it until the object changes again. Kubernetes
+    resourceVersions are opaque, so the comparison is only made when both are integers (etcd's and the
+    embedded server's are); otherwise the cache is left to the watch.
+    """
+    meta = written["metadata"]
+    cached = informer.cache.get(meta.get("namespace") or "", meta["name"])
+    new_rv = str(meta.get("resourceVersion") or "")
+    old_rv = str(((cached or {}).get("metadata") or {}).get("resourceVersion") or "")
+    if cached is None or (new_rv.isdigit() and old_rv.isdigit() and int(new_rv) > int(old_rv)):
+        informer.cache.upsert(written)
+
+
+def component_state(mc: Obj) -> ComponentState:
+    """What the planner needs from one MachineComponent."""
+    meta, spec, st = mc["metadata"], mc.get("spec") or {}, mc.get("status") or {}
+    revision = str(spec.get("revision") or "")
+    installed = str(st.get("installedRevision") or "")
+    observed = st.get("observedGeneration")
+    # A status is about the current spec when the agent says which generation it saw; agents that do not
+    # report it are trusted only once they report the assigned revision as installed (or failed for it).
+    fresh = (int(observed) >= int(meta.get("generation") or 1)) if observed is not None else (
+        installed == revision or st.get("phase") == c.COMPONENT_PHASE_FAILED)
+    healthy_cond = get_condition(st.get("conditions"), c.COMPONENT_CONDITION_HEALTHY)
+    since = (parse_time(healthy_cond.get("lastTransitionTime"))
+             if healthy_cond is not None and healthy_cond.get("status") == c.CONDITION_TRUE else None)
+    return ComponentState(
+        name=meta["name"], revision=revision, phase=str(st.get("phase") or ""), healthy=bool(st.get("healthy")),
+        installed_revision=installed, installed_version=str(st.get("installedVersion") or ""),
+        message=str(st.get("message") or ""), fresh=fresh, healthy_since=since,
+        deleting=bool(meta.get("deletionTimestamp")))
+
+
+def node_of(machine: Obj) -> str:
+    """The Node name of a Machine."""
+    ref = ((machine.get("status") or {}).get("nodeRef") or {}).get("name")
+    return str(ref or (machine.get("spec") or {}).get("nodeName") or machine["metadata"]["name"])
+
+
+def component_spec(machine: str, component: str, revision: str, template: Obj) -> Obj:
+    """A MachineComponent spec: the machine, the component, the revision and its template's fields."""
+    return {**template, "machineName": machine, "component": component, "revision": revision}
+
+
+class ComponentSetReconciler:
+    """Reconciles one MachineComponentSet per call."""
+
+    def __init__(self, client: KubeClient, sets: Informer, components: Informer, machines: Informer,
+                 reviewer: Reviewer, *, on_event: EventFn | None = None, metrics: RolloutMetrics | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.sets = sets
+        self.components = components
+        self.machines = machines
+        self.reviewer = reviewer
+        self.on_event = on_event
+        self.metrics = metrics
+        self.clock = clock
+        self._admitted: dict[str, str] = {}  # set name → op id of the batch in flight
+        #: set uid → machine → (resourceVersions, state): see `_machine_states`
+        self._memo: dict[str, dict[str, tuple[tuple[Any, ...], MachineState]]] = {}
+        components.cache.add_index(INDEX_OWNER, lambda o: [
+            r["uid"] for r in o["metadata"].get("ownerReferences") or [] if r.get("controller")])
+
+    def _machine_states(self, set_uid: str, selected: list[Obj], by_machine: dict[str, Obj]) -> list[MachineState]:
+        """The planner's view of the selected machines, memoised per set by resourceVersions.
+
+        A reconcile looks at every selected machine, but between two reconciles only about a batch's
+        worth of objects changed: rebuilding the rest every time is what would make a large fleet's
+        rollout quadratic. Entries of machines no longer selected are dropped.
+        """
+        old = self._memo.get(set_uid, {})
+        memo: dict[str, tuple[tuple[Any, ...], MachineState]] = {}
+        out = []
+        for machine in selected:
+            name = machine["metadata"]["name"]
+            mc = by_machine.get(name)
+            key = (machine["metadata"].get("resourceVersion"), None if mc is None else mc["metadata"].get("uid"),
+                   None if mc is None else mc["metadata"].get("resourceVersion"))
+            hit = old.get(name)
+            if hit is not None and hit[0] == key:
+                state = hit[1]
+            else:
+                state = MachineState(name, str(machine["metadata"].get("uid", "")), node_of(machine),
+                                     None if mc is None else component_state(mc))
+            memo[name] = (key, state)
+            out.append(state)
+        self._memo[set_uid] = memo
+        return out
+
+    async def _event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        if self.on_event is not None:
+            await self.on_event(obj, type_, reason, message)
+
+    async def __call__(self, req: Request) -> Result | None:
+        mcs = self.sets.cache.get("", req.name)
+        if mcs is None or mcs["metadata"].get("deletionTimestamp"):
+            self._admitted.pop(req.name, None)
+            live = {o["metadata"]["uid"] for o in self.sets.cache.list() if not o["metadata"].get("deletionTimestamp")}
+            for gone in [u for u in self._memo if u not in live]:
+                del self._memo[gone]
+            return None  # owned components go with the set (garbage collection)
+        spec = mcs.get("spec") or {}
+        old_status = mcs.get("status") or {}
+        name, uid = mcs["metadata"]["name"], mcs["metadata"]["uid"]
+        template: Obj = spec.get("template") or {}
+        target = template_hash(template)
+        history = record_revision(list(old_status.get("revisions") or []), template, now_rfc3339(),
+                                  int(spec.get("revisionHistoryLimit", 10)))
+        try:
+            selector = label_selector_from_dict(spec.get("selector") or {})
+            strategy = Strategy.from_spec(spec.get("updateStrategy"))
+        except ValueError as exc:
+            await self._event(mcs, "Warning", "InvalidSpec", str(exc))
+            raise TerminalError(f"machinecomponentset {name}: {exc}") from None
+
+        selected = [m for m in self.machines.cache.list()
+                    if not m["metadata"].get("deletionTimestamp") and selector.matches(m["metadata"].get("labels"))]
+        owned = self.components.cache.by_index(INDEX_OWNER, uid)
+        by_machine = {str((mc.get("spec") or {}).get("machineName")): mc for mc in owned
+                      if not mc["metadata"].get("deletionTimestamp")}
+        selected_names = {m["metadata"]["name"] for m in selected}
+        await self._delete_orphans([mc for mach, mc in by_machine.items() if mach not in selected_names])
+
+        same_rollout = old_status.get("updateRevision") == target
+        inp = RolloutInput(
+            target=target, strategy=strategy, stable=stable_revision(old_status, history, target),
+            machines=self._machine_states(uid, selected, by_machine),
+            paused=bool(spec.get("paused")), approved_batch=resume_approval(mcs, target),
+            previous_phase=str(old_status.get("phase") or "") if same_rollout else "",
+            previous_failed=tuple((str(f.get("name")), str(f.get("message") or ""))
+                                  for f in old_status.get("failedMachines") or []) if same_rollout else (),
+            batch_start=parse_time(old_status.get("batchStartTime")) if same_rollout else None,
+            now=self.clock())
+        plan = plan_rollout(inp)
+
+        templates = {r["name"]: r["template"] for r in history}
+        await self._create(mcs, plan.creates, templates, target)
+        admitted = self._admitted.get(name)
+        if admitted is not None and not plan.in_flight:
+            self.reviewer.finished(admitted)
+            del self._admitted[name]
+
+        batch_start = old_status.get("batchStartTime") if same_rollout else None
+        allowed: tuple[str, str, str] | None = None
+        requeue = plan.requeue_after
+        if plan.batch is not None and plan.batch.machines:
+            verdict = await self._review(mcs, plan.batch, target)
+            if verdict.allowed:
+                await self._move(mcs, plan.batch, by_machine, templates, target)
+                self._admitted[name] = self._op_id(name, plan.batch, target)
+                batch_start = now_rfc3339()
+                allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
+                           verdict.message or "the Defender admitted the batch")
+                what = "rollback" if plan.batch.rollback else f"batch {plan.batch.number} of {plan.total_batches}"
+                await self._event(mcs, "Normal", "RollbackStarted" if plan.batch.rollback else "BatchStarted",
+                                  f"{what}: {len(plan.batch.machines)} machine(s) to revision "
+                                  f"{plan.batch.revision}: {', '.join(plan.batch.machines[:10])}")
+            else:
+                reason = "".join(w[:1].upper() + w[1:] for w in (verdict.reason or "Denied").split())
+                message = (f"{verdict.decision} by the Defender ({verdict.policy or 'no policy'}/"
+                           f"{verdict.rule or '-'}: {verdict.reason}): {verdict.message}")
+                allowed = (c.CONDITION_FALSE, c.COMPONENT_SET_REASON_DEFENDER_DENIED, message)
+                plan.message = f"batch held: {message}"
+                await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_DEFENDER_DENIED, f"{reason}: {message}")
+                requeue = verdict.retry_after_seconds or DEFAULT_HOLD_RETRY
+        await self._report_transition(mcs, old_status, plan)
+        await self._write_status(mcs, plan, target, history, batch_start, allowed)
+        return Result(requeue_after=min(requeue, RESYNC_SECONDS) if requeue else RESYNC_SECONDS)
+
+    # ------------------------------------------------------------------ Defender
+
+    @staticmethod
+    def _op_id(name: str, batch: Batch, target: str) -> str:
+        return f"mcs/{name}/{target}/rollback" if batch.rollback else f"mcs/{name}/{target}/batch/{batch.number}"
+
+    async def _review(self, mcs: Obj, batch: Batch, target: str) -> Verdict:
+        name = mcs["metadata"]["name"]
+        op_id = self._op_id(name, batch, target)
+        approval = (mcs["metadata"].get("annotations") or {}).get(c.ANNOTATION_APPROVED)
+        op = Operation(kind=COMPONENT_UPGRADE, id=op_id, nodes=batch.nodes, count=len(batch.machines),
+                       approved=approval in ("true", op_id), source=f"MachineComponentSet/{name}")
+        verdict = await self.reviewer.review(op)
+        if self.metrics is not None:
+            self.metrics.decision(verdict.decision)
+        return verdict
+
+    # ------------------------------------------------------------------ writes
+
+    async def _delete_orphans(self, orphans: Iterable[Obj]) -> None:
+        for mc in orphans:
+            try:
+                await self.client.delete(MACHINE_COMPONENTS, mc["metadata"]["name"],
+                                         preconditions={"uid": mc["metadata"]["uid"]})
+                log.info("deleted machinecomponent %s (machine left the selector)", mc["metadata"]["name"])
+            except (errors.NotFound, errors.Conflict):
+                pass
+
+    async def _create(self, mcs: Obj, creates: dict[str, str], templates: dict[str, Obj], target: str) -> None:
+        if not creates:
+            return
+        set_name = mcs["metadata"]["name"]
+        component = str((mcs.get("spec") or {}).get("component"))
+
+        async def one(machine: str, revision: str) -> None:
+            if revision not in templates:
+                revision = target  # history trimmed: the target is the only template we still have
+            body = {
+                "apiVersion": c.API_VERSION, "kind": c.KIND_MACHINE_COMPONENT,
+                "metadata": {
+                    "name": component_name(set_name, machine),
+                    "labels": {c.LABEL_MACHINE: machine, c.LABEL_COMPONENT: component,
+                               c.LABEL_MACHINE_COMPONENT_SET: set_name, c.LABEL_REVISION: revision},
+                    "ownerReferences": [{"apiVersion": mcs["apiVersion"], "kind": c.KIND_MACHINE_COMPONENT_SET,
+                                         "name": set_name, "uid": mcs["metadata"]["uid"], "controller": True,
+                                         "blockOwnerDeletion": True}],
+                },
+                "spec": component_spec(machine, component, revision, templates[revision]),
+            }
+            try:
+                created = await self.client.create(MACHINE_COMPONENTS, body, field_manager=FIELD_MANAGER)
+            except errors.AlreadyExists:
+                return  # our cache is behind: the next reconcile sees it
+            remember(self.components, created)  # so that a quick second reconcile does not try again
+
+        await _bounded(one(m, r) for m, r in sorted(creates.items()))
+        log.info("machinecomponentset %s: created %d component(s)", set_name, len(creates))
+
+    async def _move(self, mcs: Obj, batch: Batch, by_machine: dict[str, Obj], templates: dict[str, Obj],
+                    target: str) -> None:
+        component = str((mcs.get("spec") or {}).get("component"))
+        revision = batch.revision if batch.revision in templates else target
+
+        async def one(machine: str) -> None:
+            mc = by_machine[machine]
+            new_spec = component_spec(machine, component, revision, templates[revision])
+            patch_spec: Obj = {k: None for k in (mc.get("spec") or {}) if k not in new_spec}
+            patch_spec.update(new_spec)
+            try:
+                updated = await self.client.patch(
+                    MACHINE_COMPONENTS, mc["metadata"]["name"],
+                    {"metadata": {"labels": {c.LABEL_REVISION: revision}}, "spec": patch_spec},
+                    field_manager=FIELD_MANAGER)
+            except errors.NotFound:
+                return
+            remember(self.components, updated)
+
+        await _bounded(one(m) for m in batch.machines)
+        log.info("machinecomponentset %s: moved %d machine(s) to revision %s", mcs["metadata"]["name"],
+                 len(batch.machines), revision)
+
+    async def _report_transition(self, mcs: Obj, old: Obj, plan: Plan) -> None:
+        target = template_hash((mcs.get("spec") or {}).get("template") or {})
+        if old.get("phase") == plan.phase and old.get("updateRevision") == target:
+            return
+        warning = plan.phase in (c.ROLLOUT_PHASE_FAILED, c.ROLLOUT_PHASE_ROLLING_BACK) or (
+            plan.phase == c.ROLLOUT_PHASE_PAUSED and plan.reason == c.COMPONENT_SET_REASON_MAX_FAILURES_EXCEEDED)
+        await self._event(mcs, "Warning" if warning else "Normal", plan.reason, plan.message)
+        if self.metrics is not None and plan.phase == c.ROLLOUT_PHASE_ROLLING_BACK:
+            self.metrics.rollback()
+
+    async def _write_status(self, mcs: Obj, plan: Plan, target: str, history: list[Obj], batch_start: str | None,
+                            allowed: tuple[str, str, str] | None) -> None:
+        old = mcs.get("status") or {}
+        status = build_status(mcs, plan, target=target, history=history, batch_start=batch_start,
+                              rollout_allowed=allowed, now=now_rfc3339())
+        if status == old:
+            return
+        try:
+            updated = await self.client.patch_status(MACHINE_COMPONENT_SETS, mcs["metadata"]["name"],
+                                                     {"status": status}, field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            return
+        remember(self.sets, updated)
+
+
+class ComponentFinalizer:
+    """Drops `kubenode.io/machinecomponent` from deleted components whose machine is gone (no agent left)."""
+
+    def __init__(self, client: KubeClient, components: Informer, machines: Informer) -> None:
+        self.client = client
+        self.components = components
+        self.machines = machines
+        components.cache.add_index(INDEX_MACHINE, lambda o: [str((o.get("spec") or {}).get("machineName") or "")])
+
+    async def __call__(self, req: Request) -> Result | None:
+        mc = self.components.cache.get("", req.name)
+        if mc is None or not mc["metadata"].get("deletionTimestamp"):
+            return None
+        finalizers = list(mc["metadata"].get("finalizers") or [])
+        if c.FINALIZER_MACHINE_COMPONENT not in finalizers:
+            return None
+        machine = self.machines.cache.get("", str((mc.get("spec") or {}).get("machineName") or ""))
+        if machine is not None and not machine["metadata"].get("deletionTimestamp"):
+            return None  # the machine's agent removes the component and then its finalizer
+        finalizers.remove(c.FINALIZER_MACHINE_COMPONENT)
+        try:
+            await self.client.patch(MACHINE_COMPONENTS, req.name, {"metadata": {
+                "finalizers": finalizers, "resourceVersion": mc["metadata"]["resourceVersion"]}},
+                field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            return None
+        log.info("machinecomponent %s: finalizer dropped, its machine is gone", req.name)
+        return None
+
+    def components_of_machine(self, machine: Obj) -> list[Request]:
+        """Mapper: a machine's components (its deletion may release their finalizers)."""
+        return [Request(mc["metadata"]["name"])
+                for mc in self.components.cache.by_index(INDEX_MACHINE, machine["metadata"]["name"])]
+
+
+async def _bounded(coros: Iterable[Awaitable[None]], limit: int = WRITE_CONCURRENCY) -> None:
+    """Run `coros` with at most `limit` at once; the first error is raised after all finished."""
+    sem = asyncio.Semaphore(limit)
+
+    async def run(coro: Awaitable[None]) -> None:
+        async with sem:
+            await coro
+
+    results = await asyncio.gather(*(run(co) for co in coros), return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r

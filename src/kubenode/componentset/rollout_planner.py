@@ -1,0 +1,398 @@
+"""The rollout planner: from the observed state of a MachineComponentSet to what happens next.
+
+Pure and deterministic (no I/O, the clock is an input), so every rule below is
+a row in a table-driven test. The controller gathers the observations, asks
+the Defender about the batch the planner proposes, and carries out the plan.
+
+Rules (DESIGN.md, "Rollout strategy"):
+
+* **Order** is deterministic: machines sorted by sha256(machine UID + target
+  revision), so a retried reconcile picks the very same machines and a new
+  revision shuffles the canaries.
+* **Batches** are sizes, integers or percentages of the selected machines;
+  the last size repeats. A percentage rounds **up** and is at least 1
+  machine (10% of 5 machines is 1; 30% of 5 is 2). The batch number is
+  derived from how many machines are already assigned the target revision
+  (cumulative boundaries), so it survives restarts without extra state.
+* **One batch in flight**: a machine assigned the target revision that is not
+  yet Running+healthy at it (and has not failed) keeps the next batch from
+  starting.
+* **maxUnavailable** (count or percentage, rounds up, at least 1): the next
+  batch is cut to the room left by machines that are already not
+  Running+healthy (failing ones included); none starts when there is no room.
+* **batchSoakSeconds**: the previous batch must have been healthy for that
+  long, measured from the newest `Healthy` transition the agents reported.
+* **maxFailures** (count or percentage, rounds up; default 0): more failed
+  machines than that stop the rollout — Paused with Degraded=True and the
+  failed machines listed — or, with **rollbackOnFailure**, every machine
+  assigned another revision goes back to the stable one (phase RollingBack,
+  then Failed once all are healthy there).
+* **pauseAfterBatches**: after batch k the rollout waits until `kubenode
+  rollout resume` approves batch k; **spec.paused** stops new batches
+  (machines already updating finish).
+* Machines without a component get one at once (nothing runs there that an
+  update could break): at the target revision, or at the stable one while
+  the rollout is stopped by failures.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubenode.api import constants as c
+
+IntOrPercent = int | str
+
+#: Where the planner looks when a rollout can only wait for time to pass (soak).
+MIN_REQUEUE_SECONDS = 1.0
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    """What one MachineComponent says: the revision it is assigned and what its agent reported."""
+
+    name: str
+    revision: str  # spec.revision: what the controller assigned
+    phase: str = ""  # status.phase
+    healthy: bool = False
+    installed_revision: str = ""
+    installed_version: str = ""
+    message: str = ""
+    #: The status was written for the current spec (status.observedGeneration >= metadata.generation,
+    #: or the agent does not report observedGeneration and installedRevision matches).
+    fresh: bool = True
+    healthy_since: float | None = None  # lastTransitionTime of the Healthy=True condition
+    deleting: bool = False
+
+    def running_healthy(self) -> bool:
+        """Running and healthy, whatever the revision."""
+        return self.phase == c.COMPONENT_PHASE_RUNNING and self.healthy and not self.deleting
+
+    def ready_at(self, revision: str) -> bool:
+        """Assigned `revision`, installed at it, Running and healthy."""
+        return (self.revision == revision and self.fresh and self.running_healthy()
+                and self.installed_revision in ("", revision))
+
+    def failed_at(self, revision: str) -> bool:
+        """Assigned `revision` and its agent reported Failed for it."""
+        return self.revision == revision and self.fresh and self.phase == c.COMPONENT_PHASE_FAILED
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """One selected machine and its component (None: no MachineComponent yet)."""
+
+    name: str
+    uid: str
+    node: str = ""
+    component: ComponentState | None = None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """`spec.updateStrategy`, parsed."""
+
+    type: str = c.UPDATE_STRATEGY_ROLLING_UPDATE
+    batches: tuple[IntOrPercent, ...] = (1, "10%")
+    max_unavailable: IntOrPercent | None = None
+    soak_seconds: float = 0.0
+    max_failures: IntOrPercent = 0
+    pause_after: frozenset[int] = frozenset()
+    rollback_on_failure: bool = False
+
+    @classmethod
+    def from_spec(cls, update_strategy: dict[str, Any] | None) -> Strategy:
+        """Parse `spec.updateStrategy`; ValueError names the field path of a bad value."""
+        us = update_strategy or {}
+        ru = us.get("rollingUpdate") or {}
+        path = "spec.updateStrategy.rollingUpdate"
+        batches = tuple(ru.get("batches") or (1, "10%"))
+        for i, b in enumerate(batches):
+            _check_int_or_percent(b, f"{path}.batches[{i}]", minimum=1)
+        mu = ru.get("maxUnavailable")
+        if mu is not None:
+            _check_int_or_percent(mu, f"{path}.maxUnavailable", minimum=1)
+        mf = ru.get("maxFailures", 0)
+        _check_int_or_percent(mf, f"{path}.maxFailures", minimum=0)
+        soak = ru.get("batchSoakSeconds", 0) or 0
+        if not isinstance(soak, int | float) or soak < 0:
+            raise ValueError(f"{path}.batchSoakSeconds: must be a number >= 0, not {soak!r}")
+        return cls(type=str(us.get("type") or c.UPDATE_STRATEGY_ROLLING_UPDATE), batches=batches,
+                   max_unavailable=mu, soak_seconds=float(soak), max_failures=mf,
+                   pause_after=frozenset(int(x) for x in ru.get("pauseAfterBatches") or ()),
+                   rollback_on_failure=bool(ru.get("rollbackOnFailure", False)))
+
+
+def _check_int_or_percent(value: Any, path: str, minimum: int) -> None:
+    if isinstance(value, bool):
+        raise ValueError(f"{path}: must be an integer or a percentage, not {value!r}")
+    if isinstance(value, int):
+        if value < minimum:
+            raise ValueError(f"{path}: must be >= {minimum}, not {value}")
+        return
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        pct = int(value[:-1])
+        if not (minimum <= pct <= 100) and not (minimum == 0 and pct == 0):
+            raise ValueError(f"{path}: percentage must be {minimum}%-100%, not {value}")
+        return
+    raise ValueError(f"{path}: must be an integer or a percentage such as '10%', not {value!r}")
+
+
+@dataclass(frozen=True)
+class RolloutInput:
+    """Everything the planner looks at."""
+
+    target: str  # revision of spec.template
+    machines: Sequence[MachineState]  # the selected machines
+    strategy: Strategy = field(default_factory=Strategy)
+    stable: str | None = None  # revision to fall back to (last completed, else the previous one)
+    paused: bool = False  # spec.paused
+    approved_batch: int = 0  # pause points up to this batch were approved (`kubenode rollout resume`)
+    #: status.phase, when status.updateRevision is the target: the rollout's memory of a rollback.
+    previous_phase: str = ""
+    previous_failed: tuple[tuple[str, str], ...] = ()  # status.failedMachines, same condition
+    batch_start: float | None = None  # status.batchStartTime (soak fallback)
+    now: float = 0.0
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Machines to move to `revision` together, once the Defender admits them."""
+
+    number: int  # 1-based batch number; 0 for a rollback
+    machines: tuple[str, ...]
+    nodes: tuple[str, ...]
+    revision: str
+    rollback: bool = False
+
+
+@dataclass
+class Plan:
+    """What to do now and what to report."""
+
+    phase: str
+    reason: str  # CamelCase reason of the Progressing/Paused decision
+    message: str
+    creates: dict[str, str] = field(default_factory=dict)  # machine → revision (machines without a component)
+    batch: Batch | None = None
+    in_flight: tuple[str, ...] = ()  # machines updating to the target now
+    desired: int = 0
+    updated: int = 0
+    ready: int = 0
+    failed: tuple[tuple[str, str], ...] = ()  # (machine, message)
+    unavailable: int = 0
+    current_batch: int = 0
+    total_batches: int = 0
+    requeue_after: float | None = None
+
+    @property
+    def degraded(self) -> bool:
+        """Failures seen (tolerated or not), or a rollback happened."""
+        return bool(self.failed) or self.phase in (c.ROLLOUT_PHASE_ROLLING_BACK, c.ROLLOUT_PHASE_FAILED)
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+def resolve(value: IntOrPercent, total: int, *, minimum: int = 1) -> int:
+    """A count, or a percentage of `total` rounded UP; at least `minimum`."""
+    # Integer ceiling division: no float rounding surprises (7% of 100 is exactly 7).
+    n = -(-int(value.rstrip("%")) * total // 100) if isinstance(value, str) else int(value)
+    return max(minimum, n)
+
+
+def batch_boundaries(batches: Sequence[IntOrPercent], total: int) -> list[int]:
+    """Cumulative machine counts at the end of each batch (the last size repeats); the last is `total`."""
+    if total <= 0:
+        return []
+    bounds: list[int] = []
+    done, i = 0, 0
+    while done < total:
+        size = resolve(batches[min(i, len(batches) - 1)], total)
+        done = min(total, done + size)
+        bounds.append(done)
+        i += 1
+    return bounds
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def order_key(uid: str, revision: str) -> str:
+    """Sort key of a machine for a revision: sha256(uid + revision), as system-upgrade-controller does."""
+    return hashlib.sha256(f"{uid}{revision}".encode()).hexdigest()
+
+
+def rollout_order(machines: Sequence[MachineState], revision: str) -> list[MachineState]:
+    """Machines in the order a rollout of `revision` visits them."""
+    return sorted(machines, key=lambda m: (order_key(m.uid, revision), m.name))
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_rollout(inp: RolloutInput) -> Plan:
+    """The next step of the rollout of `inp.target` (see the module docstring for the rules)."""
+    s = inp.strategy
+    order = rollout_order(inp.machines, inp.target)
+    n = len(order)
+    bounds = batch_boundaries(s.batches, n)
+    comps = [m.component for m in order]
+    failed = tuple((m.name, m.component.message or "component failed") for m in order
+                   if m.component is not None and m.component.failed_at(inp.target))
+    plan = Plan(phase=c.ROLLOUT_PHASE_PROGRESSING, reason=c.COMPONENT_SET_REASON_BATCH_IN_PROGRESS, message="",
+                desired=n, total_batches=len(bounds),
+                updated=sum(1 for x in comps if x is not None and x.fresh and x.revision == inp.target
+                            and x.installed_revision == inp.target),
+                ready=sum(1 for x in comps if x is not None and x.ready_at(inp.target)),
+                failed=failed,
+                unavailable=sum(1 for x in comps if x is None or not x.running_healthy()))
+    if n == 0:
+        plan.phase, plan.reason = c.ROLLOUT_PHASE_COMPLETED, c.COMPONENT_SET_REASON_NO_MACHINES
+        plan.message = "no machine matches the selector"
+        return plan
+
+    max_failures = resolve(s.max_failures, n, minimum=0)
+    too_many_failures = len(failed) > max_failures
+    stable = inp.stable if inp.stable and inp.stable != inp.target else None
+    remembered_rollback = inp.previous_phase in (c.ROLLOUT_PHASE_ROLLING_BACK, c.ROLLOUT_PHASE_FAILED)
+    if stable is not None and (remembered_rollback or (too_many_failures and s.rollback_on_failure)):
+        return _plan_rollback(inp, plan, order, stable)
+    if too_many_failures:
+        plan.creates = {m.name: stable or inp.target for m in order if m.component is None}
+        plan.phase, plan.reason = c.ROLLOUT_PHASE_PAUSED, c.COMPONENT_SET_REASON_MAX_FAILURES_EXCEEDED
+        plan.message = (f"{len(failed)} machine(s) failed (maxFailures {max_failures}): "
+                        f"{', '.join(name for name, _ in failed[:5])}; fix the template or run "
+                        "`kubenode rollout undo`")
+        plan.current_batch = _batch_number(bounds, _assigned(order, inp.target))
+        return plan
+
+    plan.creates = {m.name: inp.target for m in order if m.component is None}
+    moved = _assigned(order, inp.target) + len(plan.creates)
+    plan.current_batch = _batch_number(bounds, moved)
+    plan.in_flight = tuple(m.name for m in order if m.component is None or (
+        m.component.revision == inp.target and not m.component.ready_at(inp.target)
+        and not m.component.failed_at(inp.target)))
+
+    if s.type == c.UPDATE_STRATEGY_ON_DELETE:
+        return _plan_on_delete(plan, order, inp.target)
+    if moved >= n and not plan.in_flight:
+        plan.phase, plan.reason = c.ROLLOUT_PHASE_COMPLETED, c.COMPONENT_SET_REASON_ROLLOUT_COMPLETE
+        plan.current_batch = len(bounds)
+        plan.message = f"all {n} machine(s) run revision {inp.target}"
+        if failed:
+            plan.message += f" except {len(failed)} failed (tolerated by maxFailures {max_failures})"
+        return plan
+    if inp.paused:
+        plan.phase, plan.reason = c.ROLLOUT_PHASE_PAUSED, c.COMPONENT_SET_REASON_PAUSED_BY_USER
+        plan.message = "paused (spec.paused); `kubenode rollout resume` continues"
+        return plan
+    if plan.in_flight:
+        plan.message = (f"batch {plan.current_batch} of {len(bounds)} in progress: "
+                        f"{len(plan.in_flight)} machine(s) updating")
+        return plan
+
+    k = plan.current_batch
+    if k >= 1 and moved < bounds[k - 1]:
+        number, size = k, bounds[k - 1] - moved  # top up a batch that maxUnavailable cut short
+    else:
+        number, size = k + 1, bounds[k] - moved
+        if k >= 1 and k in s.pause_after and inp.approved_batch < k:
+            plan.phase, plan.reason = c.ROLLOUT_PHASE_PAUSED, c.COMPONENT_SET_REASON_PAUSED_AFTER_BATCH
+            plan.message = f"paused after batch {k} of {len(bounds)} for approval: `kubenode rollout resume`"
+            return plan
+        if k >= 1 and s.soak_seconds > 0:
+            soaked = _soaked_for(order, inp)
+            if soaked < s.soak_seconds:
+                plan.reason = c.COMPONENT_SET_REASON_BATCH_SOAKING
+                left = s.soak_seconds - soaked
+                plan.message = f"batch {k} of {len(bounds)} soaking: next batch in {math.ceil(left)}s"
+                plan.requeue_after = max(MIN_REQUEUE_SECONDS, left)
+                return plan
+    if s.max_unavailable is not None:
+        room = resolve(s.max_unavailable, n) - plan.unavailable
+        if room <= 0:
+            plan.reason = c.COMPONENT_SET_REASON_MAX_UNAVAILABLE
+            plan.message = (f"waiting: {plan.unavailable} machine(s) unavailable, maxUnavailable "
+                            f"{resolve(s.max_unavailable, n)}")
+            return plan
+        size = min(size, room)
+    chosen = [m for m in order if m.component is not None and m.component.revision != inp.target][:size]
+    plan.batch = Batch(number, tuple(m.name for m in chosen), tuple(m.node or m.name for m in chosen), inp.target)
+    plan.current_batch = number
+    plan.message = f"starting batch {number} of {len(bounds)}: {len(chosen)} machine(s)"
+    return plan
+
+
+def _assigned(order: Sequence[MachineState], revision: str) -> int:
+    return sum(1 for m in order if m.component is not None and m.component.revision == revision)
+
+
+def _batch_number(bounds: Sequence[int], moved: int) -> int:
+    """The batch that `moved` assigned machines reach (0 before the first)."""
+    if moved <= 0:
+        return 0
+    return next((i + 1 for i, b in enumerate(bounds) if b >= moved), len(bounds))
+
+
+def _soaked_for(order: Sequence[MachineState], inp: RolloutInput) -> float:
+    """Seconds since the machines at the target last became healthy (their newest Healthy transition)."""
+    times: list[float] = []
+    for m in order:
+        comp = m.component
+        if comp is None or not comp.ready_at(inp.target):
+            continue
+        since = comp.healthy_since if comp.healthy_since is not None else inp.batch_start
+        if since is not None:
+            times.append(since)
+    if not times:
+        return math.inf  # nothing to measure from: do not wait forever
+    return inp.now - max(times)
+
+
+def _plan_rollback(inp: RolloutInput, plan: Plan, order: Sequence[MachineState], stable: str) -> Plan:
+    """Every machine goes back to `stable` at once (a rollback is a remedy, not a rollout)."""
+    failed = dict(inp.previous_failed)
+    failed.update(plan.failed)
+    plan.failed = tuple(sorted(failed.items()))
+    plan.creates = {m.name: stable for m in order if m.component is None}
+    moving = [m for m in order if m.component is not None and m.component.revision != stable]
+    back = [m for m in order if m.component is not None and m.component.revision == stable]
+    plan.in_flight = tuple(m.name for m in back if m.component is not None and not m.component.ready_at(stable))
+    plan.current_batch = 0
+    if moving:
+        plan.phase, plan.reason = c.ROLLOUT_PHASE_ROLLING_BACK, c.COMPONENT_SET_REASON_ROLLING_BACK
+        plan.batch = Batch(0, tuple(m.name for m in moving), tuple(m.node or m.name for m in moving), stable,
+                           rollback=True)
+        plan.message = (f"rolling {len(moving)} machine(s) back to revision {stable} after "
+                        f"{len(plan.failed)} failure(s)")
+        return plan
+    if plan.in_flight or plan.creates:
+        plan.phase, plan.reason = c.ROLLOUT_PHASE_ROLLING_BACK, c.COMPONENT_SET_REASON_ROLLING_BACK
+        plan.message = f"rolling back to revision {stable}: {len(plan.in_flight)} machine(s) not healthy yet"
+        return plan
+    plan.phase, plan.reason = c.ROLLOUT_PHASE_FAILED, c.COMPONENT_SET_REASON_ROLLED_BACK
+    plan.message = (f"revision {inp.target} failed on {len(plan.failed)} machine(s); all machines are back on "
+                    f"revision {stable}. Fix the template or run `kubenode rollout undo`")
+    return plan
+
+
+def _plan_on_delete(plan: Plan, order: Sequence[MachineState], target: str) -> Plan:
+    """OnDelete: only new components get the target; existing ones move when someone deletes them."""
+    stale = [m.name for m in order if m.component is not None and m.component.revision != target]
+    if not stale and not plan.in_flight:
+        plan.phase, plan.reason = c.ROLLOUT_PHASE_COMPLETED, c.COMPONENT_SET_REASON_ROLLOUT_COMPLETE
+        plan.message = f"all {plan.desired} machine(s) run revision {target}"
+    else:
+        plan.message = (f"OnDelete: {len(stale)} machine(s) keep an older revision until their "
+                        "MachineComponent is deleted")
+    return plan

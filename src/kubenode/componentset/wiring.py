@@ -1,0 +1,108 @@
+"""Puts the MachineComponentSet controllers on a Manager (called by `controlplane.operators`).
+
+Machines change all the time (heartbeats every few seconds), but a set only
+cares when a machine appears, disappears, is being deleted or changes labels
+or node: the machine handler compares old and new and wakes the matching
+sets only then, so a large fleet's heartbeats do not turn into reconciles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from kubenode.api.constants import KIND_MACHINE_COMPONENT_SET
+from kubenode.api.defender import AllowAll, Reviewer
+from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.client.client import KubeClient
+from kubenode.metrics.component_metrics import register_component_metrics
+from kubenode.runtime.controller import Controller, Request, owner_mapper
+from kubenode.runtime.events import EventRecorder
+from kubenode.runtime.informer import Informer
+from kubenode.runtime.manager import Manager
+
+from .controller import ComponentFinalizer, ComponentSetReconciler
+from .resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS, MACHINES
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class ComponentSetControllers:
+    """The controllers and informers added to a manager."""
+
+    rollout: Controller
+    finalizer: Controller
+    reconciler: ComponentSetReconciler
+    sets: Informer
+    components: Informer
+
+
+def _machine_identity(m: Obj | None) -> tuple[Any, ...] | None:
+    """What a set's decisions depend on in a Machine (not its heartbeats)."""
+    if m is None:
+        return None
+    meta = m["metadata"]
+    return (meta.get("uid"), bool(meta.get("deletionTimestamp")), tuple(sorted((meta.get("labels") or {}).items())),
+            ((m.get("status") or {}).get("nodeRef") or {}).get("name"))
+
+
+def sets_for_machine(sets: Informer) -> Any:
+    """An informer handler that enqueues the sets whose selector matches a machine that changed in a way they see."""
+
+    def requests(m: Obj) -> list[Request]:
+        labels = m["metadata"].get("labels") or {}
+        out = []
+        for s in sets.cache.list():
+            try:
+                if label_selector_from_dict((s.get("spec") or {}).get("selector") or {}).matches(labels):
+                    out.append(Request(s["metadata"]["name"]))
+            except ValueError:
+                continue  # a bad selector is reported when the set itself is reconciled
+        return out
+
+    return requests
+
+
+def add_componentset_controllers(manager: Manager, client: KubeClient, *, reviewer: Reviewer | None = None,
+                                 recorder: EventRecorder | None = None, registry: CollectorRegistry | None = None,
+                                 workers: int = 2) -> ComponentSetControllers:
+    """Add the MachineComponentSet rollout controller and the component finalizer controller to `manager`."""
+    sets = manager.informers.informer(MACHINE_COMPONENT_SETS)
+    components = manager.informers.informer(MACHINE_COMPONENTS)
+    machines = manager.informers.informer(MACHINES)
+    metrics = register_component_metrics(registry if registry is not None else manager.registry, sets, components)
+    rec = recorder or EventRecorder(client, "kubenode-componentset-controller")
+
+    async def on_event(obj: Obj, type_: str, reason: str, message: str) -> None:
+        await rec.event(obj, type_, reason, message)
+
+    reconciler = ComponentSetReconciler(client, sets, components, machines, reviewer or AllowAll(),
+                                        on_event=on_event, metrics=metrics)
+    rollout = (manager.new_controller("machinecomponentset", reconciler, workers=workers)
+               .watches(sets)
+               .watches(components, owner_mapper(KIND_MACHINE_COMPONENT_SET, owner_namespaced=False)))
+    to_sets = sets_for_machine(sets)
+
+    def on_machine(old: Obj | None, new: Obj | None) -> None:
+        if _machine_identity(old) == _machine_identity(new):
+            return
+        for req in {r for m in (old, new) if m is not None for r in to_sets(m)}:
+            rollout.queue.add(req)
+
+    machines.on_change(on_machine)
+    release = ComponentFinalizer(client, components, machines)
+    finalizer = (manager.new_controller("machinecomponent-finalizer", release, workers=1)
+                 .watches(components))
+
+    def on_machine_gone(old: Obj | None, new: Obj | None) -> None:
+        # Only deletion matters here: the finalizer is dropped for machines that no agent serves any more.
+        if new is None or (new["metadata"].get("deletionTimestamp") and not (old or {}).get("metadata", {}).get(
+                "deletionTimestamp")):
+            for req in release.components_of_machine(old or new or {}):
+                finalizer.queue.add(req)
+
+    machines.on_change(on_machine_gone)
+    return ComponentSetControllers(rollout, finalizer, reconciler, sets, components)

@@ -1,0 +1,418 @@
+"""The Defender's verdicts as a pure function of policies, ledger, fleet state and time.
+
+`decide(policies, op, ledger, fleet, now)` is the whole decision and touches
+nothing; `apply(ledger, op, decision, now)` is the only mutation (record the
+admission, open or close circuits). The service wraps the two with I/O; the
+unit tests drive them with a fake clock.
+
+Semantics (docs/defender.md says the same for users):
+
+* An operation is allowed only if every matching rule of every policy allows
+  it. The most restrictive answer wins: Denied over PendingApproval over
+  Allowed; among denials the first policy (by name) and rule (in order) is
+  reported, and every denial is listed in the verdict's details.
+* Re-reviewing an admitted operation id answers Allowed and charges nothing
+  (callers re-ask after a restart).
+* Per rule, in this order of reporting: freeze window (FreezeWindow), storm
+  guard (StormDetected), budgets (BudgetExhausted), maxConcurrent
+  (MaxConcurrentReached), approval (PendingApproval / ApprovalRequired).
+* Budgets are sliding windows over the ledger of admitted operations; an
+  operation costs `op.count` tokens in every budget of every rule it matched.
+  Concurrency counts the tokens of admitted operations not yet finished.
+* A storm is more than `maxUnhealthy` unhealthy nodes among the counted ones
+  (percentages round up), per topology domain when `topologyKey` is set: the
+  domains of the operation's nodes, or every domain when it names none.
+* A storm or an exhausted budget opens the policy's circuit: for
+  `cooldownSeconds` every operation the policy covers is denied
+  (CircuitOpen). Then it is HalfOpen: the next operation is evaluated
+  normally; if admitted the circuit closes, if it hits a budget or a storm
+  again the circuit re-opens. `cooldownSeconds: 0` disables the breaker.
+* An invalid policy denies every operation it covers (PolicyInvalid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kubenode.api import constants as c
+from kubenode.api.defender import ALLOWED, DENIED, PENDING_APPROVAL, Operation, Verdict
+
+from .policy import Policy, Rule
+
+__all__ = [
+    "STALE_IN_FLIGHT_SECONDS", "Admission", "Circuit", "Decision", "FleetState", "Ledger", "NodeHealth",
+    "RuleOutcome", "apply", "decide", "evaluate", "node_health", "storm_check",
+]
+
+#: An admitted operation nobody reported finished after this long stops holding a concurrency slot
+#: (a caller that crashed must not block the fleet forever).
+STALE_IN_FLIGHT_SECONDS = 6 * 3600
+#: Finished admissions are kept at least this long so that re-reviews stay idempotent.
+MIN_RETENTION_SECONDS = 3600
+
+_RANK = {ALLOWED: 0, PENDING_APPROVAL: 1, DENIED: 2}
+
+
+# --------------------------------------------------------------------------- fleet state
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    """What the storm guard needs to know about one Node."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    unhealthy: bool = False
+    problem: str = ""  # why it is unhealthy, for messages
+
+
+def node_health(node: Mapping[str, object]) -> NodeHealth:
+    """Unhealthy = Ready is not True (False, Unknown or missing) or any other condition is True.
+
+    Every condition but Ready is a problem condition when True (MemoryPressure, KernelDeadlock,
+    ReadonlyFilesystem, ...), as node-problem-detector and the kubelet use them.
+    """
+    meta = node.get("metadata") or {}
+    status = node.get("status") or {}
+    assert isinstance(meta, Mapping) and isinstance(status, Mapping)
+    conditions = [x for x in status.get("conditions") or [] if isinstance(x, Mapping)]
+    ready = next((x for x in conditions if x.get("type") == "Ready"), None)
+    problem = ""
+    if ready is None:
+        problem = "Ready condition missing"
+    elif ready.get("status") != c.CONDITION_TRUE:
+        problem = f"Ready={ready.get('status')}"
+    else:
+        bad = [str(x.get("type")) for x in conditions if x.get("type") != "Ready" and x.get("status") == "True"]
+        if bad:
+            problem = ", ".join(f"{t}=True" for t in sorted(bad))
+    labels = meta.get("labels") or {}
+    return NodeHealth(str(meta.get("name", "")), dict(labels) if isinstance(labels, Mapping) else {},
+                      bool(problem), problem)
+
+
+class FleetState:
+    """The nodes as the Defender last saw them."""
+
+    def __init__(self, nodes: Iterable[NodeHealth] = ()) -> None:
+        self.nodes: tuple[NodeHealth, ...] = tuple(nodes)
+        self._by_name = {n.name: n for n in self.nodes}
+
+    def get(self, name: str) -> NodeHealth | None:
+        """The node called `name`, if known."""
+        return self._by_name.get(name)
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+@dataclass
+class Admission:
+    """One admitted operation and the (policy -> rules) it was charged to."""
+
+    op_id: str
+    kind: str
+    time: float
+    count: int
+    charges: dict[str, tuple[str, ...]]
+    action: str = ""
+    finished_at: float | None = None
+
+    def in_flight(self, now: float) -> bool:
+        """Admitted, not finished, not stale."""
+        return self.finished_at is None and now - self.time < STALE_IN_FLIGHT_SECONDS
+
+
+@dataclass
+class Circuit:
+    """A policy's circuit breaker as stored; `effective(now)` turns an expired Open into HalfOpen."""
+
+    state: str = c.CIRCUIT_CLOSED
+    reason: str = ""
+    message: str = ""
+    since: float | None = None
+    open_until: float | None = None
+
+    def effective(self, now: float) -> str:
+        """Closed, Open, or HalfOpen once an open circuit's cooldown has passed."""
+        if self.state == c.CIRCUIT_OPEN and (self.open_until is None or now >= self.open_until):
+            return c.CIRCUIT_HALF_OPEN
+        return self.state
+
+
+@dataclass
+class Ledger:
+    """Admitted operations (by id) and circuits (by policy): the Defender's whole memory."""
+
+    admissions: dict[str, Admission] = field(default_factory=dict)
+    circuits: dict[str, Circuit] = field(default_factory=dict)
+
+    def charged(self, policy: str, rule: str) -> list[Admission]:
+        """Admissions charged to `policy`/`rule`, oldest first."""
+        out = [a for a in self.admissions.values() if rule in a.charges.get(policy, ())]
+        out.sort(key=lambda a: a.time)
+        return out
+
+    def used(self, policy: str, rule: str, seconds: int, now: float) -> int:
+        """Tokens spent under `policy`/`rule` in the window of `seconds` ending at `now`."""
+        return sum(a.count for a in self.charged(policy, rule) if now - a.time < seconds)
+
+    def in_flight(self, policy: str, rule: str, now: float) -> int:
+        """Tokens of admitted, unfinished operations under `policy`/`rule`."""
+        return sum(a.count for a in self.charged(policy, rule) if a.in_flight(now))
+
+    def circuit(self, policy: str) -> Circuit:
+        """The circuit of `policy` (Closed when never tripped)."""
+        return self.circuits.get(policy) or Circuit()
+
+    def finish(self, op_id: str, now: float) -> bool:
+        """Mark `op_id` finished; False when unknown or already finished."""
+        a = self.admissions.get(op_id)
+        if a is None or a.finished_at is not None:
+            return False
+        a.finished_at = now
+        return True
+
+    def prune(self, retention: Mapping[str, int], now: float) -> int:
+        """Forget finished (or stale) admissions older than every window they count in; returns how many."""
+        drop = []
+        for op_id, a in self.admissions.items():
+            if a.in_flight(now):
+                continue
+            keep = max([MIN_RETENTION_SECONDS, *(retention.get(p, 0) for p in a.charges)])
+            if now - a.time >= keep:
+                drop.append(op_id)
+        for op_id in drop:
+            del self.admissions[op_id]
+        return len(drop)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """What one rule (or a policy's circuit / validity, with rule "") said about an operation."""
+
+    policy: str
+    rule: str
+    decision: str
+    reason: str
+    message: str = ""
+    retry_after: float | None = None
+    trips: bool = False  # a budget ran out or a storm was seen: open the circuit
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict plus what `apply` must record."""
+
+    verdict: Verdict
+    outcomes: tuple[RuleOutcome, ...] = ()
+    charges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # empty unless admitted
+    trips: Mapping[str, RuleOutcome] = field(default_factory=dict)  # policy -> the outcome that tripped it
+    cooldowns: Mapping[str, int] = field(default_factory=dict)
+    closes: tuple[str, ...] = ()  # half-open policies whose probe was admitted
+    replay: bool = False  # an already admitted id: nothing to record
+
+    @property
+    def admitted(self) -> bool:
+        """Whether the operation is recorded as admitted (a replay was recorded before)."""
+        return self.verdict.allowed and not self.replay
+
+
+def _fmt_seconds(s: float) -> str:
+    s = max(0, round(s))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def storm_check(rule: Rule, op: Operation, fleet: FleetState) -> tuple[bool, str, int]:
+    """(storm?, message, unhealthy count of the worst relevant domain) for a maxUnhealthy rule."""
+    assert rule.max_unhealthy is not None
+    counted = [n for n in fleet.nodes if rule.selector is None or rule.selector.matches(n.labels)]
+    domains: dict[str, list[NodeHealth]] = {}
+    for n in counted:
+        domains.setdefault(n.labels.get(rule.topology_key, "") if rule.topology_key else "", []).append(n)
+    relevant = list(domains)
+    if rule.topology_key and op.nodes:
+        mine = {n.labels.get(rule.topology_key, "") for n in (fleet.get(x) for x in op.nodes) if n is not None}
+        relevant = [d for d in relevant if d in mine] or relevant
+    worst = (0, "", 0, 0)  # (unhealthy, domain, total, allowed)
+    storm: tuple[int, str, int, int] | None = None
+    for d in sorted(relevant):
+        nodes = domains[d]
+        bad = sum(1 for n in nodes if n.unhealthy)
+        allowed = rule.max_unhealthy.allowed(len(nodes))
+        if bad > worst[0]:
+            worst = (bad, d, len(nodes), allowed)
+        if bad > allowed and storm is None:
+            storm = (bad, d, len(nodes), allowed)
+    if storm is None:
+        return False, "", worst[0]
+    bad, d, total, allowed = storm
+    where = f" in {rule.topology_key}={d or '<none>'}" if rule.topology_key else ""
+    return True, (f"{bad} of {total} counted nodes{where} are unhealthy, more than maxUnhealthy "
+                  f"{rule.max_unhealthy} ({allowed})"), worst[0]
+
+
+def _budget_failure(policy: str, rule: Rule, op: Operation, ledger: Ledger,
+                    now: float) -> tuple[str, float | None] | None:
+    count = max(0, op.count)
+    entries = ledger.charged(policy, rule.name)
+    for b in rule.budgets:
+        window = [a for a in entries if now - a.time < b.seconds]
+        used = sum(a.count for a in window)
+        if used + count <= b.limit:
+            continue
+        if count > b.limit:
+            return (f"budget {b.window}: the operation costs {count} tokens, more than the limit {b.limit}", None)
+        need = used + count - b.limit
+        freed = 0
+        retry: float | None = None
+        for a in window:  # oldest first: they leave the window first
+            freed += a.count
+            if freed >= need:
+                retry = a.time + b.seconds - now
+                break
+        tail = f"; next token in {_fmt_seconds(retry)}" if retry is not None else ""
+        return f"budget {b.window}: {used}/{b.limit} used, {count} more needed{tail}", retry
+    return None
+
+
+def _evaluate_rule(policy: Policy, rule: Rule, op: Operation, ledger: Ledger, fleet: FleetState,
+                   now: float) -> RuleOutcome:
+    name = policy.name
+    failures: list[tuple[str, str, str, float | None]] = []  # (decision, reason, message, retry)
+    trips = False
+    for w in rule.freeze_windows:
+        active = w.active(now)
+        if active is not None:
+            failures.append((DENIED, c.DEFENDER_REASON_FREEZE_WINDOW,
+                             f"freeze window '{w.schedule}' ({w.zone_name}) until {_fmt_seconds(active[1] - now)} "
+                             "from now", active[1] - now))
+            break
+    if rule.max_unhealthy is not None:
+        storm, msg, _ = storm_check(rule, op, fleet)
+        if storm:
+            failures.append((DENIED, c.DEFENDER_REASON_STORM_DETECTED, msg, None))
+            trips = True
+    budget = _budget_failure(name, rule, op, ledger, now)
+    if budget is not None:
+        failures.append((DENIED, c.DEFENDER_REASON_BUDGET_EXHAUSTED, budget[0], budget[1]))
+        trips = True
+    if rule.max_concurrent is not None:
+        busy = ledger.in_flight(name, rule.name, now)
+        if busy + max(0, op.count) > rule.max_concurrent:
+            failures.append((DENIED, c.DEFENDER_REASON_MAX_CONCURRENT,
+                             f"{busy} in progress, maxConcurrent {rule.max_concurrent}, the operation needs "
+                             f"{max(0, op.count)}", None))
+    if rule.require_approval and not op.approved:
+        failures.append((PENDING_APPROVAL, c.DEFENDER_REASON_APPROVAL_REQUIRED,
+                         f"waiting for approval (annotate it {c.ANNOTATION_APPROVED}=true)", None))
+    if not failures:
+        return RuleOutcome(name, rule.name, ALLOWED, c.DEFENDER_REASON_ALLOWED)
+    # Denials outrank a pending approval: approving would not help.
+    failures.sort(key=lambda f: -_RANK[f[0]])
+    decision, reason, message, retry = failures[0]
+    return RuleOutcome(name, rule.name, decision, reason, message, retry, trips)
+
+
+def _describe(op: Operation) -> str:
+    what = f"{op.kind} {op.id}"
+    if op.action:
+        what += f" ({op.action})"
+    if op.nodes:
+        what += " on " + ", ".join(op.nodes[:3]) + (f" and {len(op.nodes) - 3} more" if len(op.nodes) > 3 else "")
+    return what
+
+
+def decide(policies: Sequence[Policy], op: Operation, ledger: Ledger, fleet: FleetState, now: float) -> Decision:
+    """The verdict on `op` and what admitting it would record. Pure: reads its arguments only."""
+    if op.id in ledger.admissions:
+        return Decision(Verdict(ALLOWED, reason=c.DEFENDER_REASON_ALREADY_ADMITTED,
+                                message=f"{op.id} was already admitted"), replay=True)
+    if not policies:
+        return Decision(Verdict(ALLOWED, reason=c.DEFENDER_REASON_NO_POLICY,
+                                message="no DefenderPolicy: nothing is throttled"))
+    outcomes: list[RuleOutcome] = []
+    charges: dict[str, tuple[str, ...]] = {}
+    trips: dict[str, RuleOutcome] = {}
+    cooldowns: dict[str, int] = {}
+    half_open: list[str] = []
+    for policy in sorted(policies, key=lambda p: p.name):
+        if not policy.covers(op.kind, op.action):
+            continue
+        if not policy.valid:
+            outcomes.append(RuleOutcome(policy.name, "", DENIED, c.DEFENDER_REASON_POLICY_INVALID,
+                                        f"policy is invalid, so it allows nothing: {policy.error_message()}"))
+            continue
+        circuit = ledger.circuit(policy.name)
+        state = circuit.effective(now)
+        if state == c.CIRCUIT_OPEN:
+            until = (circuit.open_until or now) - now
+            outcomes.append(RuleOutcome(policy.name, "", DENIED, c.DEFENDER_REASON_CIRCUIT_OPEN,
+                                        f"circuit open ({circuit.reason}: {circuit.message}) for another "
+                                        f"{_fmt_seconds(until)}", until))
+            continue
+        matched = [r for r in policy.rules if r.matches(op.kind, op.action)]
+        rule_outcomes = [_evaluate_rule(policy, r, op, ledger, fleet, now) for r in matched]
+        outcomes.extend(rule_outcomes)
+        charges[policy.name] = tuple(r.name for r in matched)
+        tripped = next((o for o in rule_outcomes if o.trips), None)
+        if tripped is not None and policy.cooldown_seconds > 0:
+            trips[policy.name] = tripped
+            cooldowns[policy.name] = policy.cooldown_seconds
+        if state == c.CIRCUIT_HALF_OPEN:
+            half_open.append(policy.name)
+    if not outcomes:
+        return Decision(Verdict(ALLOWED, reason=c.DEFENDER_REASON_NOT_COVERED,
+                                message=f"no DefenderPolicy rule covers {op.kind}"
+                                        + (f" ({op.action})" if op.action else "")))
+    worst = max(_RANK[o.decision] for o in outcomes)
+    if worst == _RANK[ALLOWED]:
+        first = outcomes[0]
+        rules = ", ".join(f"{o.policy}/{o.rule}" for o in outcomes)
+        verdict = Verdict(ALLOWED, policy=first.policy, rule=first.rule, reason=c.DEFENDER_REASON_ALLOWED,
+                          message=f"{_describe(op)} allowed by {rules}", details={"rules": rules})
+        return Decision(verdict, tuple(outcomes), charges, trips, cooldowns, tuple(half_open))
+    blocking = [o for o in outcomes if _RANK[o.decision] == worst]
+    first = blocking[0]
+    retries = [o.retry_after for o in blocking]
+    retry = max(r for r in retries if r is not None) if retries and None not in retries else None
+    listing = "; ".join(f"{o.policy}/{o.rule or '*'}={o.reason}" for o in blocking)
+    more = f" (and {len(blocking) - 1} more: {listing})" if len(blocking) > 1 else ""
+    verdict = Verdict(first.decision, policy=first.policy, rule=first.rule, reason=first.reason,
+                      message=f"{_describe(op)}: {first.message}{more}", retry_after_seconds=retry,
+                      details={"denials" if worst == _RANK[DENIED] else "pending": listing})
+    return Decision(verdict, tuple(outcomes), {}, trips, cooldowns, ())
+
+
+def evaluate(policies: Sequence[Policy], op: Operation, ledger: Ledger, fleet: FleetState, now: float) -> Verdict:
+    """Just the verdict of `decide`."""
+    return decide(policies, op, ledger, fleet, now).verdict
+
+
+def apply(ledger: Ledger, op: Operation, decision: Decision, now: float) -> list[tuple[str, Circuit]]:
+    """Record `decision` in `ledger`; returns the circuits that changed state (policy, new circuit)."""
+    changed: list[tuple[str, Circuit]] = []
+    if decision.replay:
+        return changed
+    for policy, outcome in decision.trips.items():
+        circuit = Circuit(c.CIRCUIT_OPEN, outcome.reason, f"{outcome.rule}: {outcome.message}", since=now,
+                          open_until=now + decision.cooldowns.get(policy, 0))
+        ledger.circuits[policy] = circuit
+        changed.append((policy, circuit))
+    if decision.admitted:
+        ledger.admissions[op.id] = Admission(op.id, op.kind, now, max(0, op.count), dict(decision.charges),
+                                             action=op.action)
+        for policy in decision.closes:
+            circuit = Circuit(c.CIRCUIT_CLOSED, c.DEFENDER_REASON_CIRCUIT_CLOSED,
+                              f"{op.id} admitted after the cooldown", since=now)
+            ledger.circuits[policy] = circuit
+            changed.append((policy, circuit))
+    return changed

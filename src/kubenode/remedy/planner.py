@@ -1,0 +1,132 @@
+"""The escalation planner: one node, one rule, its jobs so far → what to do next. Pure.
+
+The ladder (DESIGN.md): when the node matches the rule (for `forSeconds`),
+run step 0; when a step failed, timed out, or succeeded without making the
+node healthy, wait `cooldownSeconds` and run the next step; after the last
+step start the ladder again (a new attempt) — at most `maxAttempts` climbs
+without a recovery in between, then give up (a human must look: this is what
+stops Cluster API's endless replace loop, #7353). A node counts as recovered
+only after it has stayed healthy for `healthyDelay` seconds (medik8s), and
+only then does the next fault start again from step 0. A Denied step is
+tried again after `denied_retry_seconds` (the Defender's budget may have
+refilled). Only one job per node may be active at a time, across rules and
+remediers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from kubenode.api import constants as c
+
+from .rules import Match, RuleSpec
+
+WAIT: Final = "Wait"
+CREATE: Final = "Create"
+RECOVERED: Final = "Recovered"
+GIVE_UP: Final = "GiveUp"
+HEALTHY: Final = "Healthy"
+
+ACTIVE_PHASES: Final = (c.JOB_PHASE_PENDING, c.JOB_PHASE_APPROVED, c.JOB_PHASE_RUNNING)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the planner needs to know about one existing job of this node and rule."""
+
+    name: str
+    attempt: int
+    step: int
+    phase: str
+    created: float
+    completed: float | None = None
+    recovered: bool = False  # the node stayed healthy for healthyDelay after it
+
+    @property
+    def active(self) -> bool:
+        """Not finished yet."""
+        return self.phase in ACTIVE_PHASES
+
+    @property
+    def finished_at(self) -> float:
+        """When it finished (its creation time when the completion time is unknown)."""
+        return self.completed if self.completed is not None else self.created
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The planner's answer."""
+
+    kind: str  # Wait | Create | Recovered | GiveUp | Healthy
+    reason: str = ""
+    requeue_after: float | None = None
+    attempt: int = 0
+    step: int = 0
+    retry: int = 0
+    job: str = ""  # Recovered: the job whose outcome was a recovery
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything the planner reads."""
+
+    rule: RuleSpec
+    match: Match | None  # None: the node is healthy for this rule
+    jobs: tuple[JobView, ...]  # this node's jobs of this rule
+    now: float
+    healthy_since: float | None = None  # when the rule's conditions last changed (see rules.healthy_since)
+    node_busy: bool = False  # another rule or remedier has an active job on the node
+    paused: bool = False
+    healthy_delay: float = 60.0
+    denied_retry_seconds: float = 60.0
+
+
+def _order(j: JobView) -> tuple[int, int, float, str]:
+    return (j.attempt, j.step, j.created, j.name)
+
+
+def plan(inp: PlanInput) -> Decision:
+    """What to do next for one node and one rule."""
+    rule, now = inp.rule, inp.now
+    last = max(inp.jobs, key=_order) if inp.jobs else None
+    if last is not None and last.active:
+        return Decision(WAIT, "JobActive")
+
+    if inp.match is None:
+        if last is None or last.recovered or last.phase == c.JOB_PHASE_DENIED:
+            return Decision(HEALTHY)
+        since = max(inp.healthy_since or last.finished_at, last.finished_at)
+        left = since + inp.healthy_delay - now
+        if left <= 0:
+            return Decision(RECOVERED, "HealthyAgain", job=last.name)
+        return Decision(WAIT, "HealthyDelay", requeue_after=left)
+
+    if inp.match.ready_at > now:
+        return Decision(WAIT, "Observing", requeue_after=inp.match.ready_at - now)
+    if inp.paused:
+        return Decision(WAIT, c.REMEDIER_REASON_PAUSED_BY_USER)
+    if inp.node_busy:
+        return Decision(WAIT, "NodeBusy")
+
+    if last is None or last.recovered:
+        return Decision(CREATE, "Unhealthy", attempt=(last.attempt + 1) if last else 1, step=0)
+
+    if last.phase == c.JOB_PHASE_DENIED:
+        left = last.finished_at + inp.denied_retry_seconds - now
+        if left > 0:
+            return Decision(WAIT, "DeniedRetry", requeue_after=left)
+        retry = sum(1 for j in inp.jobs if j.attempt == last.attempt and j.step == last.step)
+        return Decision(CREATE, "RetryAfterDenial", attempt=last.attempt, step=last.step, retry=retry)
+
+    # Succeeded, Failed or TimedOut, and the node is still unhealthy: climb after the cooldown.
+    left = last.finished_at + rule.cooldown_seconds - now
+    if left > 0:
+        return Decision(WAIT, "Cooldown", requeue_after=left)
+    if last.step + 1 < len(rule.actions):
+        return Decision(CREATE, "Escalate", attempt=last.attempt, step=last.step + 1)
+    last_recovery = max((j.attempt for j in inp.jobs if j.recovered), default=0)
+    climbs = len({j.attempt for j in inp.jobs if j.attempt > last_recovery})
+    if climbs >= rule.max_attempts:
+        return Decision(GIVE_UP, c.REMEDIER_REASON_MAX_ATTEMPTS)
+    return Decision(CREATE, "LadderRestart", attempt=last.attempt + 1, step=0)

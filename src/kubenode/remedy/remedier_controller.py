@@ -1,0 +1,270 @@
+"""The NodeRemedier controller: unhealthy node conditions → RemedyOperationJobs, one step at a time.
+
+Level-triggered: each reconcile reads the remedier, the nodes its selector
+matches and the jobs from the informer caches, asks the pure planner
+(`planner.plan`) what each (node, rule) needs, and writes only the
+difference — a new job (deterministic name, owned by the remedier, labelled
+with node, machine and remedier), a recovery mark on the last job of a
+ladder, and the remedier's status. Every decision also lands in an Event.
+
+`healthyDelay` is not in the NodeRemedier schema (api/kinds.py is the
+contract), so it is an operator setting (`RemedySettings.healthy_delay_seconds`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubenode.api import constants as c
+from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.client import errors
+from kubenode.client.client import KubeClient
+from kubenode.runtime.conditions import now_rfc3339, set_condition
+from kubenode.runtime.controller import Request, Result
+from kubenode.runtime.informer import Informer
+from kubenode.runtime.labels import labels_of
+
+from . import planner as p
+from .job_controller import FIELD_MANAGER
+from .resources import NODE_REMEDIERS, REMEDY_JOBS
+from .rules import Match, RuleSpec, healthy_since, job_name, match_rule, parse_rules, parse_time
+
+log = logging.getLogger("kubenode.remedy")
+Obj = dict[str, Any]
+#: On jobs: when the condition that started the ladder turned unhealthy (epoch seconds), for the recovery metric.
+ANNOTATION_DETECTED_AT = "kubenode.io/detected-at"
+RESYNC_SECONDS = 30.0
+
+EventFn = Callable[[Obj, str, str, str], Awaitable[None]]
+
+
+@dataclass
+class RemedySettings:
+    """Operator-side knobs of remediation."""
+
+    healthy_delay_seconds: float = 60.0
+    denied_retry_seconds: float = 60.0
+    workers: int = 4
+
+
+def is_active(job: Obj) -> bool:
+    """Whether a job has not reached a final phase."""
+    return ((job.get("status") or {}).get("phase") or c.JOB_PHASE_PENDING) in p.ACTIVE_PHASES
+
+
+def is_recovered(job: Obj) -> bool:
+    """Whether the remedier marked the node healthy again after this job."""
+    return any(x.get("type") == c.JOB_CONDITION_COMPLETE and x.get("reason") == c.JOB_REASON_NODE_HEALTHY
+               for x in (job.get("status") or {}).get("conditions") or [])
+
+
+def job_view(job: Obj) -> p.JobView:
+    """The planner's view of a job."""
+    spec = job.get("spec") or {}
+    status = job.get("status") or {}
+    return p.JobView(name=job["metadata"]["name"], attempt=int(spec.get("attempt", 1)), step=int(spec.get("step", 0)),
+                     phase=status.get("phase") or c.JOB_PHASE_PENDING,
+                     created=parse_time(job["metadata"].get("creationTimestamp")) or 0.0,
+                     completed=parse_time(status.get("completionTime")), recovered=is_recovered(job))
+
+
+def new_job(remedier: Obj, node: Obj, rule: RuleSpec, d: p.Decision, m: Match, detected_at: float,
+            now: float) -> Obj:
+    """The RemedyOperationJob for decision `d`. Pure."""
+    rname = remedier["metadata"]["name"]
+    nname = node["metadata"]["name"]
+    machine = labels_of(node).get(c.LABEL_MACHINE, "")
+    action = dict(rule.actions[d.step].raw)
+    labels = {c.LABEL_NODE: nname, c.LABEL_REMEDIER: rname}
+    if machine:
+        labels[c.LABEL_MACHINE] = machine
+    spec: Obj = {"nodeName": nname, "remedier": rname, "rule": rule.name, "step": d.step, "attempt": d.attempt,
+                 "action": action, "dryRun": bool((remedier.get("spec") or {}).get("dryRun")),
+                 "reason": f"{m.describe(now)} (rule {rule.name}, attempt {d.attempt}, step {d.step + 1}/"
+                           f"{len(rule.actions)}: {d.reason})"}
+    if machine:
+        spec["machineName"] = machine
+    return {
+        "apiVersion": c.API_VERSION, "kind": c.KIND_REMEDY_OPERATION_JOB,
+        "metadata": {
+            "name": job_name(rname, nname, rule.name, d.attempt, d.step, d.retry), "labels": labels,
+            "annotations": {ANNOTATION_DETECTED_AT: f"{detected_at:.3f}"},
+            "ownerReferences": [{"apiVersion": c.API_VERSION, "kind": c.KIND_NODE_REMEDIER, "name": rname,
+                                 "uid": remedier["metadata"]["uid"], "controller": True,
+                                 "blockOwnerDeletion": True}],
+        },
+        "spec": spec,
+    }
+
+
+def _detected_at(jobs: list[Obj], d: p.Decision, m: Match) -> float:
+    """Detection time of the ladder: carried over from the attempt's earlier jobs, else the condition's."""
+    if d.step > 0 or d.retry > 0 or d.reason == "LadderRestart":
+        for j in jobs:
+            raw = (j["metadata"].get("annotations") or {}).get(ANNOTATION_DETECTED_AT)
+            if raw:
+                try:
+                    return min(float(raw), m.since)
+                except ValueError:
+                    pass
+    return m.since
+
+
+class RemedierReconciler:
+    """Reconciles one NodeRemedier per call."""
+
+    def __init__(self, client: KubeClient, remediers: Informer, nodes: Informer, jobs: Informer,
+                 settings: RemedySettings, *, on_event: EventFn,
+                 on_recovered: Callable[[float], None] = lambda s: None,
+                 on_gave_up: Callable[[], None] = lambda: None) -> None:
+        self.client = client
+        self.remediers = remediers
+        self.nodes = nodes
+        self.jobs = jobs
+        self.settings = settings
+        self.on_event = on_event
+        self.on_recovered = on_recovered
+        self.on_gave_up = on_gave_up
+        jobs.cache.add_index("remedier", lambda o: [labels_of(o).get(c.LABEL_REMEDIER, "")])
+        jobs.cache.add_index("active-node", lambda o: [str((o.get("spec") or {}).get("nodeName"))]
+                             if is_active(o) else [])
+        self._gave_up: set[tuple[str, str, str, int]] = set()
+
+    async def __call__(self, req: Request) -> Result | None:
+        nr = self.remediers.cache.get("", req.name)
+        if nr is None or nr["metadata"].get("deletionTimestamp"):
+            return None  # its jobs go with it (owner references)
+        spec = nr.get("spec") or {}
+        now = time.time()
+        rules = parse_rules(nr)
+        selector = label_selector_from_dict(spec.get("selector") or {})
+        nodes = [n for n in self.nodes.cache.list() if selector.matches(labels_of(n))]
+        mine: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        for j in self.jobs.cache.by_index("remedier", req.name):
+            js = j.get("spec") or {}
+            mine[(str(js.get("nodeName")), str(js.get("rule")))].append(j)
+        paused = bool(spec.get("paused"))
+        requeue = RESYNC_SECONDS
+        unhealthy = 0
+        created = 0
+        for node in nodes:
+            nname = node["metadata"]["name"]
+            conds = (node.get("status") or {}).get("conditions") or []
+            busy = any(is_active(j) for j in self.jobs.cache.by_index("active-node", nname))
+            node_unhealthy = False
+            for rule in rules:
+                jobs = mine.get((nname, rule.name), [])
+                m = match_rule(rule, conds, now)
+                if m is None and not jobs:
+                    continue  # the common case at fleet scale: healthy and never remediated
+                node_unhealthy |= m is not None and m.ready_at <= now
+                own_active = any(is_active(j) for j in jobs)
+                d = p.plan(p.PlanInput(
+                    rule=rule, match=m, jobs=tuple(job_view(j) for j in jobs), now=now,
+                    healthy_since=healthy_since(rule, conds), node_busy=busy and not own_active, paused=paused,
+                    healthy_delay=self.settings.healthy_delay_seconds,
+                    denied_retry_seconds=self.settings.denied_retry_seconds))
+                if d.requeue_after is not None:
+                    requeue = min(requeue, d.requeue_after)
+                if d.kind == p.CREATE and m is not None:
+                    if await self._create(nr, node, rule, d, m, jobs, now):
+                        created += 1
+                        busy = True
+                elif d.kind == p.RECOVERED:
+                    await self._recovered(node, rule, jobs, d, conds)
+                elif d.kind == p.GIVE_UP:
+                    await self._give_up(nr, node, rule, jobs)
+            unhealthy += node_unhealthy
+        await self._write_status(nr, len(nodes), unhealthy, created, paused)
+        return Result(requeue_after=max(0.2, requeue))
+
+    async def _create(self, nr: Obj, node: Obj, rule: RuleSpec, d: p.Decision, m: Match, jobs: list[Obj],
+                      now: float) -> bool:
+        body = new_job(nr, node, rule, d, m, _detected_at(jobs, d, m), now)
+        try:
+            created = await self.client.create(REMEDY_JOBS, body, field_manager=FIELD_MANAGER)
+        except errors.AlreadyExists:
+            return False  # an earlier reconcile made it; the cache catches up
+        # Visible to the next reconcile even before the watch event arrives: no duplicate step.
+        self.jobs.cache.upsert(created)
+        action = rule.actions[d.step].type
+        log.info("remedier %s: node %s: %s -> job %s (%s)", nr["metadata"]["name"], node["metadata"]["name"],
+                 m.describe(now), created["metadata"]["name"], action)
+        await self.on_event(node, "Warning", "RemediationStarted",
+                            f"{nr['metadata']['name']}/{rule.name}: {m.describe(now)}; step {d.step + 1}/"
+                            f"{len(rule.actions)} {action} (job {created['metadata']['name']})")
+        return True
+
+    async def _recovered(self, node: Obj, rule: RuleSpec, jobs: list[Obj], d: p.Decision, conds: list[Obj]) -> None:
+        job = next((j for j in jobs if j["metadata"]["name"] == d.job), None)
+        if job is None:
+            return
+        healthy_at = healthy_since(rule, conds) or time.time()
+        detected_raw = (job["metadata"].get("annotations") or {}).get(ANNOTATION_DETECTED_AT)
+        took = None
+        try:
+            took = healthy_at - float(detected_raw) if detected_raw else None
+        except ValueError:
+            took = None
+        msg = f"node {node['metadata']['name']} healthy again" + (f" {took:.1f}s after detection" if took else "")
+        status = job.get("status") or {}
+        conditions = [dict(x) for x in status.get("conditions") or []]
+        set_condition(conditions, c.JOB_CONDITION_COMPLETE, "True", c.JOB_REASON_NODE_HEALTHY, msg,
+                      now=now_rfc3339())
+        try:
+            updated = await self.client.patch(
+                REMEDY_JOBS, d.job, {"metadata": {"resourceVersion": job["metadata"]["resourceVersion"]},
+                                     "status": {"conditions": conditions}},
+                subresource="status", field_manager=FIELD_MANAGER)
+        except (errors.Conflict, errors.NotFound):
+            return
+        self.jobs.cache.upsert(updated)
+        if took is not None:
+            self.on_recovered(took)
+        await self.on_event(node, "Normal", c.JOB_REASON_NODE_HEALTHY, f"{rule.name}: {msg} (job {d.job})")
+
+    async def _give_up(self, nr: Obj, node: Obj, rule: RuleSpec, jobs: list[Obj]) -> None:
+        last_attempt = max((int((j.get("spec") or {}).get("attempt", 1)) for j in jobs), default=0)
+        key = (nr["metadata"]["name"], node["metadata"]["name"], rule.name, last_attempt)
+        if key in self._gave_up:
+            return
+        self._gave_up.add(key)
+        self.on_gave_up()
+        await self.on_event(node, "Warning", c.REMEDIER_REASON_MAX_ATTEMPTS,
+                            f"{nr['metadata']['name']}/{rule.name}: gave up after {rule.max_attempts} ladder "
+                            "climb(s) without recovery; a human must look")
+
+    async def _write_status(self, nr: Obj, matched: int, unhealthy: int, created: int, paused: bool) -> None:
+        old = nr.get("status") or {}
+        gen = nr["metadata"].get("generation")
+        conditions = [dict(x) for x in old.get("conditions") or []]
+        if paused:
+            set_condition(conditions, c.REMEDIER_CONDITION_PAUSED, "True", c.REMEDIER_REASON_PAUSED_BY_USER,
+                          "spec.paused is set: no new jobs", observed_generation=gen)
+        else:
+            set_condition(conditions, c.REMEDIER_CONDITION_PAUSED, "False", "NotPaused", "",
+                          observed_generation=gen)
+        active = sum(1 for j in self.jobs.cache.by_index("remedier", nr["metadata"]["name"]) if is_active(j))
+        dry = bool((nr.get("spec") or {}).get("dryRun"))
+        set_condition(conditions, c.REMEDIER_CONDITION_REMEDIATION_ALLOWED, "True",
+                      c.REMEDIER_REASON_DRY_RUN if dry else c.REMEDIER_REASON_ALLOWED,
+                      "dry run: jobs record decisions only" if dry else "jobs are created and reviewed by the Defender",
+                      observed_generation=gen)
+        status: Obj = {"observedGeneration": gen, "matchedNodes": matched, "unhealthyNodes": unhealthy,
+                       "activeJobs": active, "conditions": conditions}
+        if created:
+            status["lastJobTime"] = now_rfc3339()
+        elif old.get("lastJobTime"):
+            status["lastJobTime"] = old["lastJobTime"]
+        if all(old.get(k) == v for k, v in status.items()):
+            return
+        try:
+            await self.client.patch(NODE_REMEDIERS, nr["metadata"]["name"], {"status": status}, subresource="status",
+                                    field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            pass

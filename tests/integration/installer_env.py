@@ -1,0 +1,91 @@
+"""Shared set-up for component-installer integration tests: a server that authorizes agents, archives, waits."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import tarfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT, LABEL_MACHINE
+from kubenode.apiserver.security import client_ssl_context
+from kubenode.apiserver.server import RunningServer
+from kubenode.client.client import KubeClient
+from kubenode.client.config import ClientConfig
+from kubenode.demo.artifacts import Artifact, build_archive
+from kubenode.demo.start import template
+
+Obj = dict[str, Any]
+FAST_HEALTH = {"exec": {"command": ["bin/check"]}, "initialDelaySeconds": 0, "periodSeconds": 1,
+               "timeoutSeconds": 3, "failureThreshold": 2}
+
+
+def agent_client(server: RunningServer, token: str) -> KubeClient:
+    """A client that authenticates as an agent."""
+    return KubeClient(ClientConfig(server=server.url, ssl_context=client_ssl_context(server.pki.ca_cert),
+                                   token=token, max_retries=1))
+
+
+def demo_archives(directory: Path) -> dict[str, Artifact]:
+    """The demo exporter's 1.0.0, 1.1.0 and (unhealthy) 1.2.0."""
+    return {v: build_archive(directory, v, ok) for v, ok in (("1.0.0", True), ("1.1.0", True), ("1.2.0", False))}
+
+
+def spec_for(artifact: Artifact, url: str | None = None, **overrides: Any) -> Obj:
+    """A MachineComponent template for a demo archive (fast health checks)."""
+    t = template(artifact, url or artifact.path.as_uri())
+    t["healthCheck"] = dict(FAST_HEALTH)
+    t.update(overrides)
+    return t
+
+
+def machine_component(name: str, machine: str, component: str, tmpl: Obj) -> Obj:
+    """A MachineComponent object as the MachineComponentSet controller would create it."""
+    return {"apiVersion": API_VERSION, "kind": "MachineComponent",
+            "metadata": {"name": name, "labels": {LABEL_MACHINE: machine, "kubenode.io/component": component}},
+            "spec": {"machineName": machine, "component": component, **tmpl}}
+
+
+def raw_archive(members: list[tuple[str, bytes | None, str]]) -> bytes:
+    """A tar.gz with (name, data or None for a dir, linkname for a symlink) members."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, data, link in members:
+            info = tarfile.TarInfo(name)
+            if link:
+                info.type = tarfile.SYMTYPE
+                info.linkname = link
+                tar.addfile(info)
+            elif data is None:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                info.mode = 0o755
+                tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float, what: str, every: float = 0.1) -> Any:
+    """Poll the async ``check`` until it returns something truthy; fail with ``what`` after ``within`` s."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = await check()
+        except AssertionError as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
+
+
+def has_finalizer(obj: Obj) -> bool:
+    """Whether the agent's finalizer is on the object."""
+    return FINALIZER_MACHINE_COMPONENT in (obj["metadata"].get("finalizers") or [])
