@@ -18,7 +18,7 @@ def build_extensions(client: KubeClient, config: AgentConfig) -> list[AgentExten
     """The extensions for this agent."""
     extensions: list[AgentExtension] = []
     detectors = build_detectors(client, config.node_name, config.root)
+    installer = build_installer(client, config)
     extensions += [detectors, build_executor(client, config.machine, config.node_name, config.root,
-                                             detectors.restarters())]
-    extensions.append(build_installer(client, config))
+                                             detectors.restarters(), installer.restart_component), installer]
     return extensions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from kubenode.client.client import KubeClient
@@ -14,7 +15,12 @@ __all__ = ["ActionRefused", "ExecutorSettings", "RemedyExecutor", "Restarter", "
 
 
 def build_executor(client: KubeClient, machine: str, node_name: str, root: Path | None,
-                   restarters: dict[str, Restarter] | None = None) -> RemedyExecutor:
-    """The remediation executor of one agent; `restarters` maps component names to restart functions."""
+                   restarters: dict[str, Restarter] | None = None,
+                   installed: Callable[[str], Awaitable[bool]] | None = None) -> RemedyExecutor:
+    """The remediation executor of one agent.
+
+    `restarters` maps built-in component names (the detectors) to restart
+    functions; `installed` restarts components the installer supervises.
+    """
     return RemedyExecutor(client, ExecutorSettings(machine=machine, node_name=node_name, root=root,
-                                                   restarters=dict(restarters or {})))
+                                                   restarters=dict(restarters or {}), installed=installed))

@@ -61,6 +61,8 @@ class ExecutorSettings:
     node_name: str
     root: Path | None = None
     restarters: dict[str, Restarter] = field(default_factory=dict)
+    #: Restarts a component the installer supervises; False when it is not installed here.
+    installed: Callable[[str], Awaitable[bool]] | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -193,9 +195,11 @@ class RemedyExecutor:
         if type_ == c.ACTION_RESTART_COMPONENT:
             component = str(action.get("component") or "")
             restarter = self.settings.restarters.get(component)
-            if restarter is None:
-                raise JobOutcome(c.JOB_PHASE_FAILED, f"component {component!r} not installed on this node")
-            return await restarter(component)
+            if restarter is not None:
+                return await restarter(component)
+            if self.settings.installed is not None and await self.settings.installed(component):
+                return f"component {component} restarted"
+            raise JobOutcome(c.JOB_PHASE_FAILED, f"component {component!r} not installed on this node")
         if type_ == c.ACTION_RUN_SCRIPT:
             return await self._run_script(str(action.get("script") or ""), float(action.get("timeoutSeconds") or 300))
         if type_ == c.ACTION_REBOOT:
