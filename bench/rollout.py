@@ -18,7 +18,7 @@ every write, Events and status updates included; target <= 3), the operator's
 CPU seconds and peak RSS during the rollout, and finally the time ratio
 between the two sizes next to the size ratio (must be no worse than linear).
 
-    python bench/rollout.py [--sizes 1000,5000] [--batches 1,5,10,50,100]
+    python bench/rollout.py [--sizes 1000,5000] [--batches 1,5,10,50,100]   # sizes may be percentages: 10%
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ async def wait_file(path: Path, proc: subprocess.Popen[bytes], within: float = 6
         await asyncio.sleep(0.1)
 
 
-async def run_size(n: int, batches: list[int], work: Path) -> dict[str, float]:
+async def run_size(n: int, batches: list[int | str], work: Path) -> dict[str, float]:
     data = work / f"n{n}"
     port = free_port()
     server = spawn([sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", str(data),
@@ -285,7 +285,7 @@ async def run_size(n: int, batches: list[int], work: Path) -> dict[str, float]:
         terminate(server)
 
 
-async def main(sizes: list[int], batches: list[int]) -> None:
+async def main(sizes: list[int], batches: list[int | str]) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="kubenode-bench-rollout-") as tmp:
         for n in sizes:
@@ -317,4 +317,5 @@ if __name__ == "__main__":
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
         asyncio.run(run_operator(args.operator))
     else:
-        asyncio.run(main([int(x) for x in args.sizes.split(",")], [int(x) for x in args.batches.split(",")]))
+        sizes = [int(x) for x in args.sizes.split(",")]
+        asyncio.run(main(sizes, [x if x.endswith("%") else int(x) for x in args.batches.split(",")]))

@@ -301,10 +301,11 @@ async def test_rollout_keeps_order_and_one_batch_in_flight(env: Env) -> None:
     moved = sorted(order, key=lambda m: j.first(m, "assigned", v2))
     assert [set(moved[0:1]), set(moved[1:3]), set(moved[3:5])] == [set(b) for b in batches]
     # every batch was admitted by the Defender first, and released when done
-    ids = [op.id for op in env.reviewer.reviews if op.id.startswith(f"mcs/demo/{v2}/")]
-    assert ids[:3] == [f"mcs/demo/{v2}/batch/{n}" for n in (1, 2, 3)]
+    # (the id names the rollout: revision v2 as history entry 2, so a later roll back to v2 is a new one)
+    ids = [op.id for op in env.reviewer.reviews if op.id.startswith(f"mcs/demo/{v2}.2/")]
+    assert ids[:3] == [f"mcs/demo/{v2}.2/batch/{n}" for n in (1, 2, 3)]
     assert env.reviewer.reviews[0].kind == "ComponentUpgrade" and env.reviewer.reviews[0].count == 1
-    await eventually(lambda: _true(f"mcs/demo/{v2}/batch/3" in env.reviewer.finished_ids), what="finished()")
+    await eventually(lambda: _true(f"mcs/demo/{v2}.2/batch/3" in env.reviewer.finished_ids), what="finished()")
     comps = await env.components("demo")
     assert all(mc["metadata"]["labels"][c.LABEL_REVISION] == v2 for mc in comps.values())
 

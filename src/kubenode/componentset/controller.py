@@ -99,6 +99,12 @@ def resume_approval(mcs: Obj, revision: str) -> int:
     return int(batch) if rev == revision and batch.isdigit() else 0
 
 
+def rollout_key(history: list[Obj], target: str) -> str:
+    """The identity of this rollout: the target revision and the history number it got this time."""
+    entry = find_revision(history, target)
+    return f"{target}.{entry.get('revision')}" if entry is not None else target
+
+
 def stable_revision(status: Obj, history: list[Obj], target: str) -> str | None:
     """The revision a failed rollout returns to: the last completed one, else the previous in history."""
     current = status.get("currentRevision")
@@ -259,10 +265,10 @@ class ComponentSetReconciler:
         allowed: tuple[str, str, str] | None = None
         requeue = plan.requeue_after
         if plan.batch is not None and plan.batch.machines:
-            verdict = await self._review(mcs, plan.batch, target)
+            verdict = await self._review(mcs, plan.batch, rollout_key(history, target))
             if verdict.allowed:
                 await self._move(mcs, plan.batch, by_machine, templates, target)
-                self._admitted[name] = self._op_id(name, plan.batch, target)
+                self._admitted[name] = self._op_id(name, plan.batch, rollout_key(history, target))
                 batch_start = now_rfc3339()
                 allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
                            verdict.message or "the Defender admitted the batch")
@@ -286,6 +292,8 @@ class ComponentSetReconciler:
 
     @staticmethod
     def _op_id(name: str, batch: Batch, target: str) -> str:
+        # `target` is a rollout key (revision name and number), so rolling to the same template again
+        # later is a new operation for the Defender, not a replay of an old admission.
         return f"mcs/{name}/{target}/rollback" if batch.rollback else f"mcs/{name}/{target}/batch/{batch.number}"
 
     async def _review(self, mcs: Obj, batch: Batch, target: str) -> Verdict:

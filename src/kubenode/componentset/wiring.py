@@ -4,6 +4,8 @@ Machines change all the time (heartbeats every few seconds), but a set only
 cares when a machine appears, disappears, is being deleted or changes labels
 or node: the machine handler compares old and new and wakes the matching
 sets only then, so a large fleet's heartbeats do not turn into reconciles.
+Component changes are coalesced for the same reason (see
+`COMPONENT_COALESCE_SECONDS`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from .controller import ComponentFinalizer, ComponentSetReconciler
 from .resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS, MACHINES
 
 Obj = dict[str, Any]
+
+#: Component changes within this window wake their set once (see `on_component`).
+COMPONENT_COALESCE_SECONDS = 0.1
 
 
 @dataclass
@@ -81,9 +86,18 @@ def add_componentset_controllers(manager: Manager, client: KubeClient, *, review
 
     reconciler = ComponentSetReconciler(client, sets, components, machines, reviewer or AllowAll(),
                                         on_event=on_event, metrics=metrics)
-    rollout = (manager.new_controller("machinecomponentset", reconciler, workers=workers)
-               .watches(sets)
-               .watches(components, owner_mapper(KIND_MACHINE_COMPONENT_SET, owner_namespaced=False)))
+    rollout = manager.new_controller("machinecomponentset", reconciler, workers=workers).watches(sets)
+    rollout.watches(components, lambda _: ())  # registered for cache sync; events are routed below
+    to_owner = owner_mapper(KIND_MACHINE_COMPONENT_SET, owner_namespaced=False)
+
+    def on_component(old: Obj | None, new: Obj | None) -> None:
+        # Components change in bursts (the controller moves a whole batch, then the batch's agents report
+        # at about the same time) and every reconcile looks at the whole fleet: coalesce the burst into one
+        # reconcile per window, so the cost per batch stays flat as the fleet grows.
+        for req in {r for o in (old, new) if o is not None for r in to_owner(o)}:
+            rollout.queue.add_after(req, COMPONENT_COALESCE_SECONDS)
+
+    components.on_change(on_component)
     to_sets = sets_for_machine(sets)
 
     def on_machine(old: Obj | None, new: Obj | None) -> None:
