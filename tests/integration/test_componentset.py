@@ -451,6 +451,9 @@ async def test_unknown_set_and_nothing_to_undo(env: Env) -> None:
 async def test_metrics(env: Env) -> None:
     await fleet_at(env, "demo", "1.0.0", n=3)
     reg = env.manager.registry
+    # the operator's caches may trail the API by a watch event
+    await eventually(lambda: _true(reg.get_sample_value("kubenode_machinecomponentset_status_updated",
+                                                        {"machinecomponentset": "demo"}) == 3), what="metrics")
     assert reg.get_sample_value("kubenode_machinecomponents", {"component": "demo", "phase": "Running"}) == 3
     assert reg.get_sample_value("kubenode_machinecomponents", {"component": "demo", "phase": "Failed"}) == 0
     assert reg.get_sample_value("kubenode_machinecomponent_installed_version",

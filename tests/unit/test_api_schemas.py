@@ -251,7 +251,7 @@ def test_defaults_follow_the_design() -> None:
         "selector": {}, "template": {"spec": {"providerRef": {"name": "p"}}}}))
     assert ms["spec"]["deletePolicy"] == "Random"
     assert ms["spec"]["replicas"] == 1
-    assert ms["spec"]["template"]["spec"]["unschedulable"] is False
+    assert "unschedulable" not in ms["spec"]["template"]["spec"]  # unset: the Machine leaves cordons to others
 
     nr, _, _ = _admit("NodeRemedier", _good("NodeRemedier"))
     assert nr["spec"]["paused"] is False and nr["spec"]["dryRun"] is False

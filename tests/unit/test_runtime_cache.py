@@ -90,3 +90,23 @@ def test_replace_reports_only_real_changes() -> None:
     assert summary == {("changed", "changed"), (None, "new"), ("gone", None)}
     assert len(changes) == 3
     assert sorted(c.keys()) == ["ns/changed", "ns/new", "ns/same"]
+
+
+@pytest.mark.parametrize(
+    ("cached_rv", "written_rv", "stored"),
+    [
+        (None, "5", True),  # not cached yet: remember our write
+        ("5", "6", True),  # ours is newer
+        ("7", "6", False),  # the watch already brought something newer: keep it
+        ("6", "6", False),
+        ("abc", "6", False),  # opaque versions: leave it to the watch
+    ],
+)
+def test_remember_never_replaces_a_newer_version(cached_rv: str | None, written_rv: str, stored: bool) -> None:
+    c = Cache()
+    if cached_rv is not None:
+        c.upsert({"metadata": {"name": "x", "resourceVersion": cached_rv}, "v": "cached"})
+    assert c.remember({"metadata": {"name": "x", "resourceVersion": written_rv}, "v": "written"}) is stored
+    got = c.get("", "x")
+    assert got is not None
+    assert got["v"] == ("written" if stored else "cached")

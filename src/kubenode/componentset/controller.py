@@ -114,23 +114,6 @@ def stable_revision(status: Obj, history: list[Obj], target: str) -> str | None:
     return str(prev["name"]) if prev else None
 
 
-def remember(informer: Informer, written: Obj) -> None:
-    """Put an object we just wrote into the cache, unless the watch already delivered something newer.
-
-    Without this a quick second reconcile would not see our own write yet; but blindly storing the
-    write's answer could replace a newer version (an agent's status update that raced ahead on the
-    watch) with an older one, and nothing would correct it until the object changes again. Kubernetes
-    resourceVersions are opaque, so the comparison is only made when both are integers (etcd's and the
-    embedded server's are); otherwise the cache is left to the watch.
-    """
-    meta = written["metadata"]
-    cached = informer.cache.get(meta.get("namespace") or "", meta["name"])
-    new_rv = str(meta.get("resourceVersion") or "")
-    old_rv = str(((cached or {}).get("metadata") or {}).get("resourceVersion") or "")
-    if cached is None or (new_rv.isdigit() and old_rv.isdigit() and int(new_rv) > int(old_rv)):
-        informer.cache.upsert(written)
-
-
 def component_state(mc: Obj) -> ComponentState:
     """What the planner needs from one MachineComponent."""
     meta, spec, st = mc["metadata"], mc.get("spec") or {}, mc.get("status") or {}
@@ -343,7 +326,7 @@ class ComponentSetReconciler:
                 created = await self.client.create(MACHINE_COMPONENTS, body, field_manager=FIELD_MANAGER)
             except errors.AlreadyExists:
                 return  # our cache is behind: the next reconcile sees it
-            remember(self.components, created)  # so that a quick second reconcile does not try again
+            self.components.cache.remember(created)  # so that a quick second reconcile does not try again
 
         await _bounded(one(m, r) for m, r in sorted(creates.items()))
         log.info("machinecomponentset %s: created %d component(s)", set_name, len(creates))
@@ -365,7 +348,7 @@ class ComponentSetReconciler:
                     field_manager=FIELD_MANAGER)
             except errors.NotFound:
                 return
-            remember(self.components, updated)
+            self.components.cache.remember(updated)
 
         await _bounded(one(m) for m in batch.machines)
         log.info("machinecomponentset %s: moved %d machine(s) to revision %s", mcs["metadata"]["name"],
@@ -393,7 +376,7 @@ class ComponentSetReconciler:
                                                      {"status": status}, field_manager=FIELD_MANAGER)
         except errors.NotFound:
             return
-        remember(self.sets, updated)
+        self.sets.cache.remember(updated)
 
 
 class ComponentFinalizer:

@@ -95,7 +95,7 @@ class MachineSetReconciler:
         created = await self.client.create(MACHINES, body, field_manager=FIELD_MANAGER)
         # Seen by our cache before the next reconcile? Not necessarily: record it now so that a
         # quick second reconcile does not create a duplicate.
-        self.machines.cache.upsert(created)
+        self.machines.cache.remember(created)
         log.info("machineset %s created machine %s", name, created["metadata"]["name"])
 
     async def _delete(self, ms: Obj, machine: Obj, why: str) -> None:

@@ -153,7 +153,7 @@ class JobReconciler:
                                                    field_manager=FIELD_MANAGER)
         except (errors.Conflict, errors.NotFound):
             return None  # changed under us: the informer brings the new version and we decide again
-        self.jobs.cache.upsert(updated)
+        self.jobs.cache.remember(updated)
         return updated
 
     async def _complete(self, job: Obj, phase: str, reason: str, message: str) -> Obj | None:

@@ -191,7 +191,7 @@ class RemedierReconciler:
         except errors.AlreadyExists:
             return False  # an earlier reconcile made it; the cache catches up
         # Visible to the next reconcile even before the watch event arrives: no duplicate step.
-        self.jobs.cache.upsert(created)
+        self.jobs.cache.remember(created)
         action = rule.actions[d.step].type
         log.info("remedier %s: node %s: %s -> job %s (%s)", nr["metadata"]["name"], node["metadata"]["name"],
                  m.describe(now), created["metadata"]["name"], action)
@@ -223,7 +223,7 @@ class RemedierReconciler:
                 subresource="status", field_manager=FIELD_MANAGER)
         except (errors.Conflict, errors.NotFound):
             return
-        self.jobs.cache.upsert(updated)
+        self.jobs.cache.remember(updated)
         if took is not None:
             self.on_recovered(took)
         await self.on_event(node, "Normal", c.JOB_REASON_NODE_HEALTHY, f"{rule.name}: {msg} (job {d.job})")

@@ -101,6 +101,27 @@ class Cache:
             self._index_add(name, key, obj)
         return old
 
+    def remember(self, written: Obj) -> bool:
+        """Store an object the caller just wrote, unless the cache already holds a newer version.
+
+        Controllers put their own writes into the cache so that a quick second
+        reconcile sees them before the watch delivers them; but blindly storing
+        the write's answer could replace a newer version (another writer's
+        update that raced ahead on the watch) with an older one, and nothing
+        would correct it until the object changes again. resourceVersions are
+        opaque in Kubernetes, so they are only compared when both are integers
+        (etcd's and the embedded server's are); otherwise the watch decides.
+        Returns whether it was stored.
+        """
+        meta = written.get("metadata") or {}
+        cached = self.get(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        new_rv = str(meta.get("resourceVersion") or "")
+        old_rv = str(((cached or {}).get("metadata") or {}).get("resourceVersion") or "")
+        if cached is None or (new_rv.isdigit() and old_rv.isdigit() and int(new_rv) > int(old_rv)):
+            self.upsert(written)
+            return True
+        return False
+
     def delete(self, obj: Obj) -> Obj | None:
         """Remove the object with ``obj``'s key; return what was stored."""
         key = object_key(obj)
