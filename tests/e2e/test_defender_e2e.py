@@ -110,8 +110,9 @@ def test_storm_stops_all_remediation_and_opens_the_circuit(fleet: Fleet) -> None
     assert all(j["status"]["defender"]["policy"] == "test" for j in jobs)
     assert not any(fleet.cordoned(m) for m in sick)  # nothing was executed
 
-    policy = fleet.k.json("get", "defenderpolicy", "test")
-    assert policy["status"]["circuit"]["state"] == "Open"
+    # the policy's status is written by the Defender's background loop, a moment after the decisions
+    wait_for(lambda: fleet.k.json("get", "defenderpolicy", "test")["status"]["circuit"]["state"] == "Open", 15,
+             "the policy status to show the open circuit")
     status = subprocess.run([sys.executable, "-m", "kubenode.cli.main", "defender", "status", "--kubeconfig",
                              str(fleet.k.kubeconfig)], capture_output=True, text=True, check=True).stdout
     assert "Open" in status and "test" in status
