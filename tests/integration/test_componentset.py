@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,8 @@ from kubenode.controlplane.up import install_crds
 from kubenode.runtime.informer import Informer
 from kubenode.runtime.manager import Manager
 
+from .polling import eventually
+
 Obj = dict[str, Any]
 SHA = "b" * 64
 
@@ -52,15 +54,6 @@ def component_set(name: str, version: str, **rolling: Any) -> Obj:
                      "updateStrategy": {"rollingUpdate": {"batches": [1, 2, 2], **rolling}}}}
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 # --------------------------------------------------------------------------- simulated agents

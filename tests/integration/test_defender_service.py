@@ -25,18 +25,11 @@ from kubenode.machine.resources import MACHINE_SETS, MACHINES
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.manager import Manager
 
+from .polling import eventually
+
 Obj = dict[str, Any]
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not met within {within}s (last: {last!r})")
 
 
 def policy_obj(name: str, rules: list[Obj], cooldown: int = 300) -> Obj:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from kubenode.controlplane.up import install_crds
 from kubenode.remedy import RemedySettings, add_remedy_controllers
 from kubenode.remedy.resources import NODE_REMEDIERS, REMEDY_JOBS
 from kubenode.runtime.manager import Manager
+
+from .polling import eventually
 
 Obj = dict[str, Any]
 
@@ -52,15 +54,6 @@ class StubReviewer:
         self.finished_ids.append(op_id)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @dataclass
