@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 from pathlib import Path
@@ -159,6 +160,8 @@ def operator(
                                               "kubeconfig's).")] = "",
     import_dir: Annotated[str, typer.Option(
         help="Directory on imported hosts for the agent (default /opt/kubenode as root, else ~/.kubenode).")] = "",
+    qps: Annotated[float, typer.Option(min=1.0, help="Client-side request rate limit towards the API server "
+                                                     "(burst is twice this).")] = 50.0,
     import_python: Annotated[str, typer.Option(
         help="Python on imported hosts that already has KubeNode's dependencies (default: pip-install "
              "the agent into a venv on the host).")] = "",
@@ -177,7 +180,7 @@ def operator(
     from kubenode.runtime.leaderelection import LeaderElectionConfig
 
     _logging(verbose)
-    config = client_config(kubeconfig)
+    config = dataclasses.replace(client_config(kubeconfig), qps=qps, burst=max(1, int(qps * 2)))
     kc_path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
     endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
     ident = identity or f"{socket.gethostname()}_{os.getpid()}"
