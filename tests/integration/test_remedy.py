@@ -233,8 +233,13 @@ async def test_recovery_after_healthy_delay_is_recorded(env: Env) -> None:
 
     await eventually(recovered, what="NodeHealthyAgain")
     assert env.manager is not None
-    count = env.manager.registry.get_sample_value("kubenode_remedy_detection_to_recovery_seconds_count")
-    assert count == 1
+    registry = env.manager.registry
+
+    async def observed() -> bool:
+        # the controller observes the histogram right after its status write returns: poll, do not race it
+        return registry.get_sample_value("kubenode_remedy_detection_to_recovery_seconds_count") == 1
+
+    await eventually(observed, what="the detection-to-recovery observation")
     assert env.manager.registry.get_sample_value(
         "kubenode_remedy_decisions_total", {"decision": "Allowed", "action": "Cordon"}) == 1
     assert env.manager.registry.get_sample_value(
