@@ -70,6 +70,7 @@ def test_three_machines_running_with_ready_nodes(fleet: Fleet) -> None:
         conds = {c["type"]: c["status"] for c in m["status"]["conditions"]}
         assert conds == {"InfrastructureReady": "True", "AgentConnected": "True", "NodeReady": "True",
                          "NodeSynced": "True", "Ready": "True"}
+        assert m["spec"]["providerID"] == f"local:///{name}"  # set once the host exists
         node = fleet.k.json("get", "node", name)
         assert node["metadata"]["labels"]["kubenode.io/machine"] == name
         assert node["metadata"]["labels"]["kubernetes.io/arch"]

@@ -102,7 +102,8 @@ class MachineReconciler:
             try:
                 provider = await self.resolve(machine)
                 infra = await provider.state(machine)
-                if infra.state == STATE_MISSING and not status.get("providerID"):
+                created = status.get("providerID") or (machine.get("spec") or {}).get("providerID")
+                if infra.state == STATE_MISSING and not created:
                     kubeconfig = await ensure_agent_kubeconfig(self.client, machine, self.endpoint)
                     infra = await provider.create(machine, Bootstrap(
                         machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
@@ -113,6 +114,10 @@ class MachineReconciler:
                 if not exc.retryable:
                     infra = InfraStatus("Failed", message=str(exc))
                     problem = None
+        if infra is not None and infra.provider_id and not (machine.get("spec") or {}).get("providerID"):
+            # DESIGN.md: spec.providerID is set once the host exists (as Cluster API does).
+            await self.client.patch(MACHINES, machine["metadata"]["name"], {"spec": {"providerID": infra.provider_id}},
+                                    field_manager=FIELD_MANAGER)
         node = self.nodes.cache.get("", node_name_of(machine))
         synced: tuple[bool, str] | None = None
         if node is not None:
