@@ -210,7 +210,8 @@ async def main() -> None:
             deadline = time.monotonic() + 60
             while not (Path(tmp) / "kubeconfig").exists():
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
+                    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                    raise SystemExit(f"server did not start: {err}")
                 await asyncio.sleep(0.1)
             b = Bench(f"https://127.0.0.1:{port}", token_file.read_text().strip(), Path(tmp) / "pki" / "ca.crt")
             try:

@@ -15,10 +15,13 @@ writes per machine are the agent's.
 Per fleet size it prints the rollout time (template change → Completed),
 API writes per machine (the server's global resourceVersion before and after:
 every write, Events and status updates included; target <= 3), the operator's
-CPU seconds and peak RSS during the rollout, and finally the time ratio
+CPU seconds and peak RSS and the API server's CPU seconds during the rollout, and finally the time ratio
 between the two sizes next to the size ratio (must be no worse than linear).
 
-    python bench/rollout.py [--sizes 1000,5000] [--batches 1,5,10,50,100]   # sizes may be percentages: 10%
+Each size runs `--repeat` rollouts in a row (1.1.0, 1.2.0, ...: each a new
+revision) and prints the medians, so one noisy run does not decide.
+
+    python bench/rollout.py [--sizes 1000,5000] [--batches 1,5,10,50,100] [--repeat 3]   # batches may be 10%
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +48,7 @@ from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.componentset.resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS, MACHINES
 from kubenode.controlplane.up import install_crds
+from kubenode.gctune import tune_gc
 from kubenode.runtime.informer import Informer
 
 Obj = dict[str, Any]
@@ -218,7 +223,33 @@ async def wait_file(path: Path, proc: subprocess.Popen[bytes], within: float = 6
         await asyncio.sleep(0.1)
 
 
-async def run_size(n: int, batches: list[int | str], work: Path) -> dict[str, float]:
+async def one_rollout(client: KubeClient, proc: psutil.Process, server_proc: psutil.Process, n: int,
+                      version: str) -> dict[str, float]:
+    """Roll the set to `version` and measure it."""
+    me = psutil.Process()
+    cpu0 = sum(proc.cpu_times()[:2])
+    server_cpu0 = sum(server_proc.cpu_times()[:2])
+    sim_cpu0 = sum(me.cpu_times()[:2])
+    rv0 = await server_rv(client)
+    with PeakRss(proc) as rss:
+        t0 = time.monotonic()
+        await client.patch(MACHINE_COMPONENT_SETS, "demo", {"spec": {"template": {"version": version}}})
+        # observedGeneration == generation in wait_phase: the old Completed status does not count
+        done = await wait_phase(client, "demo", "Completed", None, 1800)
+        elapsed = time.monotonic() - t0
+        cpu = sum(proc.cpu_times()[:2]) - cpu0
+        server_cpu = sum(server_proc.cpu_times()[:2]) - server_cpu0
+        sim_cpu = sum(me.cpu_times()[:2]) - sim_cpu0
+    rv1 = await server_rv(client)
+    st = done["status"]
+    assert st["ready"] == n and st["updated"] == n, st
+    return {"machines": n, "seconds": elapsed, "writes": rv1 - rv0, "writes_per_machine": (rv1 - rv0) / n,
+            "operator_cpu": cpu, "server_cpu": server_cpu, "agents_cpu": sim_cpu,
+            "operator_peak_rss_mb": rss.peak / 2**20,
+            "batches": float(st["totalBatches"])}
+
+
+async def run_size(n: int, batches: list[int | str], work: Path, repeat: int) -> dict[str, float]:
     data = work / f"n{n}"
     port = free_port()
     server = spawn([sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", str(data),
@@ -262,21 +293,14 @@ async def run_size(n: int, batches: list[int | str], work: Path) -> dict[str, fl
                 print(f"  initial install of 1.0.0 on {n} machines: {time.monotonic() - t:.1f}s", flush=True)
 
                 proc = psutil.Process(operator.pid)
-                cpu0 = sum(proc.cpu_times()[:2])
-                rv0 = await server_rv(client)
-                with PeakRss(proc) as rss:
-                    t0 = time.monotonic()
-                    await client.patch(MACHINE_COMPONENT_SETS, "demo", {"spec": {"template": {"version": "1.1.0"}}})
-                    # observedGeneration == generation in wait_phase: the old Completed status does not count
-                    done = await wait_phase(client, "demo", "Completed", None, 1800)
-                    elapsed = time.monotonic() - t0
-                    cpu = sum(proc.cpu_times()[:2]) - cpu0
-                rv1 = await server_rv(client)
-                st = done["status"]
-                assert st["ready"] == n and st["updated"] == n, st
-                return {"machines": n, "seconds": elapsed, "writes": rv1 - rv0, "writes_per_machine": (rv1 - rv0) / n,
-                        "operator_cpu": cpu, "operator_peak_rss_mb": rss.peak / 2**20,
-                        "batches": float(st["totalBatches"])}
+                server_proc = psutil.Process(server.pid)
+                runs = []
+                for r in range(repeat):
+                    runs.append(await one_rollout(client, proc, server_proc, n, f"1.{r + 1}.0"))
+                    print(f"  rollout {r + 1}/{repeat}: {runs[-1]['seconds']:.1f}s", flush=True)
+                out = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
+                out["operator_peak_rss_mb"] = max(x["operator_peak_rss_mb"] for x in runs)
+                return out
             finally:
                 await sim.stop()
     finally:
@@ -285,17 +309,19 @@ async def run_size(n: int, batches: list[int | str], work: Path) -> dict[str, fl
         terminate(server)
 
 
-async def main(sizes: list[int], batches: list[int | str]) -> None:
+async def main(sizes: list[int], batches: list[int | str], repeat: int) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="kubenode-bench-rollout-") as tmp:
         for n in sizes:
-            print(f"rollout 1.0.0 -> 1.1.0 across {n} machines, batches {batches} (last repeats), no soak",
-                  flush=True)
-            r = await run_size(n, batches, Path(tmp))
+            print(f"{repeat} rollout(s) 1.0.0 -> 1.1.0 -> ... across {n} machines, batches {batches} (last repeats), "
+                  "no soak; medians:", flush=True)
+            r = await run_size(n, batches, Path(tmp), repeat)
             results.append(r)
             print(f"  total time        {r['seconds']:.1f} s ({int(r['batches'])} batches)")
             print(f"  API writes        {int(r['writes'])} = {r['writes_per_machine']:.2f} per machine (target <= 3)")
             print(f"  operator CPU      {r['operator_cpu']:.1f} s")
+            print(f"  API server CPU    {r['server_cpu']:.1f} s")
+            print(f"  simulated agents  {r['agents_cpu']:.1f} s CPU (this process)")
             print(f"  operator peak RSS {r['operator_peak_rss_mb']:.0f} MiB", flush=True)
     if len(results) >= 2:
         a, b = results[0], results[-1]
@@ -311,11 +337,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,5000")
     parser.add_argument("--batches", default="1,5,10,50,100")
+    parser.add_argument("--repeat", type=int, default=3, help="rollouts per size (to new versions); medians")
     parser.add_argument("--operator", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    tune_gc()  # as `kubenode operator` and `kubenode agent` do (the simulator stands in for the agents)
     if args.operator is not None:
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
         asyncio.run(run_operator(args.operator))
     else:
         sizes = [int(x) for x in args.sizes.split(",")]
-        asyncio.run(main(sizes, [x if x.endswith("%") else int(x) for x in args.batches.split(",")]))
+        asyncio.run(main(sizes, [x if x.endswith("%") else int(x) for x in args.batches.split(",")], args.repeat))

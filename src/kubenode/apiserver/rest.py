@@ -278,7 +278,10 @@ class ObjectAPI:
             new = strategic_merge_patch(base, doc, info.smp_hints)
         if not isinstance(new, dict):
             raise errors.bad_request("the patch produced something that is not an object")
-        new = clone(new)
+        if ctype != MERGE_PATCH:
+            # merge_patch builds its result from copies only; the others may alias parts of it
+            # (a JSON patch `copy`, a strategic list merge), which later in-place edits must not see twice.
+            new = clone(new)
         if not isinstance(new.get("metadata"), dict):
             new["metadata"] = {}
         want_rv = new["metadata"].get("resourceVersion")

@@ -17,6 +17,7 @@ from kubenode.cli.remedy_cmd import app as remedy_app
 from kubenode.cli.rollout_cmd import app as rollout_app
 from kubenode.client.config import ClientConfig, load_config
 from kubenode.client.errors import ConfigError
+from kubenode.gctune import tune_gc
 
 app = typer.Typer(
     help="KubeNode: operate large, mixed node fleets on Kubernetes.",
@@ -84,9 +85,11 @@ async def _serve(config: ServerConfig, what: str) -> None:
         await server.stop()
 
 
-def _logging(verbose: bool) -> None:
+def _long_running(verbose: bool) -> None:
+    """Set-up of the commands that run until stopped: logging and the collector's thresholds."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tune_gc()
 
 
 @app.command()
@@ -97,7 +100,7 @@ def apiserver(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the embedded, Kubernetes-compatible API server alone."""
-    _logging(verbose)
+    _long_running(verbose)
     asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port, host=host), "kubenode apiserver"))
 
 
@@ -117,7 +120,7 @@ def up(
     """Run everything on this machine: API server, operators and a fleet of local machines."""
     from kubenode.controlplane.up import ControlPlane, UpConfig, run_up
 
-    _logging(verbose)
+    _long_running(verbose)
 
     def ready(cp: ControlPlane) -> None:
         kc = cp.server.kubeconfig
@@ -179,7 +182,7 @@ def operator(
     from kubenode.providers.local import LocalProvider
     from kubenode.runtime.leaderelection import LeaderElectionConfig
 
-    _logging(verbose)
+    _long_running(verbose)
     config = dataclasses.replace(client_config(kubeconfig), qps=qps, burst=max(1, int(qps * 2)))
     kc_path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
     endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
@@ -242,7 +245,7 @@ def agent(
     from kubenode.agent.extensions import build_extensions
     from kubenode.client.client import KubeClient
 
-    _logging(verbose)
+    _long_running(verbose)
     config = client_config(kubeconfig)
     cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
                       heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds)

@@ -32,14 +32,16 @@ import asyncio
 import calendar
 import functools
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubenode.api import constants as c
 from kubenode.api.defender import COMPONENT_UPGRADE, Operation, Reviewer, Verdict
-from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.apiserver.selectors import LabelSelector, label_selector_from_dict
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.metrics.component_metrics import RolloutMetrics
@@ -49,7 +51,17 @@ from kubenode.runtime.informer import Informer
 
 from .resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS
 from .revisions import find_revision, previous_revision, record_revision, template_hash
-from .rollout_planner import Batch, ComponentState, MachineState, Plan, RolloutInput, Strategy, plan_rollout
+from .rollout_planner import (
+    Batch,
+    ComponentState,
+    FleetView,
+    MachineState,
+    Plan,
+    RolloutInput,
+    Strategy,
+    normalized_stable,
+    plan_rollout,
+)
 from .status import build_status
 
 log = logging.getLogger("kubenode.componentset")
@@ -140,6 +152,22 @@ def node_of(machine: Obj) -> str:
     return str(ref or (machine.get("spec") or {}).get("nodeName") or machine["metadata"]["name"])
 
 
+def machine_state(machine: Obj, mc: Obj | None) -> MachineState:
+    """The planner's view of one selected machine and its component (None: it has none yet)."""
+    meta = machine["metadata"]
+    return MachineState(meta["name"], str(meta.get("uid", "")), node_of(machine),
+                        None if mc is None else component_state(mc))
+
+
+@dataclass
+class _Tracker:
+    """One set's incremental view: valid for `key` (target, stable revision, selector)."""
+
+    key: tuple[str, str | None, str]
+    view: FleetView
+    dirty: set[str] = field(default_factory=set)  # machines to re-read before the next plan
+
+
 def component_spec(machine: str, component: str, revision: str, template: Obj) -> Obj:
     """A MachineComponent spec: the machine, the component, the revision and its template's fields."""
     return {**template, "machineName": machine, "component": component, "revision": revision}
@@ -160,52 +188,114 @@ class ComponentSetReconciler:
         self.metrics = metrics
         self.clock = clock
         self._admitted: dict[str, str] = {}  # set name → op id of the batch in flight
-        #: set uid → machine → (resourceVersions, state): see `_machine_states`
-        self._memo: dict[str, dict[str, tuple[tuple[Any, ...], MachineState]]] = {}
+        self._trackers: dict[str, _Tracker] = {}  # set uid → its incremental view (see `_sync_view`)
+        self.full_syncs = 0  # how many times a view was built from scratch (tests and benches read it)
         components.cache.add_index(INDEX_OWNER, lambda o: [
             r["uid"] for r in o["metadata"].get("ownerReferences") or [] if r.get("controller")])
+        machines.on_change(self._on_machine)
+        components.on_change(self._on_component)
 
-    def _machine_states(self, set_uid: str, selected: list[Obj], by_machine: dict[str, Obj]) -> list[MachineState]:
-        """The planner's view of the selected machines, memoised per set by resourceVersions.
+    # ------------------------------------------------------------------ the incremental view
 
-        A reconcile looks at every selected machine, but between two reconciles only about a batch's
-        worth of objects changed: rebuilding the rest every time is what would make a large fleet's
-        rollout quadratic. Entries of machines no longer selected are dropped.
+    def _on_machine(self, old: Obj | None, new: Obj | None) -> None:
+        """Informer handler: a machine changed; every set re-reads it on its next reconcile.
+
+        Not filtered by what changed: the event's `old` may be a version a controller already put into the
+        shared cache (`Cache.remember`), so "nothing I care about changed" cannot be told from here. A
+        heartbeat costs one cheap comparison in `FleetView.put`.
         """
-        old = self._memo.get(set_uid, {})
-        memo: dict[str, tuple[tuple[Any, ...], MachineState]] = {}
-        out = []
-        for machine in selected:
-            name = machine["metadata"]["name"]
-            mc = by_machine.get(name)
-            key = (machine["metadata"].get("resourceVersion"), None if mc is None else mc["metadata"].get("uid"),
-                   None if mc is None else mc["metadata"].get("resourceVersion"))
-            hit = old.get(name)
-            if hit is not None and hit[0] == key:
-                state = hit[1]
+        name = (new or old or {}).get("metadata", {}).get("name")
+        if name:
+            for tracker in self._trackers.values():
+                tracker.dirty.add(name)
+
+    def _on_component(self, old: Obj | None, new: Obj | None) -> None:
+        """Informer handler: a component changed; its set re-reads that machine on its next reconcile."""
+        for obj in (old, new):
+            if obj is None:
+                continue
+            machine = str((obj.get("spec") or {}).get("machineName") or "")
+            for ref in obj["metadata"].get("ownerReferences") or []:
+                tracker = self._trackers.get(ref.get("uid", "")) if ref.get("controller") else None
+                if tracker is not None:
+                    tracker.dirty.add(machine)
+
+    def _owned_component(self, set_name: str, set_uid: str, machine: str) -> Obj | None:
+        """The live MachineComponent of `machine` owned by the set (None if absent or being deleted)."""
+        mc = self.components.cache.get("", component_name(set_name, machine))
+        if mc is None or mc["metadata"].get("deletionTimestamp") or not any(
+                r.get("uid") == set_uid and r.get("controller") for r in mc["metadata"].get("ownerReferences") or []):
+            return None
+        return mc
+
+    def _sync_view(self, mcs: Obj, selector: LabelSelector, target: str,
+                   stable: str | None) -> tuple[FleetView, list[Obj]]:
+        """The set's view of its machines, brought up to date; and the components whose machine left.
+
+        The first reconcile of a set (and of every new target, stable revision or selector) builds the
+        view from the caches; later ones re-read only the machines the informer handlers marked dirty
+        since, so a reconcile costs what changed, not the fleet.
+        """
+        name, uid = mcs["metadata"]["name"], mcs["metadata"]["uid"]
+        key = (target, stable, json.dumps((mcs.get("spec") or {}).get("selector") or {}, sort_keys=True))
+        tracker = self._trackers.get(uid)
+        if tracker is None or tracker.key != key:
+            states = []
+            for m in self.machines.cache.list():
+                if not m["metadata"].get("deletionTimestamp") and selector.matches(m["metadata"].get("labels")):
+                    states.append(machine_state(m, self._owned_component(name, uid, m["metadata"]["name"])))
+            tracker = self._trackers[uid] = _Tracker(key, FleetView(target, stable, states))
+            orphans = [o for o in self.components.cache.by_index(INDEX_OWNER, uid)
+                       if not o["metadata"].get("deletionTimestamp")
+                       and str((o.get("spec") or {}).get("machineName")) not in tracker.view]
+            self.full_syncs += 1
+            return tracker.view, orphans
+        orphans = []
+        dirty, tracker.dirty = tracker.dirty, set()
+        for machine_name in dirty:
+            machine = self.machines.cache.get("", machine_name)
+            mc = self._owned_component(name, uid, machine_name)
+            if machine is not None and not machine["metadata"].get("deletionTimestamp") and selector.matches(
+                    machine["metadata"].get("labels")):
+                tracker.view.put(machine_state(machine, mc))
             else:
-                state = MachineState(name, str(machine["metadata"].get("uid", "")), node_of(machine),
-                                     None if mc is None else component_state(mc))
-            memo[name] = (key, state)
-            out.append(state)
-        self._memo[set_uid] = memo
-        return out
+                tracker.view.discard(machine_name)
+                if mc is not None:
+                    orphans.append(mc)
+        return tracker.view, orphans
+
+    def _mark_dirty(self, set_uid: str, machines: Iterable[str]) -> None:
+        """Our own writes went into the cache without an informer event: re-read those machines next time."""
+        tracker = self._trackers.get(set_uid)
+        if tracker is not None:
+            tracker.dirty.update(machines)
 
     async def _event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
         if self.on_event is not None:
             await self.on_event(obj, type_, reason, message)
 
     async def __call__(self, req: Request) -> Result | None:
+        try:
+            return await self._reconcile(req)
+        except BaseException:
+            # The dirty machines this reconcile took may not have been acted on: the retry starts from a
+            # fresh view rather than trust one that may have lost them.
+            mcs = self.sets.cache.get("", req.name)
+            if mcs is not None:
+                self._trackers.pop(mcs["metadata"]["uid"], None)
+            raise
+
+    async def _reconcile(self, req: Request) -> Result | None:
         mcs = self.sets.cache.get("", req.name)
         if mcs is None or mcs["metadata"].get("deletionTimestamp"):
             self._admitted.pop(req.name, None)
             live = {o["metadata"]["uid"] for o in self.sets.cache.list() if not o["metadata"].get("deletionTimestamp")}
-            for gone in [u for u in self._memo if u not in live]:
-                del self._memo[gone]
+            for gone in [u for u in self._trackers if u not in live]:
+                del self._trackers[gone]
             return None  # owned components go with the set (garbage collection)
         spec = mcs.get("spec") or {}
         old_status = mcs.get("status") or {}
-        name, uid = mcs["metadata"]["name"], mcs["metadata"]["uid"]
+        name = mcs["metadata"]["name"]
         template: Obj = spec.get("template") or {}
         target = template_hash(template)
         history = record_revision(list(old_status.get("revisions") or []), template, now_rfc3339(),
@@ -217,18 +307,13 @@ class ComponentSetReconciler:
             await self._event(mcs, "Warning", "InvalidSpec", str(exc))
             raise TerminalError(f"machinecomponentset {name}: {exc}") from None
 
-        selected = [m for m in self.machines.cache.list()
-                    if not m["metadata"].get("deletionTimestamp") and selector.matches(m["metadata"].get("labels"))]
-        owned = self.components.cache.by_index(INDEX_OWNER, uid)
-        by_machine = {str((mc.get("spec") or {}).get("machineName")): mc for mc in owned
-                      if not mc["metadata"].get("deletionTimestamp")}
-        selected_names = {m["metadata"]["name"] for m in selected}
-        await self._delete_orphans([mc for mach, mc in by_machine.items() if mach not in selected_names])
+        stable = normalized_stable(target, stable_revision(old_status, history, target))
+        view, orphans = self._sync_view(mcs, selector, target, stable)
+        await self._delete_orphans(orphans)
 
         same_rollout = old_status.get("updateRevision") == target
         inp = RolloutInput(
-            target=target, strategy=strategy, stable=stable_revision(old_status, history, target),
-            machines=self._machine_states(uid, selected, by_machine),
+            target=target, strategy=strategy, stable=stable, machines=view,
             paused=bool(spec.get("paused")), approved_batch=resume_approval(mcs, target),
             previous_phase=str(old_status.get("phase") or "") if same_rollout else "",
             previous_failed=tuple((str(f.get("name")), str(f.get("message") or ""))
@@ -250,7 +335,7 @@ class ComponentSetReconciler:
         if plan.batch is not None and plan.batch.machines:
             verdict = await self._review(mcs, plan.batch, rollout_key(history, target))
             if verdict.allowed:
-                await self._move(mcs, plan.batch, by_machine, templates, target)
+                await self._move(mcs, plan.batch, templates, target)
                 self._admitted[name] = self._op_id(name, plan.batch, rollout_key(history, target))
                 batch_start = now_rfc3339()
                 allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
@@ -328,16 +413,21 @@ class ComponentSetReconciler:
                 return  # our cache is behind: the next reconcile sees it
             self.components.cache.remember(created)  # so that a quick second reconcile does not try again
 
-        await _bounded(one(m, r) for m, r in sorted(creates.items()))
+        try:
+            await _bounded(one(m, r) for m, r in sorted(creates.items()))
+        finally:
+            self._mark_dirty(mcs["metadata"]["uid"], creates)
         log.info("machinecomponentset %s: created %d component(s)", set_name, len(creates))
 
-    async def _move(self, mcs: Obj, batch: Batch, by_machine: dict[str, Obj], templates: dict[str, Obj],
-                    target: str) -> None:
+    async def _move(self, mcs: Obj, batch: Batch, templates: dict[str, Obj], target: str) -> None:
         component = str((mcs.get("spec") or {}).get("component"))
         revision = batch.revision if batch.revision in templates else target
+        set_name, set_uid = mcs["metadata"]["name"], mcs["metadata"]["uid"]
 
         async def one(machine: str) -> None:
-            mc = by_machine[machine]
+            mc = self._owned_component(set_name, set_uid, machine)
+            if mc is None:
+                return  # gone since the view saw it: its deletion event brings the machine back to the plan
             new_spec = component_spec(machine, component, revision, templates[revision])
             patch_spec: Obj = {k: None for k in (mc.get("spec") or {}) if k not in new_spec}
             patch_spec.update(new_spec)
@@ -350,7 +440,10 @@ class ComponentSetReconciler:
                 return
             self.components.cache.remember(updated)
 
-        await _bounded(one(m) for m in batch.machines)
+        try:
+            await _bounded(one(m) for m in batch.machines)
+        finally:
+            self._mark_dirty(set_uid, batch.machines)
         log.info("machinecomponentset %s: moved %d machine(s) to revision %s", mcs["metadata"]["name"],
                  len(batch.machines), revision)
 

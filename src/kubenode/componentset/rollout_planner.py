@@ -37,14 +37,18 @@ Rules (DESIGN.md, "Rollout strategy"):
 
 from __future__ import annotations
 
-import functools
-import hashlib
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubenode.api import constants as c
+
+from .fleet import ComponentState, FleetView, MachineState, Traits, order_key
+
+__all__ = ["Batch", "ComponentState", "FleetView", "MachineState", "Plan", "RolloutInput", "Strategy",
+           "batch_boundaries", "normalized_stable", "order_key", "plan_rollout", "resolve", "rollout_order"]
 
 IntOrPercent = int | str
 
@@ -53,47 +57,6 @@ MIN_REQUEUE_SECONDS = 1.0
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class ComponentState:
-    """What one MachineComponent says: the revision it is assigned and what its agent reported."""
-
-    name: str
-    revision: str  # spec.revision: what the controller assigned
-    phase: str = ""  # status.phase
-    healthy: bool = False
-    installed_revision: str = ""
-    installed_version: str = ""
-    message: str = ""
-    #: The status was written for the current spec (status.observedGeneration >= metadata.generation,
-    #: or the agent does not report observedGeneration and installedRevision matches).
-    fresh: bool = True
-    healthy_since: float | None = None  # lastTransitionTime of the Healthy=True condition
-    deleting: bool = False
-
-    def running_healthy(self) -> bool:
-        """Running and healthy, whatever the revision."""
-        return self.phase == c.COMPONENT_PHASE_RUNNING and self.healthy and not self.deleting
-
-    def ready_at(self, revision: str) -> bool:
-        """Assigned `revision`, installed at it, Running and healthy."""
-        return (self.revision == revision and self.fresh and self.running_healthy()
-                and self.installed_revision in ("", revision))
-
-    def failed_at(self, revision: str) -> bool:
-        """Assigned `revision` and its agent reported Failed for it."""
-        return self.revision == revision and self.fresh and self.phase == c.COMPONENT_PHASE_FAILED
-
-
-@dataclass(frozen=True)
-class MachineState:
-    """One selected machine and its component (None: no MachineComponent yet)."""
-
-    name: str
-    uid: str
-    node: str = ""
-    component: ComponentState | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +114,9 @@ class RolloutInput:
     """Everything the planner looks at."""
 
     target: str  # revision of spec.template
-    machines: Sequence[MachineState]  # the selected machines
+    #: The selected machines: a list, or a `FleetView` the caller keeps up to date (built for `target` and
+    #: `normalized_stable(target, stable)`; any other view is rebuilt).
+    machines: Sequence[MachineState] | FleetView
     strategy: Strategy = field(default_factory=Strategy)
     stable: str | None = None  # revision to fall back to (last completed, else the previous one)
     paused: bool = False  # spec.paused
@@ -226,36 +191,69 @@ def batch_boundaries(batches: Sequence[IntOrPercent], total: int) -> list[int]:
     return bounds
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def order_key(uid: str, revision: str) -> str:
-    """Sort key of a machine for a revision: sha256(uid + revision), as system-upgrade-controller does."""
-    return hashlib.sha256(f"{uid}{revision}".encode()).hexdigest()
-
-
 def rollout_order(machines: Sequence[MachineState], revision: str) -> list[MachineState]:
     """Machines in the order a rollout of `revision` visits them."""
     return sorted(machines, key=lambda m: (order_key(m.uid, revision), m.name))
 
 
+
+def normalized_stable(target: str, stable: str | None) -> str | None:
+    """The revision a rollout of `target` falls back to, as the planner sees it (None: there is none)."""
+    return stable if stable and stable != target else None
+
+
+def fleet_view(inp: RolloutInput) -> FleetView:
+    """`inp.machines` as a view for its target and stable revision (the caller's, when it fits)."""
+    stable = normalized_stable(inp.target, inp.stable)
+    if isinstance(inp.machines, FleetView):
+        if inp.machines.target == inp.target and inp.machines.stable == stable:
+            return inp.machines
+        return FleetView(inp.target, stable, (m for m in (inp.machines.get(n) for n in inp.machines.names())
+                                              if m is not None))
+    return FleetView(inp.target, stable, inp.machines)
+
+
 # --------------------------------------------------------------------------- planning
+#
+# Everything below asks the view for counts (sums over a few buckets) and for the first k machines of some
+# kind in rollout order (a lazy merge): a plan costs what the batch and the failures are, not the fleet.
+
+
+def _no_component(t: Traits) -> bool:
+    return not t.component
+
+
+def _failed(t: Traits) -> bool:
+    return t.failed
+
+
+def _at_target(t: Traits) -> bool:
+    return t.at_target
+
+
+def _not_at_target(t: Traits) -> bool:
+    return t.component and not t.at_target
+
+
+def _updating(t: Traits) -> bool:
+    """Being created, or assigned the target and neither ready nor failed there yet."""
+    return not t.component or (t.at_target and not t.ready and not t.failed)
 
 
 def plan_rollout(inp: RolloutInput) -> Plan:
     """The next step of the rollout of `inp.target` (see the module docstring for the rules)."""
     s = inp.strategy
-    order = rollout_order(inp.machines, inp.target)
-    n = len(order)
+    view = fleet_view(inp)
+    n = len(view)
     bounds = batch_boundaries(s.batches, n)
-    comps = [m.component for m in order]
-    failed = tuple((m.name, m.component.message or "component failed") for m in order
-                   if m.component is not None and m.component.failed_at(inp.target))
+    failed = tuple((m.name, (m.component.message if m.component else "") or "component failed")
+                   for m in view.walk(_failed))
     plan = Plan(phase=c.ROLLOUT_PHASE_PROGRESSING, reason=c.COMPONENT_SET_REASON_BATCH_IN_PROGRESS, message="",
                 desired=n, total_batches=len(bounds),
-                updated=sum(1 for x in comps if x is not None and x.fresh and x.revision == inp.target
-                            and x.installed_revision == inp.target),
-                ready=sum(1 for x in comps if x is not None and x.ready_at(inp.target)),
+                updated=view.count(lambda t: t.updated),
+                ready=view.count(lambda t: t.ready),
                 failed=failed,
-                unavailable=sum(1 for x in comps if x is None or not x.running_healthy()))
+                unavailable=view.count(lambda t: not t.available))
     if n == 0:
         plan.phase, plan.reason = c.ROLLOUT_PHASE_COMPLETED, c.COMPONENT_SET_REASON_NO_MACHINES
         plan.message = "no machine matches the selector"
@@ -263,28 +261,26 @@ def plan_rollout(inp: RolloutInput) -> Plan:
 
     max_failures = resolve(s.max_failures, n, minimum=0)
     too_many_failures = len(failed) > max_failures
-    stable = inp.stable if inp.stable and inp.stable != inp.target else None
+    stable = view.stable
     remembered_rollback = inp.previous_phase in (c.ROLLOUT_PHASE_ROLLING_BACK, c.ROLLOUT_PHASE_FAILED)
     if stable is not None and (remembered_rollback or (too_many_failures and s.rollback_on_failure)):
-        return _plan_rollback(inp, plan, order, stable)
+        return _plan_rollback(inp, plan, view, stable)
     if too_many_failures:
-        plan.creates = {m.name: stable or inp.target for m in order if m.component is None}
+        plan.creates = {m.name: stable or inp.target for m in view.walk(_no_component)}
         plan.phase, plan.reason = c.ROLLOUT_PHASE_PAUSED, c.COMPONENT_SET_REASON_MAX_FAILURES_EXCEEDED
         plan.message = (f"{len(failed)} machine(s) failed (maxFailures {max_failures}): "
                         f"{', '.join(name for name, _ in failed[:5])}; fix the template or run "
                         "`kubenode rollout undo`")
-        plan.current_batch = _batch_number(bounds, _assigned(order, inp.target))
+        plan.current_batch = _batch_number(bounds, view.count(_at_target))
         return plan
 
-    plan.creates = {m.name: inp.target for m in order if m.component is None}
-    moved = _assigned(order, inp.target) + len(plan.creates)
+    plan.creates = {m.name: inp.target for m in view.walk(_no_component)}
+    moved = view.count(_at_target) + len(plan.creates)
     plan.current_batch = _batch_number(bounds, moved)
-    plan.in_flight = tuple(m.name for m in order if m.component is None or (
-        m.component.revision == inp.target and not m.component.ready_at(inp.target)
-        and not m.component.failed_at(inp.target)))
+    plan.in_flight = tuple(m.name for m in view.walk(_updating))
 
     if s.type == c.UPDATE_STRATEGY_ON_DELETE:
-        return _plan_on_delete(plan, order, inp.target)
+        return _plan_on_delete(plan, view, inp.target)
     if moved >= n and not plan.in_flight:
         plan.phase, plan.reason = c.ROLLOUT_PHASE_COMPLETED, c.COMPONENT_SET_REASON_ROLLOUT_COMPLETE
         plan.current_batch = len(bounds)
@@ -311,7 +307,7 @@ def plan_rollout(inp: RolloutInput) -> Plan:
             plan.message = f"paused after batch {k} of {len(bounds)} for approval: `kubenode rollout resume`"
             return plan
         if k >= 1 and s.soak_seconds > 0:
-            soaked = _soaked_for(order, inp)
+            soaked = _soaked_for(view, inp)
             if soaked < s.soak_seconds:
                 plan.reason = c.COMPONENT_SET_REASON_BATCH_SOAKING
                 left = s.soak_seconds - soaked
@@ -326,48 +322,37 @@ def plan_rollout(inp: RolloutInput) -> Plan:
                             f"{resolve(s.max_unavailable, n)}")
             return plan
         size = min(size, room)
-    chosen = [m for m in order if m.component is not None and m.component.revision != inp.target][:size]
+    chosen = list(view.walk(_not_at_target, limit=size))
     plan.batch = Batch(number, tuple(m.name for m in chosen), tuple(m.node or m.name for m in chosen), inp.target)
     plan.current_batch = number
     plan.message = f"starting batch {number} of {len(bounds)}: {len(chosen)} machine(s)"
     return plan
 
 
-def _assigned(order: Sequence[MachineState], revision: str) -> int:
-    return sum(1 for m in order if m.component is not None and m.component.revision == revision)
-
-
 def _batch_number(bounds: Sequence[int], moved: int) -> int:
     """The batch that `moved` assigned machines reach (0 before the first)."""
     if moved <= 0:
         return 0
-    return next((i + 1 for i, b in enumerate(bounds) if b >= moved), len(bounds))
+    return min(bisect.bisect_left(bounds, moved) + 1, len(bounds))
 
 
-def _soaked_for(order: Sequence[MachineState], inp: RolloutInput) -> float:
+def _soaked_for(view: FleetView, inp: RolloutInput) -> float:
     """Seconds since the machines at the target last became healthy (their newest Healthy transition)."""
-    times: list[float] = []
-    for m in order:
-        comp = m.component
-        if comp is None or not comp.ready_at(inp.target):
-            continue
-        since = comp.healthy_since if comp.healthy_since is not None else inp.batch_start
-        if since is not None:
-            times.append(since)
+    times = [t for t in (view.newest_ready_since(),
+                         inp.batch_start if view.has_ready_without_since() else None) if t is not None]
     if not times:
         return math.inf  # nothing to measure from: do not wait forever
     return inp.now - max(times)
 
 
-def _plan_rollback(inp: RolloutInput, plan: Plan, order: Sequence[MachineState], stable: str) -> Plan:
+def _plan_rollback(inp: RolloutInput, plan: Plan, view: FleetView, stable: str) -> Plan:
     """Every machine goes back to `stable` at once (a rollback is a remedy, not a rollout)."""
     failed = dict(inp.previous_failed)
     failed.update(plan.failed)
     plan.failed = tuple(sorted(failed.items()))
-    plan.creates = {m.name: stable for m in order if m.component is None}
-    moving = [m for m in order if m.component is not None and m.component.revision != stable]
-    back = [m for m in order if m.component is not None and m.component.revision == stable]
-    plan.in_flight = tuple(m.name for m in back if m.component is not None and not m.component.ready_at(stable))
+    plan.creates = {m.name: stable for m in view.walk(_no_component)}
+    moving = list(view.walk(lambda t: t.component and not t.at_stable))
+    plan.in_flight = tuple(m.name for m in view.walk(lambda t: t.at_stable and not t.ready_stable))
     plan.current_batch = 0
     if moving:
         plan.phase, plan.reason = c.ROLLOUT_PHASE_ROLLING_BACK, c.COMPONENT_SET_REASON_ROLLING_BACK
@@ -386,13 +371,13 @@ def _plan_rollback(inp: RolloutInput, plan: Plan, order: Sequence[MachineState],
     return plan
 
 
-def _plan_on_delete(plan: Plan, order: Sequence[MachineState], target: str) -> Plan:
+def _plan_on_delete(plan: Plan, view: FleetView, target: str) -> Plan:
     """OnDelete: only new components get the target; existing ones move when someone deletes them."""
-    stale = [m.name for m in order if m.component is not None and m.component.revision != target]
+    stale = view.count(_not_at_target)
     if not stale and not plan.in_flight:
         plan.phase, plan.reason = c.ROLLOUT_PHASE_COMPLETED, c.COMPONENT_SET_REASON_ROLLOUT_COMPLETE
         plan.message = f"all {plan.desired} machine(s) run revision {target}"
     else:
-        plan.message = (f"OnDelete: {len(stale)} machine(s) keep an older revision until their "
+        plan.message = (f"OnDelete: {stale} machine(s) keep an older revision until their "
                         "MachineComponent is deleted")
     return plan

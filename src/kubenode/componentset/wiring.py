@@ -51,7 +51,7 @@ def _machine_identity(m: Obj | None) -> tuple[Any, ...] | None:
         return None
     meta = m["metadata"]
     return (meta.get("uid"), bool(meta.get("deletionTimestamp")), tuple(sorted((meta.get("labels") or {}).items())),
-            ((m.get("status") or {}).get("nodeRef") or {}).get("name"))
+            ((m.get("status") or {}).get("nodeRef") or {}).get("name"), (m.get("spec") or {}).get("nodeName"))
 
 
 def sets_for_machine(sets: Informer) -> Any:
@@ -92,8 +92,9 @@ def add_componentset_controllers(manager: Manager, client: KubeClient, *, review
 
     def on_component(old: Obj | None, new: Obj | None) -> None:
         # Components change in bursts (the controller moves a whole batch, then the batch's agents report
-        # at about the same time) and every reconcile looks at the whole fleet: coalesce the burst into one
-        # reconcile per window, so the cost per batch stays flat as the fleet grows.
+        # at about the same time): coalesce the burst into one reconcile per window. A reconcile re-reads
+        # only the machines that changed (the reconciler's own handlers mark them), so this saves the
+        # per-reconcile overhead (Defender, status comparison), not fleet-sized work.
         for req in {r for o in (old, new) if o is not None for r in to_owner(o)}:
             rollout.queue.add_after(req, COMPONENT_COALESCE_SECONDS)
 
