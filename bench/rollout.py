@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import statistics
@@ -323,14 +324,18 @@ async def main(sizes: list[int], batches: list[int | str], repeat: int) -> None:
             print(f"  API server CPU    {r['server_cpu']:.1f} s")
             print(f"  simulated agents  {r['agents_cpu']:.1f} s CPU (this process)")
             print(f"  operator peak RSS {r['operator_peak_rss_mb']:.0f} MiB", flush=True)
-    if len(results) >= 2:
-        a, b = results[0], results[-1]
+    for a, b in itertools.pairwise(results):
         size_ratio = b["machines"] / a["machines"]
         time_ratio = b["seconds"] / a["seconds"]
         verdict = "linear or better" if time_ratio <= size_ratio * 1.05 else "WORSE than linear"
-        print(f"{int(b['machines'])} vs {int(a['machines'])} machines: time x{time_ratio:.2f} for x{size_ratio:.0f} "
-              f"machines ({verdict}); CPU x{b['operator_cpu'] / max(a['operator_cpu'], 1e-9):.2f}; "
+        print(f"{int(b['machines'])} vs {int(a['machines'])} machines: time x{time_ratio:.2f} for x{size_ratio:g} "
+              f"machines ({verdict}); operator CPU x{b['operator_cpu'] / max(a['operator_cpu'], 1e-9):.2f}, "
+              f"all CPU x{all_cpu(b) / max(all_cpu(a), 1e-9):.2f}; "
               f"writes/machine {a['writes_per_machine']:.2f} -> {b['writes_per_machine']:.2f}")
+
+
+def all_cpu(r: dict[str, float]) -> float:
+    return r["operator_cpu"] + r["server_cpu"] + r["agents_cpu"]
 
 
 if __name__ == "__main__":
