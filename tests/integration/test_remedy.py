@@ -79,11 +79,11 @@ class Env:
         await self.client.patch(NODES, name, {"status": {"conditions": conditions}}, subresource="status",
                                 patch_type="strategic")
 
-    async def remedier(self, name: str, actions: list[Obj], **spec: Any) -> Obj:
+    async def remedier(self, name: str, actions: list[Obj], rule: Obj | None = None, **spec: Any) -> Obj:
         body = {"apiVersion": "kubenode.io/v1alpha1", "kind": "NodeRemedier", "metadata": {"name": name},
                 "spec": {"rules": [{"name": "hung", "conditions": [
                     {"type": "KernelDeadlock", "status": "True", "forSeconds": 0}],
-                    "actions": actions, "cooldownSeconds": 0, "maxAttempts": 1}], **spec}}
+                    "actions": actions, "cooldownSeconds": 0, "maxAttempts": 1, **(rule or {})}], **spec}}
         return await self.client.create(NODE_REMEDIERS, body)
 
     async def jobs(self, node: str | None = None) -> list[Obj]:
@@ -244,6 +244,23 @@ async def test_recovery_after_healthy_delay_is_recorded(env: Env) -> None:
         "kubenode_remedy_decisions_total", {"decision": "Allowed", "action": "Cordon"}) == 1
     assert env.manager.registry.get_sample_value(
         "kubenode_remedy_jobs", {"phase": "Succeeded", "action": "Cordon"}) == 1
+
+
+async def test_the_rules_healthy_delay_overrides_the_operators(env: Env) -> None:
+    await env.start(healthy_delay=3600)  # the operator's default would keep the ladder open for an hour
+    await env.node("n1", deadlock())
+    await env.remedier("kernel", [{"type": "Cordon"}], rule={"healthyDelaySeconds": 1})
+    await eventually(lambda: _job_in(env, "kernel-n1-hung-1-0", "Succeeded"), what="cordon done")
+    await env.set_conditions("n1", deadlock("False"))
+
+    async def recovered() -> bool:
+        job = await env.client.get(REMEDY_JOBS, "kernel-n1-hung-1-0")
+        return any(c["reason"] == "NodeHealthyAgain" for c in job["status"].get("conditions", []))
+
+    await eventually(recovered, 10.0, what="NodeHealthyAgain after the rule's 1 s, not the operator's hour")
+    with pytest.raises(errors.Invalid) as info:
+        await env.remedier("bad", [{"type": "Cordon"}], rule={"healthyDelaySeconds": -1})
+    assert "spec.rules[0].healthyDelaySeconds" in str(info.value)
 
 
 async def test_unknown_action_rejected_with_field_path(env: Env) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,20 @@ def test_plan_waits_exactly_as_long_as_needed(match: Any, jobs: list[p.JobView],
     d = p.plan(p.PlanInput(rule=RULE, match=match, jobs=tuple(jobs), now=NOW, healthy_delay=60,
                            denied_retry_seconds=60, **extra))
     assert d.kind == p.WAIT and d.requeue_after == pytest.approx(after)
+
+
+@pytest.mark.parametrize(("rule_delay", "healthy_for", "want"), [
+    (None, 30, p.WAIT),  # the operator's default (60 s) applies
+    (None, 90, p.RECOVERED),
+    (10, 30, p.RECOVERED),  # the rule's own healthyDelaySeconds wins
+    (120, 90, p.WAIT),
+    (0, 0, p.RECOVERED),
+])
+def test_the_rules_healthy_delay_overrides_the_default(rule_delay: int | None, healthy_for: int, want: str) -> None:
+    rule = dataclasses.replace(RULE, healthy_delay_seconds=rule_delay)
+    d = p.plan(p.PlanInput(rule=rule, match=None, jobs=(job(1, 1, "Succeeded", done_ago=200),), now=NOW,
+                           healthy_since=NOW - healthy_for, healthy_delay=60))
+    assert d.kind == want
 
 
 # --------------------------------------------------------------------------- names

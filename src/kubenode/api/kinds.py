@@ -500,6 +500,8 @@ _REMEDY_RULE = obj("One remediation rule: when any of its conditions holds long 
                              default=300),
     "maxAttempts": int32("Ladder climbs per node before the rule gives up (a human must look).", minimum=1,
                          default=3),
+    "healthyDelaySeconds": int32("How long a remediated node must stay healthy before its ladder counts as "
+                                 "recovered and starts over (unset: the operator's default, 60).", minimum=0),
 }, required=["name", "conditions", "actions"])
 
 NODE_REMEDIER = KindSpec(

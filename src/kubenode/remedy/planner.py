@@ -97,7 +97,8 @@ def plan(inp: PlanInput) -> Decision:
         if last is None or last.recovered or last.phase == c.JOB_PHASE_DENIED:
             return Decision(HEALTHY)
         since = max(inp.healthy_since or last.finished_at, last.finished_at)
-        left = since + inp.healthy_delay - now
+        delay = rule.healthy_delay_seconds if rule.healthy_delay_seconds is not None else inp.healthy_delay
+        left = since + delay - now
         if left <= 0:
             return Decision(RECOVERED, "HealthyAgain", job=last.name)
         return Decision(WAIT, "HealthyDelay", requeue_after=left)

@@ -7,8 +7,9 @@ difference — a new job (deterministic name, owned by the remedier, labelled
 with node, machine and remedier), a recovery mark on the last job of a
 ladder, and the remedier's status. Every decision also lands in an Event.
 
-`healthyDelay` is not in the NodeRemedier schema (api/kinds.py is the
-contract), so it is an operator setting (`RemedySettings.healthy_delay_seconds`).
+How long a remediated node must stay healthy before its ladder counts as
+recovered is the rule's `healthyDelaySeconds`, or the operator's default
+(`RemedySettings.healthy_delay_seconds`, 60 s) when the rule does not say.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ class RuleSpec:
     actions: tuple[ActionSpec, ...]
     cooldown_seconds: float = 300.0
     max_attempts: int = 3
+    healthy_delay_seconds: float | None = None  # None: the operator's default
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ def parse_rules(remedier: Obj) -> list[RuleSpec]:
                       for x in r.get("conditions") or [])
         actions = tuple(ActionSpec(str(a["type"]), float(a.get("timeoutSeconds", 300)), dict(a))
                         for a in r.get("actions") or [])
+        delay = r.get("healthyDelaySeconds")
         out.append(RuleSpec(str(r["name"]), conds, actions, float(r.get("cooldownSeconds", 300)),
-                            int(r.get("maxAttempts", 3))))
+                            int(r.get("maxAttempts", 3)), None if delay is None else float(delay)))
     return out
 
 
