@@ -269,6 +269,46 @@ async def test_list_paging_and_selectors(kube: Kube) -> None:
     assert r.status == 400 and "field label not supported" in r.json["message"]
 
 
+async def _all_pages(kube: Kube, base: str, cont: str) -> list[Any]:
+    items: list[Any] = []
+    while cont:
+        r = await kube.get(base, params={"limit": "2", "continue": cont})
+        assert r.status == 200, r.json
+        items += r.json["items"]
+        cont = r.json["metadata"].get("continue", "")
+    return items
+
+
+async def test_paged_list_is_a_consistent_snapshot(kube: Kube, server: RunningServer) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    for i in range(6):
+        await kube.post(base, {"metadata": {"name": f"cm{i}"}, "data": {"v": "1"}})
+    r = await kube.get(base, params={"limit": "2"})
+    first_rv, cont = r.json["metadata"]["resourceVersion"], r.json["metadata"]["continue"]
+    names = [i["metadata"]["name"] for i in r.json["items"]]
+    # between the pages: an object created, one changed, one deleted, all after the first page's key
+    await kube.post(base, {"metadata": {"name": "cm3a"}})
+    await kube.patch(base + "/cm4", {"data": {"v": "2"}})
+    await kube.delete(base + "/cm5")
+    rest = await _all_pages(kube, base, cont)
+    # every page is the list as it was at the first page's resourceVersion, as etcd serves kube's pages
+    assert names + [i["metadata"]["name"] for i in rest] == [f"cm{i}" for i in range(6)]
+    assert next(i for i in rest if i["metadata"]["name"] == "cm4")["data"] == {"v": "1"}
+    r = await kube.get(base, params={"limit": "2", "continue": cont})
+    assert r.json["metadata"]["resourceVersion"] == first_rv
+    # a token is good only for the list that issued it
+    r = await kube.get("/api/v1/namespaces/kube-system/configmaps", params={"limit": "2", "continue": cont})
+    assert r.status == 410 and r.json["reason"] == "Expired"
+    # an expired snapshot: 410 Expired, and a token that continues from the current state (kube after compaction)
+    server.api.api.snapshots.ttl = 0.0
+    r = await kube.get(base, params={"limit": "2", "continue": cont})
+    assert r.status == 410 and r.json["reason"] == "Expired" and "too old" in r.json["message"]
+    rest = await _all_pages(kube, base, r.json["metadata"]["continue"])
+    assert [i["metadata"]["name"] for i in rest] == ["cm2", "cm3", "cm3a", "cm4"]
+    r = await kube.get(base, params={"limit": "2", "continue": "not-a-token"})
+    assert r.status == 400 and "continue key is not valid" in r.json["message"]
+
+
 async def test_pod_and_event_field_selectors(kube: Kube) -> None:
     for name, node in (("p1", "n1"), ("p2", "n2"), ("p3", "n1")):
         r = await kube.post("/api/v1/namespaces/default/pods", {

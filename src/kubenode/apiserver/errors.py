@@ -27,6 +27,7 @@ class StatusError(Exception):
         kind: str = "",
         causes: list[Cause] | None = None,
         retry_after: int | None = None,
+        list_continue: str = "",
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -37,13 +38,14 @@ class StatusError(Exception):
         self.kind = kind
         self.causes = causes or []
         self.retry_after = retry_after
+        self.list_continue = list_continue  # Status.metadata.continue (an expired list's way on)
 
     def to_status(self) -> dict[str, Any]:
         """The `metav1.Status` body for this error."""
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

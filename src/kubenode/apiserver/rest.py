@@ -11,7 +11,11 @@ go through exactly the same code, so they produce the same events.
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Mapping
+import bisect
+import collections
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +81,7 @@ class ObjectAPI:
     def __init__(self, store: Store, registry: Registry) -> None:
         self.store = store
         self.registry = registry
+        self.snapshots = ListSnapshots()
 
     # ------------------------------------------------------------------ reads
     def get(self, info: ResourceInfo, namespace: str, name: str) -> Obj:
@@ -104,25 +109,45 @@ class ObjectAPI:
         limit: int = 0,
         continue_token: str = "",
     ) -> tuple[list[Obj], str, str, int | None]:
-        """Matching objects sorted by key, the list resourceVersion, the continue token, remaining count."""
+        """Matching objects sorted by key, the list resourceVersion, the continue token, remaining count.
+
+        A paged list is consistent, as kube's (etcd serves every page at the first page's revision): the
+        first page keeps the sorted (key, object) pairs it saw — references, as stored objects are replaced,
+        never edited — and later pages read that snapshot. A snapshot lives `SNAPSHOT_TTL` seconds and at
+        most `MAX_SNAPSHOTS` are kept; a token whose snapshot is gone (expired, or a restarted server) is 410
+        Expired with a token that continues from the current state, as kube answers after compaction.
+        """
         rv = str(self.store.rv)
-        start_after = ""
-        if continue_token:
-            start_after, rv = _decode_continue(continue_token)
+        start_after, snapshot_id = "", ""
+        pairs: list[tuple[str, Obj]] | None = None
         prefix = info.prefix(namespace)
         resource = _resource_id(info)
+        scope = f"{resource}|{prefix}"
+        if continue_token:
+            start_after, rv, snapshot_id = _decode_continue(continue_token)
+            if snapshot_id:
+                pairs = self.snapshots.get(snapshot_id, scope)
+                if pairs is None:
+                    raise errors.StatusError(
+                        410, "Expired", "The provided continue parameter is too old to display a consistent list "
+                        "result. You can start a new list without the continue parameter, or use the continue "
+                        "token in this response to retrieve the remainder of the results. Continuing with the "
+                        "provided token results in an inconsistent list - objects that were created, modified, or "
+                        "deleted between the time the first chunk was returned and now may show up in the list.",
+                        list_continue=_encode_continue(start_after, str(self.store.rv), ""))
+                self.snapshots.move_to_end(snapshot_id)
         name = field_selector.exact("metadata.name") if field_selector else None
-        if name is not None and (namespace is not None or not info.namespaced):
+        if pairs is None and name is not None and (namespace is not None or not info.namespaced):
             one = self.store.get(info.key(namespace or "", name))
             pairs = [(info.key(namespace or "", name), one)] if one is not None else []
-        else:
+        elif pairs is None:
             pairs = sorted(self.store.items(resource, prefix), key=lambda kv: kv[0])
         items: list[Obj] = []
         last_key = ""
         remaining: int | None = None
-        for i, (key, obj) in enumerate(pairs):
-            if start_after and key <= start_after:
-                continue
+        first = bisect.bisect_right(pairs, start_after, key=lambda kv: kv[0]) if start_after else 0
+        for i in range(first, len(pairs)):
+            key, obj = pairs[i]
             if label_selector is not None and not label_selector.empty and not label_selector.matches(
                 obj["metadata"].get("labels")
             ):
@@ -138,7 +163,11 @@ class ObjectAPI:
             last_key = key
         else:
             last_key = ""
-        token = _encode_continue(last_key, rv) if last_key and limit and len(items) >= limit else ""
+        token = ""
+        if last_key and limit and len(items) >= limit:
+            if not snapshot_id and not continue_token:
+                snapshot_id = self.snapshots.add(scope, pairs)
+            token = _encode_continue(last_key, rv, snapshot_id)
         return items, rv, token, remaining
 
     # ------------------------------------------------------------------ create
@@ -506,16 +535,66 @@ def _equal_ignoring_rv(old: Obj, new: Obj) -> bool:
     return True
 
 
-def _encode_continue(last_key: str, rv: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"v": "kubenode/1", "k": last_key, "rv": rv})).decode()
+def _encode_continue(last_key: str, rv: str, snapshot: str) -> str:
+    data: Obj = {"v": "kubenode/1", "k": last_key, "rv": rv}
+    if snapshot:
+        data["s"] = snapshot
+    return base64.urlsafe_b64encode(orjson.dumps(data)).decode()
 
 
-def _decode_continue(token: str) -> tuple[str, str]:
+def _decode_continue(token: str) -> tuple[str, str, str]:
+    """(last key, resourceVersion, snapshot id or "" for a continuation from the current state)."""
     try:
         data = orjson.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        return str(data["k"]), str(data["rv"])
-    except (ValueError, KeyError, TypeError) as exc:
+        return str(data["k"]), str(data["rv"]), str(data.get("s") or "")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise errors.bad_request(f"continue key is not valid: {exc}") from None
+
+
+#: How long the first page of a paged list keeps its snapshot for the next pages (kube: until compaction,
+#: every 5 minutes by default), and how many snapshots at most (the least recently read goes first).
+SNAPSHOT_TTL = 300.0
+MAX_SNAPSHOTS = 64
+
+
+class ListSnapshots:
+    """The sorted (key, object) pairs of paged lists in progress, by id."""
+
+    def __init__(self, ttl: float = SNAPSHOT_TTL, most: int = MAX_SNAPSHOTS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.most, self.clock = ttl, most, clock
+        #: id → (created, scope, pairs); the scope names the list (resource and key prefix) it belongs to
+        self._items: collections.OrderedDict[str, tuple[float, str, list[tuple[str, Obj]]]] = (
+            collections.OrderedDict())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, scope: str, pairs: list[tuple[str, Obj]]) -> str:
+        """Keep `pairs` of the list `scope`; returns the snapshot's id."""
+        self._expire()
+        while len(self._items) >= self.most:
+            self._items.popitem(last=False)
+        snapshot_id = secrets.token_hex(8)
+        self._items[snapshot_id] = (self.clock(), scope, pairs)
+        return snapshot_id
+
+    def get(self, snapshot_id: str, scope: str) -> list[tuple[str, Obj]] | None:
+        """The pairs of a live snapshot of the list `scope`, or None (expired, never existed, another list's:
+        a token is only good for the list that issued it)."""
+        self._expire()
+        entry = self._items.get(snapshot_id)
+        return entry[2] if entry is not None and entry[1] == scope else None
+
+    def move_to_end(self, snapshot_id: str) -> None:
+        """Mark a snapshot as just read (eviction order; its expiry still counts from its creation)."""
+        if snapshot_id in self._items:
+            self._items.move_to_end(snapshot_id)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for sid in [sid for sid, (made, _, _) in self._items.items() if now - made > self.ttl]:
+            del self._items[sid]
 
 
 def _parse_json(raw: bytes) -> Any:
