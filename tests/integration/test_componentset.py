@@ -423,6 +423,28 @@ async def test_machines_join_and_leave(env: Env) -> None:
     assert mcs["status"]["desired"] == 1
 
 
+async def test_a_deleted_component_comes_back_at_the_target_revision(env: Env) -> None:
+    await fleet_at(env, "demo", "1.0.0", n=3)
+    v2 = await env.set_version("demo", "1.1.0")
+    await env.phase("demo", "Completed")
+    old_uid = (await env.client.get(MACHINE_COMPONENTS, "demo-m1"))["metadata"]["uid"]
+    await env.client.delete(MACHINE_COMPONENTS, "demo-m1")  # e.g. a human, to force a reinstall
+
+    async def recreated() -> Obj | None:
+        try:
+            mc = await env.client.get(MACHINE_COMPONENTS, "demo-m1")
+        except errors.NotFound:
+            return None
+        return mc if mc["metadata"]["uid"] != old_uid else None
+
+    mc = await eventually(recreated, what="demo-m1 recreated")
+    assert mc["spec"]["revision"] == v2 and mc["spec"]["version"] == "1.1.0"
+    mcs = await env.phase("demo", "Completed")
+    assert (mcs["status"]["desired"], mcs["status"]["ready"]) == (3, 3)
+    # all of it on the incremental view: built for 1.0.0 and 1.1.0, never again
+    assert env.controllers.reconciler.full_syncs == 2
+
+
 async def _component(env: Env, machine: str) -> Obj | None:
     return (await env.components("demo")).get(machine)
 
