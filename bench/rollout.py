@@ -7,10 +7,11 @@ process, which creates the Machines directly (status Running, no real agent)
 and simulates their agents: one watch on all MachineComponents, and for each
 component whose spec changed the status write a real agent makes when the
 install is done — Running/healthy at the new revision. The install takes
-zero time, so there is no Installing report in between (a real agent's
-Installing write adds exactly one write per machine to the figure). One
-shared watch instead of one per machine keeps the simulator light; the
-writes per machine are the agent's.
+zero time, and so does the real agent's write pattern for a quick install:
+one final status, no Installing report (that comes only for installs still
+running after 2 s, one more write per machine) and no Event (agents write
+Events for failures only). One shared watch instead of one per machine keeps
+the simulator light; the writes per machine are the agent's.
 
 Per fleet size it prints the rollout time (template change → Completed),
 API writes per machine (the server's global resourceVersion before and after:

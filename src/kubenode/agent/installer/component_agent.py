@@ -7,8 +7,9 @@ from the cache, look at the node (:class:`.plan.Observation`), let the pure
 :func:`.plan.plan` choose one action, execute it with the component's
 :class:`.transaction.ComponentHandle`, and report the outcome in
 ``status`` (phase, installedVersion/Revision, healthy, restartCount,
-message, observedGeneration, conditions Installed and Healthy) plus an Event
-for every install, rollback and failure. A steady component is re-probed
+message, observedGeneration, conditions Installed and Healthy) plus a Warning
+Event for every failure (successes are in the Installed condition; an Event
+per machine per upgrade would flood a large fleet's rollout). A steady component is re-probed
 every ``healthCheck.periodSeconds`` by requeueing itself; its status is
 only written when something changed, so a quiet fleet costs no writes.
 
@@ -64,6 +65,9 @@ class ComponentAgentConfig:
     local: bool = True
     #: Re-check a component without a health check this often (process alive?).
     resync_seconds: float = 30.0
+    #: Report `Installing` only for installs still running after this long: a quick install goes straight
+    #: to its final status, one write instead of two (see `reconcile`).
+    installing_report_after: float = 2.0
     workers: int = 4
     #: Test hook: called with each journal step's name (raise or exit to simulate a crash).
     failpoint: Callable[[str], None] | None = None
@@ -175,12 +179,11 @@ class ComponentAgent:
         if action is Action.INSTALL:
             prev = h.layout.current_version()
             verb = f"upgrading {prev} to {d.version}" if prev and prev != d.version else f"installing {d.version}"
-            await self._report(obj, d, h, {"phase": c.COMPONENT_PHASE_INSTALLING, "message": verb}, "Installing")
-            outcome = await h.install(d, self._stop)
-            await self._event(obj, outcome, prev)
+            outcome = await self._install(obj, d, h, verb)
+            await self._event(obj, outcome)
         elif action is Action.RECONFIGURE:
             outcome = await h.reconfigure(d, restart)
-            await self._event(obj, outcome, None)
+            await self._event(obj, outcome)
         elif action is Action.START:
             try:
                 await h.ensure_running()
@@ -191,6 +194,30 @@ class ComponentAgent:
             await h.probe_once()
         await self._report_observed(obj, d, h, outcome)
         return Result(requeue_after=self._period(h))
+
+    async def _install(self, obj: Obj, d: Desired, h: ComponentHandle, verb: str) -> Outcome:
+        """Install `d`; report Installing only if it takes longer than `installing_report_after`.
+
+        At fleet scale every status write counts (a rollout of 10,000 machines is 10,000 of each): most
+        upgrades (artifact cached or small, service restarted) finish in well under a second, and their
+        one final report says all there is. A slow download or a long health check's initial delay still
+        shows Installing while it lasts.
+        """
+        task = asyncio.ensure_future(h.install(d, self._stop))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.config.installing_report_after)
+            if not done:
+                try:
+                    await self._report(obj, d, h, {"phase": c.COMPONENT_PHASE_INSTALLING, "message": verb},
+                                       "Installing")
+                except (errors.ApiError, OSError, TimeoutError) as exc:
+                    log.warning("%s: cannot report Installing (the final status follows): %s", d.name, exc)
+            return await task
+        except BaseException:
+            task.cancel()  # the install journal makes an interrupted install resume or roll back
+            with contextlib.suppress(BaseException):
+                await task
+            raise
 
     def _observe(self, h: ComponentHandle) -> Observation:
         h.state.restart_count = h.service.restarts
@@ -235,7 +262,9 @@ class ComponentAgent:
         old = obj.get("status") or {}
         new = {k: v for k, v in old.items() if k not in ("conditions",)}
         new.update(status)
-        new.setdefault("observedGeneration", d.generation)
+        # Every report is about the spec this reconcile read: Installing, a refused spec, Removing included,
+        # so that the set controller counts it for the current revision (and a refusal as a failure).
+        new["observedGeneration"] = d.generation
         conditions = copy.deepcopy(old.get("conditions") or [])
         installed = new.get("installedVersion") == d.version and new.get("phase") in (
             c.COMPONENT_PHASE_RUNNING, c.COMPONENT_PHASE_FAILED) and (h is None or h.state.applied_hash == d.spec_hash)
@@ -277,10 +306,17 @@ class ComponentAgent:
         except errors.NotFound:
             pass
 
-    async def _event(self, obj: Obj, outcome: Outcome, prev: str | None) -> None:
-        reason = outcome.reason if not outcome.ok else ("Upgraded" if prev else c.COMPONENT_REASON_INSTALLED)
+    async def _event(self, obj: Obj, outcome: Outcome) -> None:
+        """A Warning Event for a failed install; a success is recorded in the Installed condition only.
+
+        One Event per machine per successful upgrade would be 10,000 Events per rollout of a large fleet,
+        saying what `status` (the `Installed` condition's transition time and message) and the set's own
+        batch Events already say; failures are rare and worth an Event each.
+        """
+        if outcome.ok:
+            return
         with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
-            await self.events.event(obj, "Normal" if outcome.ok else "Warning", reason, outcome.message)
+            await self.events.event(obj, "Warning", outcome.reason, outcome.message)
 
     # ------------------------------------------------------------------ for other agent parts
     async def restart_component(self, component: str) -> bool:
