@@ -616,3 +616,37 @@ def test_server_side_apply_and_conflicts(widget_crd: Cluster) -> None:
     assert "f:replicas" in owners["other"]["f:spec"]
     assert "f:replicas" not in owners["kubectl"]["f:spec"]
     assert "f:size" in owners["kubectl"]["f:spec"]
+
+
+# ---------------------------------------------------------------------------------------------- auth can-i / whoami
+def test_auth_can_i_and_whoami(cluster: Cluster) -> None:
+    c = cluster
+    assert c.kubectl("auth", "can-i", "create", "configmaps").stdout.strip() == "yes"
+    assert c.kubectl("auth", "can-i", "delete", "nodes", "--all-namespaces").stdout.strip() == "yes"
+    who = c.kubectl("auth", "whoami", "-o", "json")
+    info = json.loads(who.stdout)["status"]["userInfo"]
+    assert info["username"] == "kubenode:admin" and "system:masters" in info["groups"]
+    listed = c.kubectl("auth", "can-i", "--list")
+    assert listed.table()[1][0] == "*.*"
+
+    # a ServiceAccount's token: no rule allows it anything but discovery; the answers say so, with exit code 1
+    c.kubectl("create", "namespace", "auth-e2e")
+    c.kubectl("create", "serviceaccount", "nobody", "-n", "auth-e2e")
+    token = c.kubectl("create", "token", "nobody", "-n", "auth-e2e").stdout.strip()
+    as_sa = ("--token", token)
+    r = c._run([*as_sa, "auth", "can-i", "create", "configmaps", "-n", "auth-e2e"])
+    assert (r.returncode, r.stdout.strip()) == (1, "no - no rule allows it"), r  # kubectl prints the reason
+    r = c._run([*as_sa, "get", "configmaps", "-n", "auth-e2e"])
+    assert r.returncode != 0 and "Forbidden" in r.stderr  # what can-i predicted
+    assert c.kubectl(*as_sa, "auth", "can-i", "get", "/api").stdout.strip() == "yes"
+    r = c._run([*as_sa, "auth", "can-i", "get", "/metrics"])
+    assert r.returncode == 1 and r.stdout.startswith("no - only discovery"), r
+    who = json.loads(c.kubectl(*as_sa, "auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    assert who["username"] == "system:serviceaccount:auth-e2e:nobody"
+    listed = c.kubectl(*as_sa, "auth", "can-i", "--list", "-n", "auth-e2e")
+    assert "selfsubjectaccessreviews.authorization.k8s.io" in listed.stdout
+    # kubectl warns that the list may be incomplete (our rules are code, not RBAC objects)
+    assert "incomplete" in (listed.stderr + listed.stdout).lower()
+    # reviews are answered, not stored
+    r = c._run(["get", "selfsubjectaccessreviews"])
+    assert r.returncode != 0 and "MethodNotAllowed" in r.stderr, r

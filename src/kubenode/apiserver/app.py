@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import discovery, errors, openapi
+from . import discovery, errors, openapi, reviews
 from .authz import Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
@@ -269,6 +269,13 @@ class APIServer:
                                               lambda: discovery.api_resource_list(group, version, resources)))
         t = self._parse_target(group, version, rest)
         method = request.method
+        if (t.info.group, t.info.plural) in reviews.REVIEW_RESOURCES:
+            if method != "POST" or t.name or t.subresource or t.namespace is not None:
+                raise errors.method_not_allowed(
+                    f"{t.info.plural} only accepts POST to /apis/{t.info.group}/{t.info.version}/{t.info.plural}")
+            body = decode_body(await read_body(request), request.content_type)
+            answer = reviews.review(t.info.group, t.info.plural, body, request[USER_KEY], self.authorizer)
+            return json_response(answer, 201)
         if method == "GET":
             return await self._get(request, t)
         if method == "POST":

@@ -944,6 +944,57 @@ def _pod_hints() -> dict[str, tuple[str, str]]:
     return hints
 
 
+
+
+_RESOURCE_ATTRIBUTES = _obj("Attributes of a resource request.", {
+    "namespace": _str("Namespace of the action; empty means all namespaces (or a cluster-scoped resource)."),
+    "verb": _str("API verb: get, list, watch, create, update, patch, delete, deletecollection."),
+    "group": _str("API group of the resource; empty for the core group."),
+    "version": _str("API version of the resource."),
+    "resource": _str("Resource (plural name), e.g. machines."),
+    "subresource": _str("Subresource, e.g. status; empty for none."),
+    "name": _str("Name of the object; empty means all."),
+})
+_NON_RESOURCE_ATTRIBUTES = _obj("Attributes of a request for a URL path that is not a resource.", {
+    "path": _str("URL path, e.g. /healthz."), "verb": _str("Lower-case HTTP verb, e.g. get."),
+})
+_REVIEW_SCHEMAS: dict[str, Obj] = {
+    "SelfSubjectAccessReview": _root("Asks whether the caller may perform an action (kubectl auth can-i). Answered, "
+                                     "never stored.", {
+        "spec": _obj("The action; exactly one of resourceAttributes and nonResourceAttributes.", {
+            "resourceAttributes": _RESOURCE_ATTRIBUTES, "nonResourceAttributes": _NON_RESOURCE_ATTRIBUTES}),
+        "status": _obj("The server's answer.", {
+            "allowed": _bool("Whether the action would be allowed."), "denied": _bool("Whether it would be denied."),
+            "reason": _str("Why."), "evaluationError": _str("An error while deciding, if any.")}),
+    }, required=["spec"]),
+    "SelfSubjectRulesReview": _root("Lists what the caller may do in a namespace (kubectl auth can-i --list). "
+                                    "Answered, never stored.", {
+        "spec": _obj("Where to evaluate.", {"namespace": _str("Namespace to evaluate the rules in.")}),
+        "status": _obj("The rules, possibly incomplete.", {
+            "resourceRules": _list("Allowed resource actions.", _obj("A resource rule.", {
+                "verbs": _str_list("Verbs."), "apiGroups": _str_list("API groups."),
+                "resources": _str_list("Resources."), "resourceNames": _str_list("Object names.")})),
+            "nonResourceRules": _list("Allowed non-resource actions.", _obj("A non-resource rule.", {
+                "verbs": _str_list("Verbs."), "nonResourceURLs": _str_list("URL paths; * at the end matches a "
+                                                                            "prefix.")})),
+            "incomplete": _bool("True when the rules cannot all be listed."),
+            "evaluationError": _str("Why the list is incomplete.")}),
+    }),
+    "SelfSubjectReview": _root("Tells the caller who the server thinks it is (kubectl auth whoami). Answered, never "
+                               "stored.", {
+        "status": _obj("The caller's identity.", {"userInfo": _obj("The authenticated user.", {
+            "username": _str("User name."), "uid": _str("User UID."), "groups": _str_list("Groups.")})}),
+    }),
+}
+
+
+def _review(group: str, kind: str) -> ResourceInfo:
+    """A create-only resource that is never stored: answered by `reviews.review` (kubectl auth can-i, whoami)."""
+    return ResourceInfo(group=group, version="v1", kind=kind, plural=kind.lower() + "s", singular=kind.lower(),
+                        namespaced=False, verbs=("create",), schema=_REVIEW_SCHEMAS[kind], builtin=True,
+                        track_generation=False, smp_hints=dict(_FINALIZERS_META_HINTS))
+
+
 BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo(
         group="", version="v1", kind="Namespace", plural="namespaces", singular="namespace",
@@ -1017,6 +1068,9 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         status_subresource=True, printer_columns=CRD_COLUMNS, builtin=True, track_generation=True,
         smp_hints=dict(_FINALIZERS_META_HINTS),
     ),
+    _review("authorization.k8s.io", "SelfSubjectAccessReview"),
+    _review("authorization.k8s.io", "SelfSubjectRulesReview"),
+    _review("authentication.k8s.io", "SelfSubjectReview"),
 )
 
 

@@ -53,10 +53,32 @@ TABLES: dict[str, dict[int, Field]] = {
     "ServiceAccount": {1: ("metadata", "ObjectMeta", False), 2: ("secrets", "ObjectReference", True),
                        3: ("imagePullSecrets", "LocalObjectReference", True),
                        4: ("automountServiceAccountToken", "bool", False)},
+    # authorization.k8s.io/v1 and authentication.k8s.io/v1 self reviews (`kubectl auth can-i|whoami`);
+    # their status is the server's answer, so it is not read.
+    "ResourceAttributes": {1: ("namespace", "string", False), 2: ("verb", "string", False),
+                           3: ("group", "string", False), 4: ("version", "string", False),
+                           5: ("resource", "string", False), 6: ("subresource", "string", False),
+                           7: ("name", "string", False)},
+    "NonResourceAttributes": {1: ("path", "string", False), 2: ("verb", "string", False)},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", False),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes", False)},
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", False),
+                                2: ("spec", "SelfSubjectAccessReviewSpec", False)},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string", False)},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SelfSubjectRulesReviewSpec", False)},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta", False)},
+    # serviceaccounts/token (`kubectl create token`)
+    "BoundObjectReference": {1: ("kind", "string", False), 2: ("apiVersion", "string", False),
+                             3: ("name", "string", False), 4: ("uid", "string", False)},
+    "TokenRequestSpec": {1: ("audiences", "string", True), 3: ("boundObjectRef", "BoundObjectReference", False),
+                         4: ("expirationSeconds", "int", False)},
+    "TokenRequest": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "TokenRequestSpec", False)},
 }
 
 #: Top-level kinds that may arrive as protobuf, by (apiVersion, kind).
-KINDS = {("v1", k) for k in ("Namespace", "ConfigMap", "Secret", "ServiceAccount")}
+KINDS = {("v1", k) for k in ("Namespace", "ConfigMap", "Secret", "ServiceAccount")} | {
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
+    ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest")}
 
 # Pointer fields (`*bool`) are only on the wire when set: keep their false values.
 _KEEP_FALSE = {"immutable", "automountServiceAccountToken", "controller", "blockOwnerDeletion"}
