@@ -650,3 +650,13 @@ def test_auth_can_i_and_whoami(cluster: Cluster) -> None:
     # reviews are answered, not stored
     r = c._run(["get", "selfsubjectaccessreviews"])
     assert r.returncode != 0 and "MethodNotAllowed" in r.stderr, r
+
+    # `--duration` is honoured (and bounded as in kube); without it the token lives as long as its account
+    issued = json.loads(c.kubectl("create", "token", "nobody", "-n", "auth-e2e", "--duration=15m", "-o",
+                                  "json").stdout)
+    expires = dt.datetime.strptime(issued["status"]["expirationTimestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.UTC)
+    assert abs((expires - dt.datetime.now(dt.UTC)).total_seconds() - 900) < 60
+    assert c.kubectl("--token", issued["status"]["token"], "auth", "whoami").returncode == 0
+    r = c._run(["create", "token", "nobody", "-n", "auth-e2e", "--duration=1m"])
+    assert r.returncode != 0 and "spec.expirationSeconds" in r.stderr and "10 minutes" in r.stderr, r

@@ -13,6 +13,7 @@ import shutil
 import socket
 import ssl
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -454,6 +455,33 @@ def test_corrupt_file(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "tokens.json"
     path.write_bytes(content)
     with pytest.raises(TokenStoreError):
+        TokenStore(path)
+
+
+@pytest.mark.parametrize(("offset", "valid"), [(-1.0, False), (0.0, False), (3600.0, True), (None, True)])
+def test_tokens_expire_when_asked_to(tmp_path: Path, offset: float | None, valid: bool) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    user = User("system:serviceaccount:a:b", ("system:serviceaccounts",))
+    token = store.issue(user, None if offset is None else time.time() + offset)
+    assert (store.lookup(token) == user) is valid
+    assert (TokenStore(tmp_path / "tokens.json").lookup(token) == user) is valid  # the expiry is persisted
+
+
+def test_expired_tokens_are_dropped_at_the_next_write(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    old = store.issue(User("u1"), time.time() - 1)
+    keep = store.issue(User("u2"), time.time() + 3600)
+    forever = store.issue(User("u3"))
+    entries = json.loads((tmp_path / "tokens.json").read_text())["tokens"]
+    assert len(entries) == 2 and sum("expires" in e for e in entries.values()) == 1
+    assert store.lookup(old) is None and store.lookup(keep) == User("u2") and store.lookup(forever) == User("u3")
+
+
+@pytest.mark.parametrize("expires", ["soon", True, None, [1]])
+def test_a_bad_expiry_in_the_file_fails_closed(tmp_path: Path, expires: object) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"version": 1, "tokens": {"ab" * 32: {"user": "u", "expires": expires}}}))
+    with pytest.raises(TokenStoreError, match="bad expiry"):
         TokenStore(path)
 
 

@@ -60,6 +60,8 @@ VERSION_INFO = {
 }
 
 USER_KEY = web.RequestKey("user", User)
+#: Bounds of TokenRequest.spec.expirationSeconds (kube: 10 minutes to 2^32 seconds).
+MIN_TOKEN_SECONDS, MAX_TOKEN_SECONDS = 600, 2**32
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
@@ -457,27 +459,38 @@ class APIServer:
     async def _token_request(self, request: web.Request, t: Target, raw: bytes) -> web.Response:
         """TokenRequest: a bearer token for a ServiceAccount (authentication.k8s.io/v1).
 
-        Tokens are valid while their ServiceAccount exists (checked on every
-        request); they do not expire by time, which the response states with a
-        far expirationTimestamp.
+        A token is valid while its ServiceAccount exists (checked on every request) and, when the request
+        sets `spec.expirationSeconds` (`kubectl create token --duration`), until then — at least 10 minutes,
+        as kube requires. Without it the token does not expire by time (the machines' agents hold such
+        tokens and do not rotate them), which the response states with a far expirationTimestamp.
         """
         body = decode_body(raw, request.content_type) if raw.strip() else {}
         if not isinstance(body, dict) or body.get("kind", "TokenRequest") != "TokenRequest":
             raise errors.bad_request("the body must be an authentication.k8s.io/v1 TokenRequest")
         if self.tokens is None:
             raise errors.StatusError(503, "ServiceUnavailable", "token issuing is disabled on this server")
+        spec = body.get("spec") or {}
+        seconds = spec.get("expirationSeconds") if isinstance(spec, dict) else None
+        if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
+                                    or not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS):
+            raise errors.invalid("TokenRequest", "authentication.k8s.io", t.name, [errors.field_cause(
+                "FieldValueInvalid", "spec.expirationSeconds",
+                f"Invalid value: {seconds!r}: may not specify a duration less than 10 minutes or longer than "
+                f"2^32 seconds")])
         sa = self.api.get(t.info, self._ns(t), t.name)
         ns = self._ns(t)
         user = User(f"system:serviceaccount:{ns}:{t.name}",
                     ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"))
-        token = await asyncio.to_thread(self.tokens.issue, user)
-        spec = body.get("spec") or {}
+        expires_at = time.time() + seconds if seconds is not None else None
+        token = await asyncio.to_thread(self.tokens.issue, user, expires_at)
+        expiry = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)) if expires_at is not None
+                  else "2126-01-01T00:00:00Z")
         return json_response({
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
             "metadata": {"name": t.name, "namespace": ns, "uid": sa["metadata"].get("uid")},
             "spec": {"audiences": spec.get("audiences") or [], "expirationSeconds": spec.get("expirationSeconds"),
                      "boundObjectRef": spec.get("boundObjectRef")},
-            "status": {"token": token, "expirationTimestamp": "2126-01-01T00:00:00Z"},
+            "status": {"token": token, "expirationTimestamp": expiry},
         }, 201)
 
     async def _put(self, request: web.Request, t: Target) -> web.Response:

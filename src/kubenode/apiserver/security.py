@@ -24,10 +24,12 @@ import hashlib
 import ipaddress
 import json
 import logging
+import math
 import os
 import secrets
 import ssl
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -429,7 +431,9 @@ class TokenStore:
     not lose each other's writes.
 
     File format: ``{"version": 1, "tokens": {"<sha256 hex>": {"user": NAME,
-    "groups": [...]}}}``.
+    "groups": [...], "expires": EPOCH_SECONDS}}}``; `expires` is optional (a
+    token without it is valid until revoked). Expired entries are dropped at
+    the next write.
     """
 
     def __init__(self, path: Path) -> None:
@@ -440,6 +444,7 @@ class TokenStore:
         self._path = Path(path)
         self._lock = threading.Lock()
         self._tokens: dict[str, User] = {}
+        self._expires: dict[str, float] = {}  # digest → epoch seconds, for tokens that expire
         self._file_key: _FileKey | None = None
         with self._lock:
             self._refresh()
@@ -470,7 +475,7 @@ class TokenStore:
         key = self._stat_key()
         if key == self._file_key and not force:
             return
-        self._tokens, self._file_key = {}, key
+        self._tokens, self._expires, self._file_key = {}, {}, key
         if key is None:
             return
         try:
@@ -480,9 +485,9 @@ class TokenStore:
             return
         except OSError as exc:
             raise TokenStoreError(f"cannot read token file {self._path.name}: {exc}") from exc
-        self._tokens = self._parse(raw)
+        self._tokens, self._expires = self._parse(raw)
 
-    def _parse(self, raw: bytes) -> dict[str, User]:
+    def _parse(self, raw: bytes) -> tuple[dict[str, User], dict[str, float]]:
         try:
             doc = json.loads(raw)
             if not (
@@ -490,6 +495,7 @@ class TokenStore:
             ):
                 raise ValueError("expected {'version': 1, 'tokens': {...}}")
             tokens: dict[str, User] = {}
+            expires: dict[str, float] = {}
             for digest, entry in doc["tokens"].items():
                 if not isinstance(entry, dict) or not isinstance(entry.get("user"), str):
                     raise ValueError(f"bad entry for {digest[:8]}…")
@@ -497,9 +503,13 @@ class TokenStore:
                 if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
                     raise ValueError(f"bad groups for {digest[:8]}…")
                 tokens[digest] = User(entry["user"], tuple(groups))
+                if "expires" in entry:
+                    if not isinstance(entry["expires"], int | float) or isinstance(entry["expires"], bool):
+                        raise ValueError(f"bad expiry for {digest[:8]}…")
+                    expires[digest] = float(entry["expires"])
         except (ValueError, TypeError) as exc:
             raise TokenStoreError(f"invalid token file {self._path.name}: {exc}") from exc
-        return tokens
+        return tokens, expires
 
     # -- writing -------------------------------------------------------------
 
@@ -516,32 +526,39 @@ class TokenStore:
                 # same mtime tick, and a broken file must raise here rather
                 # than be overwritten with whatever we have in memory.
                 self._refresh(force=True)
-                tokens = dict(self._tokens)
+                now = time.time()
+                tokens = {d: u for d, u in self._tokens.items() if self._expires.get(d, math.inf) > now}
                 yield tokens
                 self._save(tokens)
             finally:
                 os.close(fd)  # closing releases the flock
 
     def _save(self, tokens: dict[str, User]) -> None:
-        doc: dict[str, Any] = {
-            "version": 1,
-            "tokens": {d: {"user": u.name, "groups": list(u.groups)} for d, u in sorted(tokens.items())},
-        }
-        _atomic_write(self._path, (json.dumps(doc, indent=2) + "\n").encode(), 0o600)
-        self._tokens = tokens
+        expires = {d: t for d, t in self._expires.items() if d in tokens}
+        entries: dict[str, Any] = {}
+        for d, u in sorted(tokens.items()):
+            entries[d] = {"user": u.name, "groups": list(u.groups)}
+            if d in expires:
+                entries[d]["expires"] = expires[d]
+        _atomic_write(self._path, (json.dumps({"version": 1, "tokens": entries}, indent=2) + "\n").encode(), 0o600)
+        self._tokens, self._expires = tokens, expires
         self._file_key = self._stat_key()
 
     # -- public API ----------------------------------------------------------
 
-    def issue(self, user: User) -> str:
-        """Create, persist and return a new random token for `user`.
+    def issue(self, user: User, expires_at: float | None = None) -> str:
+        """Create, persist and return a new random token for `user`, valid until `expires_at` (epoch seconds;
+        None: until revoked).
 
         Only the token's hash is stored; the returned plain token cannot be
         recovered from the store later.
         """
         token = secrets.token_urlsafe(32)
+        digest = _hash_token(token)
         with self._mutating() as tokens:
-            tokens[_hash_token(token)] = user
+            tokens[digest] = user
+            if expires_at is not None:
+                self._expires[digest] = expires_at
         return token
 
     def ensure(self, user: User, token_file: Path) -> str:
@@ -594,6 +611,8 @@ class TokenStore:
             # Comparing hashes through a dict lookup leaks no useful timing:
             # an attacker cannot steer the SHA-256 of their guess towards a
             # stored digest byte by byte.
+            if self._expires.get(digest, math.inf) <= time.time():
+                return None
             return self._tokens.get(digest)
 
     def authenticate(self, authorization_header: str | None) -> User | None:
