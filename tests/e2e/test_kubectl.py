@@ -651,6 +651,18 @@ def test_auth_can_i_and_whoami(cluster: Cluster) -> None:
     r = c._run(["get", "selfsubjectaccessreviews"])
     assert r.returncode != 0 and "MethodNotAllowed" in r.stderr, r
 
+    # `--as`: an admin asks (and acts) as someone else — here a machine's agent, limited to its own Node
+    agent = "system:serviceaccount:kubenode-system:machine-m1"
+    assert c.kubectl("auth", "can-i", "patch", "nodes/m1", "--as", agent).stdout.strip() == "yes"
+    r = c._run(["auth", "can-i", "patch", "nodes/m2", "--as", agent])
+    assert r.returncode == 1 and r.stdout.startswith("no"), r
+    r = c._run(["get", "secrets", "-n", "auth-e2e", "--as", agent])
+    assert r.returncode != 0 and f'User "{agent}" cannot list resource "secrets"' in r.stderr, r
+    who = json.loads(c.kubectl("auth", "whoami", "--as", "jane", "--as-group", "sre", "-o", "json").stdout)
+    assert who["status"]["userInfo"] == {"username": "jane", "groups": ["sre", "system:authenticated"]}
+    r = c._run([*as_sa, "get", "configmaps", "-n", "auth-e2e", "--as", "kubenode:admin"])
+    assert r.returncode != 0 and "cannot impersonate" in r.stderr, r  # only admins may impersonate
+
     # `--duration` is honoured (and bounded as in kube); without it the token lives as long as its account
     issued = json.loads(c.kubectl("create", "token", "nobody", "-n", "auth-e2e", "--duration=15m", "-o",
                                   "json").stdout)

@@ -21,7 +21,7 @@ import orjson
 from aiohttp import web
 
 from . import discovery, errors, openapi, reviews
-from .authz import Attributes, Authorizer
+from .authz import MASTERS, Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
 from .objects import Obj
@@ -165,7 +165,7 @@ class APIServer:
             if request.path in PUBLIC_PATHS:
                 return User("system:anonymous", ("system:unauthenticated",))
             raise errors.unauthorized()
-        return user
+        return _impersonated(request, user)
 
     def _authorize(self, request: web.Request, verb: str, t: Target) -> None:
         user = request[USER_KEY]
@@ -707,3 +707,30 @@ class APIServer:
         if before_m:
             return "DELETED"
         return None
+
+
+def _impersonated(request: web.Request, user: User) -> User:
+    """The user a request acts as: `user`, or whom its Impersonate-* headers name (`kubectl --as`).
+
+    Only `system:masters` may impersonate (kube asks RBAC for the `impersonate` verb; our rules give it to
+    the admins alone). As in kube, the impersonated user is `system:authenticated`, and a ServiceAccount
+    named without groups gets its ServiceAccount groups.
+    """
+    name = request.headers.get("Impersonate-User", "")
+    groups = request.headers.getall("Impersonate-Group", [])
+    others = [h for h in request.headers
+              if h.lower() == "impersonate-uid" or h.lower().startswith("impersonate-extra-")]
+    if not name and not groups and not others:
+        return user
+    if not name:
+        raise errors.bad_request("impersonating groups, a UID or extra fields requires impersonating a user "
+                                 "(Impersonate-User, kubectl --as)")
+    if MASTERS not in user.groups:
+        raise errors.forbidden(user.name, "impersonate", "users", "", name, "",
+                               "only members of system:masters may impersonate")
+    if not groups and name.startswith("system:serviceaccount:") and name.count(":") == 3:
+        ns = name.split(":")[2]
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+    if "system:authenticated" not in groups:
+        groups = [*groups, "system:authenticated"]
+    return User(name, tuple(groups))

@@ -1,0 +1,46 @@
+"""`kubectl --as`: who a request acts as, given its Impersonate-* headers."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
+
+from kubenode.apiserver.app import _impersonated
+from kubenode.apiserver.errors import StatusError
+from kubenode.apiserver.security import User
+
+ADMIN = User("kubenode:admin", ("system:masters",))
+AGENT = User("system:serviceaccount:kubenode-system:machine-m1", ("system:serviceaccounts",))
+
+
+def request(*headers: tuple[str, str]) -> web.Request:
+    return make_mocked_request("GET", "/api/v1/nodes", headers=CIMultiDict(headers))
+
+
+@pytest.mark.parametrize(("caller", "headers", "expected"), [
+    (ADMIN, (), ADMIN),  # no headers: the caller itself
+    (AGENT, (), AGENT),
+    (ADMIN, (("Impersonate-User", "jane"),), User("jane", ("system:authenticated",))),
+    (ADMIN, (("Impersonate-User", "jane"), ("Impersonate-Group", "sre"), ("Impersonate-Group", "oncall")),
+     User("jane", ("sre", "oncall", "system:authenticated"))),
+    (ADMIN, (("Impersonate-User", "system:serviceaccount:ns1:robot"),),
+     User("system:serviceaccount:ns1:robot",
+          ("system:serviceaccounts", "system:serviceaccounts:ns1", "system:authenticated"))),
+    (ADMIN, (("Impersonate-User", "x"), ("Impersonate-Group", "system:authenticated")),
+     User("x", ("system:authenticated",))),
+])
+def test_who_the_request_acts_as(caller: User, headers: tuple[tuple[str, str], ...], expected: User) -> None:
+    assert _impersonated(request(*headers), caller) == expected
+
+
+@pytest.mark.parametrize(("caller", "headers", "code", "text"), [
+    (AGENT, (("Impersonate-User", "kubenode:admin"),), 403, "cannot impersonate"),
+    (ADMIN, (("Impersonate-Group", "system:masters"),), 400, "requires impersonating a user"),
+    (ADMIN, (("Impersonate-Uid", "1234"),), 400, "requires impersonating a user"),
+])
+def test_refused_impersonation(caller: User, headers: tuple[tuple[str, str], ...], code: int, text: str) -> None:
+    with pytest.raises(StatusError) as info:
+        _impersonated(request(*headers), caller)
+    assert info.value.code == code and text in info.value.message
