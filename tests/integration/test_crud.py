@@ -372,3 +372,8 @@ async def test_token_request_for_service_account(kube: Kube, server: RunningServ
         await robot.close()
     r = await kube.post(sa + "/ghost/token", {"kind": "TokenRequest"})
     assert r.status == 404
+    assert (await kube.post(sa, {"metadata": {"name": "robot2"}})).status == 201
+    for spec, field in (([], "spec"), ({"expirationSeconds": 60}, "spec.expirationSeconds"),
+                        ({"expirationSeconds": "1h"}, "spec.expirationSeconds")):
+        r = await kube.post(sa + "/robot2/token", {"kind": "TokenRequest", "spec": spec})
+        assert r.status == 422 and r.json["details"]["causes"][0]["field"] == field, r.json

@@ -469,8 +469,12 @@ class APIServer:
             raise errors.bad_request("the body must be an authentication.k8s.io/v1 TokenRequest")
         if self.tokens is None:
             raise errors.StatusError(503, "ServiceUnavailable", "token issuing is disabled on this server")
-        spec = body.get("spec") or {}
-        seconds = spec.get("expirationSeconds") if isinstance(spec, dict) else None
+        spec = body.get("spec")
+        spec = {} if spec is None else spec
+        if not isinstance(spec, dict):
+            raise errors.invalid("TokenRequest", "authentication.k8s.io", t.name, [errors.field_cause(
+                "FieldValueInvalid", "spec", "Invalid value: must be an object")])
+        seconds = spec.get("expirationSeconds")
         if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
                                     or not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS):
             raise errors.invalid("TokenRequest", "authentication.k8s.io", t.name, [errors.field_cause(
