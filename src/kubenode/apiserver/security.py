@@ -85,12 +85,24 @@ class User:
 
     name: str
     groups: tuple[str, ...] = ()
+    #: The identity's UID (a ServiceAccount's metadata.uid), as in Kubernetes' user.Info.
+    uid: str = ""
+    #: Extra attributes, as Kubernetes' user.Info.GetExtra(): sorted (key, values) pairs, e.g.
+    #: ``(("authentication.kubernetes.io/node-name", ("m1",)),)``. A tuple so that User stays hashable.
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         # Accept any sequence (JSON gives lists) but store a tuple so that the
         # object stays hashable and comparisons do not depend on the input type.
         if not isinstance(self.groups, tuple):
             object.__setattr__(self, "groups", tuple(self.groups))
+        if isinstance(self.extra, dict) or not isinstance(self.extra, tuple):
+            items = self.extra.items() if isinstance(self.extra, dict) else self.extra
+            object.__setattr__(self, "extra", tuple(sorted((str(k), tuple(v)) for k, v in items)))
+
+    def extra_dict(self) -> dict[str, list[str]]:
+        """`extra` as Kubernetes serialises it (key -> list of values)."""
+        return {k: list(v) for k, v in self.extra}
         if not self.name:
             raise ValueError("user name must not be empty")
 
