@@ -99,12 +99,12 @@ class User:
         if isinstance(self.extra, dict) or not isinstance(self.extra, tuple):
             items = self.extra.items() if isinstance(self.extra, dict) else self.extra
             object.__setattr__(self, "extra", tuple(sorted((str(k), tuple(v)) for k, v in items)))
+        if not self.name:
+            raise ValueError("user name must not be empty")
 
     def extra_dict(self) -> dict[str, list[str]]:
         """`extra` as Kubernetes serialises it (key -> list of values)."""
         return {k: list(v) for k, v in self.extra}
-        if not self.name:
-            raise ValueError("user name must not be empty")
 
 
 @dataclass(frozen=True)
