@@ -1,7 +1,8 @@
 """Which extensions an agent runs: the one place the agent command assembles them.
 
 Each capability (component installer, fault detectors, remediation
-executor) lives in its own package and contributes one builder here.
+executor, telemetry) lives in its own package and contributes one builder
+here.
 """
 
 from __future__ import annotations
@@ -11,14 +12,24 @@ from kubenode.client.client import KubeClient
 from .agent import AgentConfig, AgentExtension
 from .detectors import build_detectors
 from .executor import build_executor
+from .facts import AGENT_VERSION
 from .installer import build_installer
+from .telemetry import AgentMetrics, build_telemetry
 
 
 def build_extensions(client: KubeClient, config: AgentConfig) -> list[AgentExtension]:
-    """The extensions for this agent."""
-    extensions: list[AgentExtension] = []
-    detectors = build_detectors(client, config.node_name, config.root)
-    installer = build_installer(client, config)
+    """The extensions for this agent; binds the telemetry socket and records its URL in `config`."""
+    metrics = AgentMetrics(machine=config.machine, node=config.node_name, version=AGENT_VERSION,
+                           mode="local" if config.root is not None else "host")
+    telemetry = build_telemetry(client.config, metrics, node_name=config.node_name, host=config.metrics_host,
+                                port=config.metrics_port)
+    config.metrics_endpoint = telemetry.url
+    detectors = build_detectors(client, config.node_name, config.root, metrics=metrics,
+                                system_log_monitors=config.system_log_monitors,
+                                custom_plugin_monitors=config.custom_plugin_monitors,
+                                system_stats_monitors=config.system_stats_monitors)
+    installer = build_installer(client, config, metrics=metrics)
+    extensions: list[AgentExtension] = [telemetry]
     extensions += [detectors, build_executor(client, config.machine, config.node_name, config.root,
                                              detectors.restarters(), installer.restart_component), installer]
     return extensions

@@ -307,6 +307,9 @@ MACHINE = KindSpec(
             "lastHeartbeatTime": timestamp("When the agent last reported."),
             "bootID": string("Boot ID of the host; a change means it rebooted.", maxLength=128),
             "nodeName": string("Node name the agent registers and reports for.", maxLength=253),
+            "metricsEndpoint": string("URL of the agent's Prometheus endpoint (node, problem and agent "
+                                      "metrics), e.g. http://10.0.0.5:9102/metrics.", maxLength=2048,
+                                      pattern="^https?://"),
         }),
         "conditions": conditions("InfrastructureReady, AgentConnected, NodeReady, NodeSynced, "
                                  "ComponentsReady, Ready."),

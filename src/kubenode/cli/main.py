@@ -229,6 +229,15 @@ def crds() -> None:
     crds_command()
 
 
+#: The agent's metrics port on a host (node-exporter uses 9100, node-problem-detector 20257).
+HOST_METRICS_PORT = 9102
+
+
+def _paths(flag: str) -> tuple[str, ...]:
+    """A comma-separated list of config paths, as node-problem-detector's --config.* flags take them."""
+    return tuple(p.strip() for p in flag.split(",") if p.strip())
+
+
 @app.command()
 def agent(
     machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
@@ -238,6 +247,21 @@ def agent(
     node_name: Annotated[str, typer.Option("--node-name", help="Node name (default: the machine name).")] = "",
     heartbeat_seconds: Annotated[float, typer.Option(help="Machine heartbeat interval.")] = 10.0,
     lease_seconds: Annotated[float, typer.Option(help="Node Lease renew interval.")] = 10.0,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Port of the agent's /metrics and /logs endpoint (0: a free port; default 0 with "
+        f"--root, {HOST_METRICS_PORT} on a host).", min=0, max=65535)] = None,
+    metrics_address: Annotated[str, typer.Option(
+        "--metrics-address", help="Address to bind the endpoint to (default 127.0.0.1 with --root, else "
+        "0.0.0.0).")] = "",
+    system_log_monitor: Annotated[str, typer.Option(
+        "--config.system-log-monitor", help="node-problem-detector's flag: comma-separated system log monitor "
+        "configs (kmsg, filelog, journald). A kmsg config given here replaces the built-in kernel monitor.")] = "",
+    custom_plugin_monitor: Annotated[str, typer.Option(
+        "--config.custom-plugin-monitor", help="node-problem-detector's flag: comma-separated custom plugin "
+        "monitor configs.")] = "",
+    system_stats_monitor: Annotated[str, typer.Option(
+        "--config.system-stats-monitor", help="node-problem-detector's flag: comma-separated system stats "
+        "monitor configs (exported as metrics on /metrics).")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the KubeNode agent for one machine."""
@@ -248,7 +272,13 @@ def agent(
     _long_running(verbose)
     config = client_config(kubeconfig)
     cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
-                      heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds)
+                      heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds,
+                      metrics_host=metrics_address or ("127.0.0.1" if root is not None else "0.0.0.0"),
+                      metrics_port=metrics_port if metrics_port is not None
+                      else (0 if root is not None else HOST_METRICS_PORT),
+                      system_log_monitors=_paths(system_log_monitor),
+                      custom_plugin_monitors=_paths(custom_plugin_monitor),
+                      system_stats_monitors=_paths(system_stats_monitor))
 
     async def run() -> None:
         stop = _stop_on_signals()
