@@ -48,7 +48,7 @@ class LogRing(logging.Handler):
     def attach(self, logger_name: str = "kubenode") -> None:
         """Start collecting the records of `logger_name` (and its children)."""
         logger = logging.getLogger(logger_name)
-        if logger.level == logging.NOTSET or logger.level > self.level:
+        if logger.getEffectiveLevel() > self.level:
             logger.setLevel(self.level)
         logger.addHandler(self)
 
