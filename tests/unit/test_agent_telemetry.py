@@ -231,3 +231,10 @@ def test_log_ring_is_bounded_and_keeps_the_newest() -> None:
     tail = ring.tail(10)
     assert len(tail) == 3 and tail[-1].endswith("WARNING kubenode.test.ring: line 4")
     assert ring.tail(1) == tail[-1:] and ring.tail(0) == []
+
+
+@given(st.text(max_size=400))
+def test_proc_parsers_never_crash(text: str) -> None:
+    for parse in (parse_meminfo, parse_stat, parse_loadavg, parse_pressure, parse_vmstat, parse_diskstats,
+                  parse_netdev, parse_mounts):
+        parse(text)

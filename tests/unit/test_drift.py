@@ -72,3 +72,14 @@ def test_rollout_counts_a_drifted_machine_as_not_updated(drifted: bool, updated:
                           drifted=drifted)
     t = traits_of(comp, "r2", "r1")
     assert (t.updated, t.ready) == (updated, ready)
+
+
+@pytest.mark.parametrize(("status", "drifted"), [("True", True), ("False", False), ("Unknown", False)])
+def test_component_state_reads_the_drifted_condition(status: str, drifted: bool) -> None:
+    from kubenode.componentset.controller import component_state
+
+    mc = {"metadata": {"name": "mc", "generation": 1}, "spec": {"revision": "r2"},
+          "status": {"phase": "Running", "healthy": True, "installedRevision": "r2", "observedGeneration": 1,
+                     "conditions": [{"type": "Drifted", "status": status, "reason": "X", "message": "",
+                                     "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+    assert component_state(mc).drifted is drifted

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kubenode.agent.detectors import (
     KERNEL_MONITOR,
@@ -233,3 +235,24 @@ def test_journalctl_command_and_entries() -> None:
     assert e is not None and e.message == "divide error: 0000 [#1] SMP " and e.cursor == "s=1"
     assert parse_entry(b'{"MESSAGE": [104, 105, 255]}').message == "hi\ufffd"  # type: ignore[union-attr]
     assert parse_entry(b"not json") is None and parse_entry(b'{"X": 1}') is None
+
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+                       lambda children: st.lists(children, max_size=3)
+                       | st.dictionaries(st.sampled_from(["cpu", "net", "disk", "metricsConfigs", "displayName",
+                                                          "invokeInterval", "cpu/load_1m", "excludeInterfaceRegexp",
+                                                          "lsblkTimeout", "x"]), children, max_size=4),
+                       max_leaves=12)
+
+
+@given(JSONISH)
+def test_system_stats_parser_only_raises_config_errors(raw: object) -> None:
+    try:
+        parse_system_stats(raw)
+    except ConfigError:
+        pass
+
+
+@given(st.text(max_size=300))
+def test_journal_entry_parser_never_crashes(line: str) -> None:
+    parse_entry(line.encode())

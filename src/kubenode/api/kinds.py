@@ -471,7 +471,8 @@ MACHINE_COMPONENT = KindSpec(
         "lastHealthyTime": timestamp("When the component was last seen healthy."),
         "message": string("Human-readable state, e.g. why the install failed.", maxLength=32768),
         "observedGeneration": observed_generation(),
-        "conditions": conditions("Installed, Healthy."),
+        "conditions": conditions("Installed, Healthy, Drifted (installed files differ from the verified "
+                                 "artifact)."),
     }),
     printer_columns=(
         PrinterColumn("Machine", "string", ".spec.machineName", "Machine the component runs on."),

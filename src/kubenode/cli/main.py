@@ -255,7 +255,8 @@ def agent(
         "0.0.0.0).")] = "",
     system_log_monitor: Annotated[str, typer.Option(
         "--config.system-log-monitor", help="node-problem-detector's flag: comma-separated system log monitor "
-        "configs (kmsg, filelog, journald). A kmsg config given here replaces the built-in kernel monitor.")] = "",
+        "configs (kmsg, filelog, journald); one whose source is kernel-monitor replaces the built-in kernel "
+        "monitor.")] = "",
     custom_plugin_monitor: Annotated[str, typer.Option(
         "--config.custom-plugin-monitor", help="node-problem-detector's flag: comma-separated custom plugin "
         "monitor configs.")] = "",
