@@ -238,3 +238,33 @@ def test_proc_parsers_never_crash(text: str) -> None:
     for parse in (parse_meminfo, parse_stat, parse_loadavg, parse_pressure, parse_vmstat, parse_diskstats,
                   parse_netdev, parse_mounts):
         parse(text)
+
+
+def test_taken_port_is_a_clear_error() -> None:
+    import socket
+
+    from kubenode.agent.telemetry import build_telemetry
+    from kubenode.client.config import ClientConfig
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        m = AgentMetrics(machine="m", node="n", version="v", mode="local")
+        with pytest.raises(OSError, match="choose another --metrics-port"):
+            build_telemetry(ClientConfig(server="https://127.0.0.1:1"), m, node_name="n", host="127.0.0.1",
+                            port=port)
+
+
+def test_caller_config_carries_only_the_callers_token() -> None:
+    import ssl
+
+    from kubenode.agent.telemetry.access import caller_config
+    from kubenode.client.config import ClientConfig
+
+    agent = ClientConfig(server="https://api:6443", ssl_context=ssl.create_default_context(), token="agent-secret",
+                         token_file="/var/run/token")
+    caller = caller_config(agent, "caller-token")
+    assert caller.authorization() == "Bearer caller-token" and caller.token_file is None
+    assert caller.ssl_context is not agent.ssl_context  # no client certificate of the agent's on this call
+    assert caller.server == agent.server

@@ -53,15 +53,14 @@ def _ca_only(ctx: ssl.SSLContext | None) -> ssl.SSLContext | None:
     """A TLS context trusting the same CAs as `ctx`, without any client certificate."""
     if ctx is None:
         return None
-    fresh = ssl.create_default_context()
+    cas = ctx.get_ca_certs(binary_form=True)
+    fresh = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cas:
+        fresh.load_verify_locations(cadata=b"".join(cas))
+    else:
+        fresh.load_default_certs()
     fresh.check_hostname = ctx.check_hostname
     fresh.verify_mode = ctx.verify_mode
-    cas = ctx.get_ca_certs(binary_form=True)
-    if cas:
-        fresh = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        fresh.check_hostname = ctx.check_hostname
-        fresh.verify_mode = ctx.verify_mode
-        fresh.load_verify_locations(cadata=b"".join(cas))
     return fresh
 
 

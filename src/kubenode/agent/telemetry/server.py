@@ -65,7 +65,12 @@ class TelemetryServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        try:
+            self.sock.bind((host, port))
+        except OSError as exc:
+            self.sock.close()
+            raise OSError(exc.errno, f"cannot listen on {host}:{port} for the agent's /metrics: {exc.strerror} "
+                                     "(choose another --metrics-port, or 0 for a free one)") from None
         self.sock.listen(128)
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
