@@ -1,4 +1,8 @@
-"""Fault detectors, node-problem-detector compatible (system log and custom plugin monitors).
+"""Fault detectors that run node-problem-detector's configs unchanged.
+
+System log monitors (kmsg, filelog, journald), custom plugin monitors and
+system-stats monitors (exported as metrics); Go RE2 patterns are
+translated by :mod:`.re2`.
 
 `build_detectors` is what `agent/extensions.py` calls; the rest is exported
 for tests and for tools that validate NPD configs.
