@@ -268,3 +268,21 @@ def test_caller_config_carries_only_the_callers_token() -> None:
     assert caller.authorization() == "Bearer caller-token" and caller.token_file is None
     assert caller.ssl_context is not agent.ssl_context  # no client certificate of the agent's on this call
     assert caller.server == agent.server
+
+
+@pytest.mark.parametrize(("host", "advertise", "shown"), [
+    ("127.0.0.1", "", "127.0.0.1"),
+    ("0.0.0.0", "10.1.2.3", "10.1.2.3"),  # a host's agent listens everywhere, advertises its InternalIP
+    ("0.0.0.0", "", "127.0.0.1"),
+])
+def test_advertised_url(host: str, advertise: str, shown: str) -> None:
+    from kubenode.agent.telemetry import build_telemetry
+    from kubenode.client.config import ClientConfig
+
+    m = AgentMetrics(machine="m", node="n", version="v", mode="host")
+    t = build_telemetry(ClientConfig(server="https://127.0.0.1:1"), m, node_name="n", host=host, port=0,
+                        advertise=advertise)
+    try:
+        assert t.url == f"http://{shown}:{t.port}/metrics"
+    finally:
+        t.sock.close()

@@ -12,7 +12,7 @@ from kubenode.client.client import KubeClient
 from .agent import AgentConfig, AgentExtension
 from .detectors import build_detectors
 from .executor import build_executor
-from .facts import AGENT_VERSION
+from .facts import AGENT_VERSION, internal_address
 from .installer import build_installer
 from .telemetry import AgentMetrics, build_telemetry
 
@@ -21,8 +21,10 @@ def build_extensions(client: KubeClient, config: AgentConfig) -> list[AgentExten
     """The extensions for this agent; binds the telemetry socket and records its URL in `config`."""
     metrics = AgentMetrics(machine=config.machine, node=config.node_name, version=AGENT_VERSION,
                            mode="local" if config.root is not None else "host")
+    # Bound to every address of a host: advertise the one its Node reports, so Prometheus can reach it.
+    advertise = internal_address() if config.metrics_host in ("0.0.0.0", "::") else ""
     telemetry = build_telemetry(client.config, metrics, node_name=config.node_name, host=config.metrics_host,
-                                port=config.metrics_port)
+                                port=config.metrics_port, advertise=advertise)
     config.metrics_endpoint = telemetry.url
     detectors = build_detectors(client, config.node_name, config.root, metrics=metrics,
                                 system_log_monitors=config.system_log_monitors,
