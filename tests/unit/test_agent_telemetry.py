@@ -286,3 +286,30 @@ def test_advertised_url(host: str, advertise: str, shown: str) -> None:
         assert t.url == f"http://{shown}:{t.port}/metrics"
     finally:
         t.sock.close()
+
+
+async def test_default_host_port_taken_falls_back_explicit_port_fails(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    import socket
+
+    from kubenode.agent import extensions
+    from kubenode.agent.agent import AgentConfig
+    from kubenode.agent.telemetry import TelemetryServer
+    from kubenode.client.client import KubeClient
+    from kubenode.client.config import ClientConfig
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(extensions, "HOST_METRICS_PORT", port)
+        async with KubeClient(ClientConfig(server="https://127.0.0.1:1")) as client:
+            cfg = AgentConfig(machine="m", node_name="m", metrics_host="127.0.0.1")
+            exts = extensions.build_extensions(client, cfg)
+            telemetry = next(e for e in exts if isinstance(e, TelemetryServer))
+            try:
+                assert telemetry.port != port and cfg.metrics_endpoint == telemetry.url
+            finally:
+                telemetry.sock.close()
+            with pytest.raises(OSError, match="choose another --metrics-port"):
+                extensions.build_extensions(client, AgentConfig(machine="m", node_name="m", metrics_port=port))

@@ -54,9 +54,10 @@ class AgentConfig:
     lease_duration: int = 40
     heartbeat_seconds: float = 10.0
     status_seconds: float = 60.0
-    #: The agent's HTTP endpoint (metrics, logs): bind address and port (0: a free port).
+    #: The agent's HTTP endpoint (metrics, logs): bind address and port (0: a free port; None: the default,
+    #: a free port for a local machine, telemetry.HOST_METRICS_PORT on a host — or a free one if it is taken).
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = 0
+    metrics_port: int | None = None
     #: The URL it serves metrics at, reported in Machine.status.agent.metricsEndpoint (set once bound).
     metrics_endpoint: str = ""
     #: node-problem-detector's config flags (--config.system-log-monitor, …): explicit monitor config files.

@@ -229,10 +229,6 @@ def crds() -> None:
     crds_command()
 
 
-#: The agent's metrics port on a host (node-exporter uses 9100, node-problem-detector 20257).
-HOST_METRICS_PORT = 9102
-
-
 def _paths(flag: str) -> tuple[str, ...]:
     """A comma-separated list of config paths, as node-problem-detector's --config.* flags take them."""
     return tuple(p.strip() for p in flag.split(",") if p.strip())
@@ -248,8 +244,8 @@ def agent(
     heartbeat_seconds: Annotated[float, typer.Option(help="Machine heartbeat interval.")] = 10.0,
     lease_seconds: Annotated[float, typer.Option(help="Node Lease renew interval.")] = 10.0,
     metrics_port: Annotated[int | None, typer.Option(
-        "--metrics-port", help="Port of the agent's /metrics and /logs endpoint (0: a free port; default 0 with "
-        f"--root, {HOST_METRICS_PORT} on a host).", min=0, max=65535)] = None,
+        "--metrics-port", help="Port of the agent's /metrics and /logs endpoint (0: a free port; default: a free "
+        "port with --root, 9102 on a host, or a free one when 9102 is taken).", min=0, max=65535)] = None,
     metrics_address: Annotated[str, typer.Option(
         "--metrics-address", help="Address to bind the endpoint to (default 127.0.0.1 with --root, else "
         "0.0.0.0).")] = "",
@@ -275,8 +271,7 @@ def agent(
     cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
                       heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds,
                       metrics_host=metrics_address or ("127.0.0.1" if root is not None else "0.0.0.0"),
-                      metrics_port=metrics_port if metrics_port is not None
-                      else (0 if root is not None else HOST_METRICS_PORT),
+                      metrics_port=metrics_port,
                       system_log_monitors=_paths(system_log_monitor),
                       custom_plugin_monitors=_paths(custom_plugin_monitor),
                       system_stats_monitors=_paths(system_stats_monitor))

@@ -17,8 +17,11 @@ from .logbuffer import LogRing
 from .node_collector import NodeCollector
 from .server import TelemetryServer
 
-__all__ = ["AgentMetrics", "Family", "LogAccess", "LogRing", "NodeCollector", "TelemetryServer", "build_telemetry",
-           "format_value", "render"]
+__all__ = ["HOST_METRICS_PORT", "AgentMetrics", "Family", "LogAccess", "LogRing", "NodeCollector",
+           "TelemetryServer", "build_telemetry", "format_value", "render"]
+
+#: The agent's metrics port on a host (node-exporter uses 9100, node-problem-detector 20257).
+HOST_METRICS_PORT = 9102
 
 
 def build_telemetry(client_config: ClientConfig, metrics: AgentMetrics, *, node_name: str, host: str, port: int,
