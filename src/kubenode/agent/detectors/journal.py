@@ -76,6 +76,7 @@ class JournalFollower:
     def __init__(self, argv: list[str]) -> None:
         self.argv = argv
         self.proc: asyncio.subprocess.Process | None = None
+        self.eof = False
 
     @staticmethod
     def find_journalctl() -> str | None:
@@ -102,6 +103,7 @@ class JournalFollower:
             except ValueError:  # a line longer than MAX_LINE: skip it
                 continue
             if not line:
+                self.eof = True  # journalctl closed its output: it is exiting
                 break
             entry = parse_entry(line)
             if entry is not None:
@@ -111,8 +113,8 @@ class JournalFollower:
 
     @property
     def exited(self) -> bool:
-        """Whether journalctl has exited."""
-        return self.proc is not None and self.proc.returncode is not None
+        """Whether journalctl has exited (or closed its output, which it does only when exiting)."""
+        return self.eof or (self.proc is not None and self.proc.returncode is not None)
 
     async def error_text(self) -> str:
         """What journalctl said on stderr (after it exited)."""

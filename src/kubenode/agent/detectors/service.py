@@ -416,6 +416,7 @@ class DetectorService:
         key = f"journald:{m.source}"
         directory = self.settings.host_path(m.log_path) if m.log_path else None
         warned = ""
+        pause = 5.0
         while not stop.is_set():
             journalctl = JournalFollower.find_journalctl()
             problem = ""
@@ -438,6 +439,7 @@ class DetectorService:
             follower = JournalFollower(journalctl_argv(journalctl, m.journal_source, directory, since=since,
                                                        after_cursor=cursor))
             await follower.start()
+            started = time.monotonic()
             try:
                 while not stop.is_set() and not follower.exited:
                     entries = await follower.read(_jittered(self.settings.poll_seconds, self.settings.jitter))
@@ -456,12 +458,16 @@ class DetectorService:
                         self._dropped[m.source] = budget.dropped
                     self._save()
                 if follower.exited and not stop.is_set():
-                    log.warning("%s: journalctl exited: %s", m.source, await follower.error_text())
+                    log.warning("%s: journalctl exited (restarting in %.0f s): %s", m.source, pause,
+                                await follower.error_text())
             finally:
                 await follower.close()
             first_start = False
+            if time.monotonic() - started > 60.0:
+                pause = 5.0  # it ran fine for a while: a fresh failure starts the backoff over
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 5.0)
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, 60.0)  # a journalctl that keeps failing is retried ever less often
 
     async def _plugin_loop(self, stop: asyncio.Event, m: PluginMonitorConfig, tracker: ConditionTracker) -> None:
         sem = asyncio.Semaphore(m.concurrency)
