@@ -118,3 +118,16 @@ async def test_npd_configs_unchanged_journald_and_kmsg(client: KubeClient, tmp_p
         assert "# TYPE cpu_load_1m gauge" in text and 'memory_bytes_used{state="used"}' in text  # system-stats
     state = json.loads((root / "var" / "lib" / "kubenode" / "detectors" / "state.json").read_text())
     assert state["cursors"].get("journald:docker-monitor")  # an agent restart resumes after this entry
+
+
+async def test_journald_monitor_without_its_journal_says_so(client: KubeClient, tmp_path: Path) -> None:
+    root = tmp_path / "m1"
+    (root / "run").mkdir(parents=True)
+    (root / "run" / "boot_id").write_text(str(uuid.uuid4()))
+    configs = root / "etc" / "kubenode" / "detectors"
+    configs.mkdir(parents=True)
+    shutil.copy(NPD / "systemd-monitor.json", configs)  # logPath /var/log/journal: absent on this machine
+    await client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "m1"}})
+    async with running(DetectorService(client, DetectorSettings(node_name="m1", root=root, poll_seconds=0.05))):
+        events = await eventually(lambda: _events(client, "DetectorConfigInvalid"), what="a Warning Event")
+        assert "systemd-monitor: log path /var/log/journal does not exist" in events[0]["message"]
