@@ -165,7 +165,7 @@ async def test_install_from_file_url_then_remove_on_delete(env: Env) -> None:
         st = await env.status_where("mc1", "1.0.0 running", phase="Running", installedVersion="1.0.0", healthy=True)
         assert st["observedGeneration"] == 1
         conds = {c["type"]: c["status"] for c in st["conditions"]}
-        assert conds == {"Installed": "True", "Healthy": "True"}
+        assert conds == {"Installed": "True", "Healthy": "True", "Drifted": "False"}
         assert has_finalizer(await env.mc())
         layout = env.layout()
         assert layout.current_version() == "1.0.0"

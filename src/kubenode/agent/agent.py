@@ -25,6 +25,7 @@ from kubenode.client.resources import LEASES, NODES, Resource
 
 from .facts import AGENT_VERSION, HostFacts, gather
 from .node_object import new_node, node_status
+from .telemetry import AgentMetrics, TelemetryServer
 
 log = logging.getLogger("kubenode.agent")
 
@@ -53,6 +54,16 @@ class AgentConfig:
     lease_duration: int = 40
     heartbeat_seconds: float = 10.0
     status_seconds: float = 60.0
+    #: The agent's HTTP endpoint (metrics, logs): bind address and port (0: a free port; None: the default,
+    #: a free port for a local machine, telemetry.HOST_METRICS_PORT on a host — or a free one if it is taken).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    #: The URL it serves metrics at, reported in Machine.status.agent.metricsEndpoint (set once bound).
+    metrics_endpoint: str = ""
+    #: node-problem-detector's config flags (--config.system-log-monitor, …): explicit monitor config files.
+    system_log_monitors: tuple[str, ...] = ()
+    custom_plugin_monitors: tuple[str, ...] = ()
+    system_stats_monitors: tuple[str, ...] = ()
 
 
 class AgentExtension(Protocol):
@@ -76,6 +87,9 @@ class Agent:
         self._last_status = 0.0
         self._last_heartbeat = 0.0
         self._status_dirty = True
+        #: The agent's own metrics, when its telemetry extension runs.
+        self.metrics: AgentMetrics | None = next(
+            (e.metrics for e in self.extensions if isinstance(e, TelemetryServer)), None)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the core loop and every extension until `stop` is set."""
@@ -97,6 +111,8 @@ class Agent:
             except (TimeoutError, errors.ApiError, OSError) as exc:
                 log.warning("agent tick failed (will retry): %s", exc)
                 self._status_dirty = True
+                if self.metrics is not None:
+                    self.metrics.heartbeat_failures += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.config.lease_seconds)
 
@@ -145,9 +161,12 @@ class Agent:
 
     async def heartbeat(self) -> None:
         """Report the agent's version, boot ID and liveness in Machine.status.agent."""
-        body = {"apiVersion": API_VERSION, "kind": "Machine", "status": {"agent": {
-            "version": AGENT_VERSION, "lastHeartbeatTime": _now(), "bootID": self.facts.boot_id,
-            "nodeName": self.config.node_name,
-        }}}
+        agent: dict[str, str] = {"version": AGENT_VERSION, "lastHeartbeatTime": _now(),
+                                 "bootID": self.facts.boot_id, "nodeName": self.config.node_name}
+        if self.config.metrics_endpoint:
+            agent["metricsEndpoint"] = self.config.metrics_endpoint
+        body = {"apiVersion": API_VERSION, "kind": "Machine", "status": {"agent": agent}}
         await self.client.patch(MACHINES, self.config.machine, body, subresource="status",
                                 field_manager=FIELD_MANAGER)
+        if self.metrics is not None:
+            self.metrics.heartbeats += 1

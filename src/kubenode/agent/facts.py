@@ -74,6 +74,14 @@ def detect_gpus() -> tuple[int, str]:
     return 0, ""
 
 
+def internal_address() -> str:
+    """The host's address as its Node reports it (InternalIP), or "" when it cannot be resolved."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return ""
+
+
 def gather(root: Path | None, hostname: str) -> HostFacts:
     """Collect the facts; `root` is the machine root in local mode (None on a real host)."""
     boot_id = _read(root / "run" / "boot_id") if root else ""

@@ -52,6 +52,8 @@ ANNOTATION_DELETE_MACHINE: Final = "kubenode.io/delete-machine"
 #: On a RemedyOperationJob (or a MachineComponentSet batch) that a DefenderPolicy rule with
 #: `requireApproval: true` holds: set to "true" by a human to approve it.
 ANNOTATION_APPROVED: Final = "kubenode.io/approved"
+#: On a MachineComponent: any new value makes its agent re-verify the installed files now (component drift).
+ANNOTATION_VERIFY_NOW: Final = "kubenode.io/verify-now"
 
 #: Keeps a Machine until its node is drained and its infrastructure is gone.
 FINALIZER_MACHINE: Final = "kubenode.io/machine"
@@ -224,6 +226,12 @@ COMPONENT_REASON_EXITED: Final = "ProcessExited"
 COMPONENT_REASON_HEALTH_CHECK_PASSED: Final = "HealthCheckPassed"
 COMPONENT_REASON_HEALTH_CHECK_FAILED: Final = "HealthCheckFailed"
 COMPONENT_REASON_NO_HEALTH_CHECK: Final = "NoHealthCheck"
+
+#: The installed files differ from the verified artifact (as recorded at install); see agent/installer/drift.py.
+COMPONENT_CONDITION_DRIFTED: Final = "Drifted"
+COMPONENT_REASON_FILES_DIFFER: Final = "FilesDiffer"
+COMPONENT_REASON_FILES_MATCH: Final = "FilesMatch"
+COMPONENT_REASON_NO_HASH_RECORD: Final = "NoHashRecord"
 
 # --------------------------------------------------------------------------- remediation actions
 

@@ -307,6 +307,9 @@ MACHINE = KindSpec(
             "lastHeartbeatTime": timestamp("When the agent last reported."),
             "bootID": string("Boot ID of the host; a change means it rebooted.", maxLength=128),
             "nodeName": string("Node name the agent registers and reports for.", maxLength=253),
+            "metricsEndpoint": string("URL of the agent's Prometheus endpoint (node, problem and agent "
+                                      "metrics), e.g. http://10.0.0.5:9102/metrics.", maxLength=2048,
+                                      pattern="^https?://"),
         }),
         "conditions": conditions("InfrastructureReady, AgentConnected, NodeReady, NodeSynced, "
                                  "ComponentsReady, Ready."),
@@ -468,7 +471,8 @@ MACHINE_COMPONENT = KindSpec(
         "lastHealthyTime": timestamp("When the component was last seen healthy."),
         "message": string("Human-readable state, e.g. why the install failed.", maxLength=32768),
         "observedGeneration": observed_generation(),
-        "conditions": conditions("Installed, Healthy."),
+        "conditions": conditions("Installed, Healthy, Drifted (installed files differ from the verified "
+                                 "artifact)."),
     }),
     printer_columns=(
         PrinterColumn("Machine", "string", ".spec.machineName", "Machine the component runs on."),

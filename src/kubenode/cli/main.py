@@ -229,6 +229,11 @@ def crds() -> None:
     crds_command()
 
 
+def _paths(flag: str) -> tuple[str, ...]:
+    """A comma-separated list of config paths, as node-problem-detector's --config.* flags take them."""
+    return tuple(p.strip() for p in flag.split(",") if p.strip())
+
+
 @app.command()
 def agent(
     machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
@@ -238,6 +243,22 @@ def agent(
     node_name: Annotated[str, typer.Option("--node-name", help="Node name (default: the machine name).")] = "",
     heartbeat_seconds: Annotated[float, typer.Option(help="Machine heartbeat interval.")] = 10.0,
     lease_seconds: Annotated[float, typer.Option(help="Node Lease renew interval.")] = 10.0,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Port of the agent's /metrics and /logs endpoint (0: a free port; default: a free "
+        "port with --root, 9102 on a host, or a free one when 9102 is taken).", min=0, max=65535)] = None,
+    metrics_address: Annotated[str, typer.Option(
+        "--metrics-address", help="Address to bind the endpoint to (default 127.0.0.1 with --root, else "
+        "0.0.0.0).")] = "",
+    system_log_monitor: Annotated[str, typer.Option(
+        "--config.system-log-monitor", help="node-problem-detector's flag: comma-separated system log monitor "
+        "configs (kmsg, filelog, journald); one whose source is kernel-monitor replaces the built-in kernel "
+        "monitor.")] = "",
+    custom_plugin_monitor: Annotated[str, typer.Option(
+        "--config.custom-plugin-monitor", help="node-problem-detector's flag: comma-separated custom plugin "
+        "monitor configs.")] = "",
+    system_stats_monitor: Annotated[str, typer.Option(
+        "--config.system-stats-monitor", help="node-problem-detector's flag: comma-separated system stats "
+        "monitor configs (exported as metrics on /metrics).")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the KubeNode agent for one machine."""
@@ -248,7 +269,12 @@ def agent(
     _long_running(verbose)
     config = client_config(kubeconfig)
     cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
-                      heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds)
+                      heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds,
+                      metrics_host=metrics_address or ("127.0.0.1" if root is not None else "0.0.0.0"),
+                      metrics_port=metrics_port,
+                      system_log_monitors=_paths(system_log_monitor),
+                      custom_plugin_monitors=_paths(custom_plugin_monitor),
+                      system_stats_monitors=_paths(system_stats_monitor))
 
     async def run() -> None:
         stop = _stop_on_signals()

@@ -143,7 +143,9 @@ def component_state(mc: Obj) -> ComponentState:
         name=meta["name"], revision=revision, phase=str(st.get("phase") or ""), healthy=bool(st.get("healthy")),
         installed_revision=installed, installed_version=str(st.get("installedVersion") or ""),
         message=str(st.get("message") or ""), fresh=fresh, healthy_since=since,
-        deleting=bool(meta.get("deletionTimestamp")))
+        deleting=bool(meta.get("deletionTimestamp")),
+        drifted=(get_condition(st.get("conditions"), c.COMPONENT_CONDITION_DRIFTED) or {}).get("status")
+        == c.CONDITION_TRUE)
 
 
 def node_of(machine: Obj) -> str:

@@ -51,6 +51,7 @@ class ComponentState:
     fresh: bool = True
     healthy_since: float | None = None  # lastTransitionTime of the Healthy=True condition
     deleting: bool = False
+    drifted: bool = False  # Drifted=True: its files differ from the verified artifact, so it is not updated
 
     def running_healthy(self) -> bool:
         """Running and healthy, whatever the revision."""
@@ -106,8 +107,9 @@ def traits_of(comp: ComponentState | None, target: str, stable: str | None) -> T
     return Traits(
         component=True, at_target=comp.revision == target,
         at_stable=stable is not None and comp.revision == stable,
-        updated=comp.fresh and comp.revision == target and comp.installed_revision == target,
-        ready=comp.ready_at(target), failed=comp.failed_at(target), available=comp.running_healthy(),
+        updated=comp.fresh and comp.revision == target and comp.installed_revision == target and not comp.drifted,
+        ready=comp.ready_at(target) and not comp.drifted, failed=comp.failed_at(target),
+        available=comp.running_healthy(),
         ready_stable=stable is not None and comp.ready_at(stable))
 
 

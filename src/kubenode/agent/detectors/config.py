@@ -22,9 +22,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .re2 import RE2Error, compile_re2, translate
+
 __all__ = [
     "PLUGIN_CUSTOM",
     "PLUGIN_FILELOG",
+    "PLUGIN_JOURNALD",
     "PLUGIN_KMSG",
     "ConditionDefault",
     "ConfigError",
@@ -39,6 +42,7 @@ __all__ = [
 PLUGIN_KMSG = "kmsg"
 PLUGIN_FILELOG = "filelog"
 PLUGIN_CUSTOM = "custom"
+PLUGIN_JOURNALD = "journald"
 TEMPORARY = "temporary"
 PERMANENT = "permanent"
 
@@ -108,6 +112,7 @@ class LogRule:
     pattern: re.Pattern[str]
     condition: str = ""
     multiline: bool = False  # the pattern can span lines: match it against the whole buffer
+    end_pattern: re.Pattern[str] | None = None  # anchored at the end of the buffer, as NPD anchors it
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,8 @@ class LogMonitorConfig:
     rules: tuple[LogRule, ...] = ()
     message_pattern: re.Pattern[str] | None = None  # filelog pluginConfig.message
     max_lines_per_second: int = DEFAULT_MAX_LINES_PER_SECOND
+    journal_source: str = ""  # journald pluginConfig.source: the SYSLOG_IDENTIFIER to follow
+    skip_list: tuple[str, ...] = ()  # filelog: lines containing any of these are ignored (NPD's skipList)
 
 
 @dataclass(frozen=True)
@@ -192,10 +199,11 @@ def _duration(raw: dict[str, Any], key: str, path: str, default: float) -> float
         raise ConfigError(f"{path}.{key}", str(exc)) from None
 
 
-def _regex(text: str, path: str) -> re.Pattern[str]:
+def _regex(text: str, path: str, *, anchor_end: bool = False) -> re.Pattern[str]:
+    # Patterns are Go RE2 syntax (NPD's configs unchanged), translated faithfully (see re2.py).
     try:
-        return re.compile(text)
-    except re.error as exc:
+        return compile_re2(text, anchor_end=anchor_end)
+    except RE2Error as exc:
         raise ConfigError(path, f"invalid regular expression: {exc}") from None
 
 
@@ -278,22 +286,35 @@ def parse_monitor(raw: Any, where: str = "config") -> MonitorConfig:
             invoke_interval=_duration(pc, "invoke_interval", f"{where}.pluginConfig", DEFAULT_INVOKE_INTERVAL),
             max_output_length=_int(pc, "max_output_length", f"{where}.pluginConfig", DEFAULT_MAX_OUTPUT_LENGTH, 1),
             concurrency=_int(pc, "concurrency", f"{where}.pluginConfig", DEFAULT_CONCURRENCY, 1))
-    if plugin not in (PLUGIN_KMSG, PLUGIN_FILELOG):
+    if plugin not in (PLUGIN_KMSG, PLUGIN_FILELOG, PLUGIN_JOURNALD):
         raise ConfigError(f"{where}.plugin", f"Unsupported value: {plugin!r}: supported values: \"kmsg\", "
-                                             "\"filelog\", \"custom\" (journald is not supported)")
-    log_path = _str(d, "logPath", where, required=plugin == PLUGIN_FILELOG, default="/dev/kmsg")
+                                             "\"filelog\", \"journald\", \"custom\"")
+    journal_source = ""
+    if plugin == PLUGIN_JOURNALD:
+        # NPD refuses an empty source: it would follow the whole journal.
+        journal_source = _str(pc, "source", f"{where}.pluginConfig")
+        if not journal_source:
+            raise ConfigError(f"{where}.pluginConfig.source", "must not be empty (the SYSLOG_IDENTIFIER to follow)")
+    skip = d.get("skipList") or []
+    if not isinstance(skip, list) or not all(isinstance(x, str) for x in skip):
+        raise ConfigError(f"{where}.skipList", "must be a list of strings")
+    log_path = _str(d, "logPath", where, required=plugin == PLUGIN_FILELOG,
+                    default="/dev/kmsg" if plugin == PLUGIN_KMSG else "")
     log_rules: list[LogRule] = []
     for i, item in enumerate(_rules_list(d.get("rules"), f"{where}.rules")):
         p = f"{where}.rules[{i}]"
         r = _obj(item, p)
         type_, reason, condition = _rule_head(r, p, conditions)
         text = _str(r, "pattern", p)
-        log_rules.append(LogRule(type=type_, reason=reason, condition=condition,
-                                 pattern=_regex(text, f"{p}.pattern"), multiline="\\n" in text or "\n" in text))
+        pattern = _regex(text, f"{p}.pattern")
+        log_rules.append(LogRule(type=type_, reason=reason, condition=condition, pattern=pattern,
+                                 multiline=not translate(text).single_line,
+                                 end_pattern=_regex(text, f"{p}.pattern", anchor_end=True)))
     message = pc.get("message")
     return LogMonitorConfig(
         source=source, plugin=plugin, log_path=log_path, conditions=conditions, rules=tuple(log_rules),
         lookback=_duration(d, "lookback", where, 0.0),
         buffer_size=_int(d, "bufferSize", where, DEFAULT_BUFFER_SIZE, 1),
         message_pattern=_regex(message, f"{where}.pluginConfig.message") if isinstance(message, str) else None,
-        max_lines_per_second=_int(d, "maxLinesPerSecond", where, DEFAULT_MAX_LINES_PER_SECOND, 1))
+        max_lines_per_second=_int(d, "maxLinesPerSecond", where, DEFAULT_MAX_LINES_PER_SECOND, 1),
+        journal_source=journal_source, skip_list=tuple(skip))

@@ -45,22 +45,32 @@ class LogMatcher:
         self.config = config
         self._buffer: deque[str] = deque(maxlen=config.buffer_size)
         self._multiline = any(r.multiline for r in config.rules)
-        self._end_patterns = {id(r): re.compile(f"(?:{r.pattern.pattern})\\Z") for r in config.rules}
+        self._end_patterns = {id(r): r.end_pattern or re.compile(f"(?:{r.pattern.pattern})\\Z")
+                              for r in config.rules}
         self._recoveries = [(c.type, c.recovery_pattern) for c in config.conditions if c.recovery_pattern]
 
-    def _message(self, raw: str) -> str:
+    def _message(self, raw: str) -> str | None:
+        """The message NPD's watcher would hand to the rules, or None when it drops the line."""
         line = raw.rstrip("\r\n")
-        if self.config.plugin == "kmsg":
-            line = strip_kmsg_header(line)
-        elif self.config.message_pattern is not None:
+        if self.config.plugin in ("kmsg", "journald"):
+            # NPD's kmsg and journald watchers TrimSpace the message: `divide error: 0000 [#1] SMP ` matches.
+            return (strip_kmsg_header(line) if self.config.plugin == "kmsg" else line).strip()
+        if any(s in line for s in self.config.skip_list):
+            return None
+        if self.config.message_pattern is not None:
             m = self.config.message_pattern.search(line)
-            if m:
-                line = m.group(1) if m.groups() else m.group(0)
+            if m is None:
+                return None  # NPD's filelog translator skips a line its message pattern does not match
+            groups = [g for g in m.groups()]
+            line = groups[-1] if groups and groups[-1] is not None else m.group(0)  # NPD: the last submatch
         return line
 
     def feed(self, raw: str) -> list[Finding]:
         """The findings one new line produces (in rule order; at most one condition change per condition)."""
-        line = self._message(raw)
+        message = self._message(raw)
+        if message is None:
+            return []
+        line = message
         self._buffer.append(line)
         joined = "\n".join(self._buffer) if self._multiline else line
         out: list[Finding] = []

@@ -21,11 +21,12 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubenode.agent.telemetry import AgentMetrics
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES
@@ -34,6 +35,7 @@ from kubenode.runtime.informer import Informer
 
 from .config import (
     PERMANENT,
+    PLUGIN_JOURNALD,
     ConditionDefault,
     LogMonitorConfig,
     MonitorConfig,
@@ -42,10 +44,12 @@ from .config import (
     parse_monitor,
 )
 from .default_rules import KERNEL_MONITOR
+from .journal import JournalFollower, journalctl_argv
 from .logwatch import FileTail, FloodBudget, KmsgDevice
 from .matcher import Finding, LogMatcher
-from .plugin import resolve_plugin, run_plugin
+from .plugin import NPD_PLUGIN_DIRS, resolve_plugin, run_plugin
 from .state import ConditionTracker, StateFile
+from .system_stats import StatsCollector, SystemStatsConfig, is_system_stats, parse_system_stats
 
 log = logging.getLogger("kubenode.agent.detectors")
 Obj = dict[str, Any]
@@ -64,6 +68,11 @@ class DetectorSettings:
     heartbeat_seconds: float = 300.0  # re-post unchanged conditions this often
     jitter: float = 0.2  # ± fraction applied to every periodic check (NPD #412: not all at once)
     flood_event_seconds: float = 60.0  # at most one flood Event per monitor this often
+    metrics: AgentMetrics | None = None  # problem_counter/problem_gauge and drop counts go here
+    #: node-problem-detector's --config.* flags: monitor config files beside the config directory's.
+    system_log_monitors: tuple[str, ...] = ()
+    custom_plugin_monitors: tuple[str, ...] = ()
+    system_stats_monitors: tuple[str, ...] = ()
 
     def host_path(self, path: str) -> Path:
         """A host path, under the machine root in local mode."""
@@ -80,6 +89,16 @@ class DetectorSettings:
         return self.host_path("/etc/kubenode/detectors/plugins")
 
     @property
+    def npd_plugin_dirs(self) -> list[Path]:
+        """node-problem-detector's standard plugin directories on this node."""
+        return [self.host_path(d) for d in NPD_PLUGIN_DIRS]
+
+    @property
+    def config_files(self) -> list[Path]:
+        """Monitor configs named by the --config.* flags (paths as given on the command line)."""
+        return [Path(p) for p in (*self.system_log_monitors, *self.custom_plugin_monitors)]
+
+    @property
     def state_dir(self) -> Path:
         """Persisted condition states, offsets and the drop-count metrics file."""
         return self.host_path("/var/lib/kubenode/detectors")
@@ -94,28 +113,62 @@ class DetectorSettings:
         return "unknown"
 
 
-def load_monitors(config_dir: Path) -> tuple[list[MonitorConfig], list[str]]:
-    """Every valid monitor config in `config_dir` (plus our kernel monitor when none reads kmsg); errors."""
+def _config_files(config_dir: Path, extra: Sequence[Path]) -> list[Path]:
+    files = sorted(config_dir.glob("*.json")) if config_dir.is_dir() else []
+    return files + [f for f in extra if f not in files]
+
+
+def load_monitors(config_dir: Path, extra: Sequence[Path] = ()) -> tuple[list[MonitorConfig], list[str]]:
+    """Every valid monitor config in `config_dir` and `extra` (the --config.* flags), plus our kernel monitor.
+
+    The built-in kernel monitor is replaced only on purpose: by a config
+    whose `source` is its name, `kernel-monitor` (as NPD's own
+    kernel-monitor.json is). Any other kmsg config runs beside it; one that
+    redefines its conditions is refused with a message, never silently.
+    System-stats configs are skipped here (see :func:`load_stats_monitors`).
+    """
     monitors: list[MonitorConfig] = []
     problems: list[str] = []
-    files = sorted(config_dir.glob("*.json")) if config_dir.is_dir() else []
-    for f in files:
+    for f in _config_files(config_dir, extra):
         try:
-            monitors.append(parse_monitor(json.loads(f.read_text()), f.name))
+            raw = json.loads(f.read_text())
+            if is_system_stats(raw):
+                continue
+            monitors.append(parse_monitor(raw, f.name))
         except (OSError, ValueError) as exc:  # ConfigError is a ValueError; so is bad JSON
             problems.append(f"{f}: {exc}")
-    if not any(isinstance(m, LogMonitorConfig) and m.plugin == "kmsg" for m in monitors):
+    builtin = str(KERNEL_MONITOR["source"])
+    replacing = [m for m in monitors if m.source == builtin]
+    if replacing:
+        log.info("the built-in kernel monitor is replaced by a config with source %r", builtin)
+    else:
         monitors.insert(0, parse_monitor(KERNEL_MONITOR, "default kernel-monitor"))
     seen: set[str] = set()
     unique: list[MonitorConfig] = []
     for m in monitors:
         dup = {c.type for c in m.conditions} & seen
         if dup:
-            problems.append(f"{m.source}: condition(s) {sorted(dup)} already defined by another monitor; skipped")
+            problems.append(f"{m.source}: condition(s) {sorted(dup)} already defined by another monitor; skipped"
+                            + (f" (to replace the built-in kernel monitor, name its source {builtin!r})"
+                               if isinstance(m, LogMonitorConfig) and m.plugin == "kmsg" else ""))
             continue
         seen |= {c.type for c in m.conditions}
         unique.append(m)
     return unique, problems
+
+
+def load_stats_monitors(config_dir: Path, extra: Sequence[Path] = ()) -> tuple[list[SystemStatsConfig], list[str]]:
+    """The system-stats monitors in `config_dir` and `extra` (--config.system-stats-monitor); errors."""
+    out: list[SystemStatsConfig] = []
+    problems: list[str] = []
+    for f in _config_files(config_dir, extra):
+        try:
+            raw = json.loads(f.read_text())
+            if is_system_stats(raw) or f in extra:
+                out.append(parse_system_stats(raw, f.name))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{f}: {exc}")
+    return out, problems
 
 
 async def wait_any(events: tuple[asyncio.Event, ...], within: float | None) -> None:
@@ -148,6 +201,8 @@ class DetectorService:
         self._pending_events: list[tuple[str, str, str]] = []  # (type, reason, message)
         self._dropped: dict[str, int] = {}
         self.restarts = 0
+        self.monitors: list[MonitorConfig] = []
+        self._reasons: dict[str, set[str]] = {}  # condition type -> the reasons its rules may set
 
     # ------------------------------------------------------------------ public surface
 
@@ -190,8 +245,14 @@ class DetectorService:
             inner.set()
 
     async def _run_once(self, stop: asyncio.Event, informer: Informer) -> None:
-        monitors, problems = await asyncio.to_thread(load_monitors, self.settings.config_dir)
+        monitors, problems = await asyncio.to_thread(load_monitors, self.settings.config_dir,
+                                                     self.settings.config_files)
+        stats, stats_problems = await asyncio.to_thread(
+            load_stats_monitors, self.settings.config_dir, [Path(p) for p in self.settings.system_stats_monitors])
+        problems = problems + stats_problems
         self.config_errors = problems
+        self.monitors = monitors
+        self._init_metrics(monitors, stats, len(problems))
         for p in problems:
             log.error("detector config rejected: %s", p)
             self._pending_events.append(("Warning", "DetectorConfigInvalid", p))
@@ -207,7 +268,10 @@ class DetectorService:
         self._dirty.set()
         tasks = [asyncio.create_task(self._sync_loop(stop, informer), name="detectors-sync")]
         for m in monitors:
-            if isinstance(m, LogMonitorConfig):
+            if isinstance(m, LogMonitorConfig) and m.plugin == PLUGIN_JOURNALD:
+                tasks.append(asyncio.create_task(self._journal_loop(stop, m, tracker, first_start),
+                                                 name=f"detectors-journal-{m.source}"))
+            elif isinstance(m, LogMonitorConfig):
                 tasks.append(asyncio.create_task(self._log_loop(stop, m, tracker, first_start),
                                                  name=f"detectors-log-{m.source}"))
             else:
@@ -223,32 +287,60 @@ class DetectorService:
                     await t
             self._save()
 
+    def _init_metrics(self, monitors: list[MonitorConfig], stats: list[SystemStatsConfig], errors_: int) -> None:
+        """NPD's problem series at zero for every rule, the stats monitors' collector, the error count."""
+        metrics = self.settings.metrics
+        self._reasons = {}
+        for m in monitors:
+            for c in m.conditions:
+                self._reasons.setdefault(c.type, set()).add(c.reason)
+            for r in m.rules:
+                if r.type == PERMANENT:
+                    self._reasons.setdefault(r.condition, set()).add(r.reason)
+        if metrics is None:
+            return
+        metrics.config_errors = errors_
+        metrics.init_problems({r.reason for m in monitors for r in m.rules},
+                              {(t, r) for t, reasons in self._reasons.items() for r in reasons})
+        for s in stats:
+            for mid, why in s.not_exported.items():
+                log.info("%s: %s is not exported by the agent (%s)", s.source, mid, why)
+        # /proc is the host's in local mode too (a machine directory has none of its own).
+        metrics.extra_sources["system-stats"] = StatsCollector(stats, Path("/proc")).collect
+
+    def _publish(self) -> None:
+        """problem_gauge and the drop counts from the current state."""
+        metrics = self.settings.metrics
+        if metrics is None or self.tracker is None:
+            return
+        for c in self.tracker.conditions:
+            metrics.set_condition(c.type, c.reason, c.status == "True", self._reasons.get(c.type, ()))
+        for source, n in self._dropped.items():
+            metrics.set_dropped(source, n)
+
     def _save(self) -> None:
         if self.tracker is None:
             return
+        self._publish()
         try:
             self.state_file.save(self.tracker.state)
-            self._write_metrics()
         except OSError as exc:
             log.warning("cannot persist detector state: %s", exc)
 
-    def _write_metrics(self) -> None:
-        # node_exporter textfile-collector format: the host's metrics agent scrapes it.
-        lines = ["# HELP kubenode_detector_log_lines_dropped_total Log lines dropped by the flood budget.",
-                 "# TYPE kubenode_detector_log_lines_dropped_total counter"]
-        lines += [f'kubenode_detector_log_lines_dropped_total{{source="{s}"}} {n}'
-                  for s, n in sorted(self._dropped.items())]
-        path = self.settings.state_dir / "metrics.prom"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(path)
+    def _problem(self, reason: str) -> None:
+        if self.settings.metrics is not None:
+            self.settings.metrics.record_problem(reason)
 
     def _apply(self, m: MonitorConfig, tracker: ConditionTracker, findings: list[Finding], now: float) -> None:
         changed = False
         for f in findings:
             if f.kind == "event":
                 self._pending_events.append(("Warning", f.reason, f.message))
+                self._problem(f.reason)
             elif f.kind == "condition":
+                was = tracker.state.conditions[f.condition]
+                if (was.status, was.reason) != ("True", f.reason):
+                    self._problem(f.reason)  # NPD counts a permanent problem when it sets the condition
                 changed |= tracker.set(f.condition, "True", f.reason, f.message, now)
                 self._pending_events.append(("Warning", f.reason, f.message))
             elif f.kind == "recovered" and tracker.state.conditions[f.condition].status != "False":
@@ -316,12 +408,74 @@ class DetectorService:
             if isinstance(tail, KmsgDevice):
                 tail.close()
 
+    async def _journal_loop(self, stop: asyncio.Event, m: LogMonitorConfig, tracker: ConditionTracker,
+                            first_start: bool) -> None:
+        """Follow the journal with journalctl; restart it (after a pause) if it exits."""
+        matcher = LogMatcher(m)
+        budget = FloodBudget(m.max_lines_per_second, time.monotonic())
+        key = f"journald:{m.source}"
+        directory = self.settings.host_path(m.log_path) if m.log_path else None
+        warned = ""
+        pause = 5.0
+        while not stop.is_set():
+            journalctl = JournalFollower.find_journalctl()
+            problem = ""
+            if journalctl is None:
+                problem = "journalctl is not installed (Debian: apt-get install systemd)"
+            elif directory is not None and not directory.exists():
+                problem = f"log path {m.log_path} does not exist"  # NPD refuses a missing logPath too
+            if problem:
+                if problem != warned:
+                    warned = problem
+                    log.warning("%s: %s; retrying", m.source, problem)
+                    self._pending_events.append(("Warning", "DetectorConfigInvalid", f"{m.source}: {problem}"))
+                    self._dirty.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 30.0)
+                continue
+            assert journalctl is not None
+            cursor = tracker.state.cursors.get(key, "") if not tracker.rebooted else ""
+            since = time.time() - (m.lookback if first_start else 0.0)
+            follower = JournalFollower(journalctl_argv(journalctl, m.journal_source, directory, since=since,
+                                                       after_cursor=cursor))
+            await follower.start()
+            started = time.monotonic()
+            try:
+                while not stop.is_set() and not follower.exited:
+                    entries = await follower.read(_jittered(self.settings.poll_seconds, self.settings.jitter))
+                    if not entries:
+                        if follower.exited:
+                            break
+                        continue
+                    ok = budget.admit(len(entries), time.monotonic())
+                    findings: list[Finding] = []
+                    for e in entries[:ok]:
+                        findings.extend(matcher.feed(e.message))
+                    self._apply(m, tracker, findings, time.time())
+                    if entries[-1].cursor:
+                        tracker.state.cursors[key] = entries[-1].cursor
+                    if ok < len(entries):
+                        self._dropped[m.source] = budget.dropped
+                    self._save()
+                if follower.exited and not stop.is_set():
+                    log.warning("%s: journalctl exited (restarting in %.0f s): %s", m.source, pause,
+                                await follower.error_text())
+            finally:
+                await follower.close()
+            first_start = False
+            if time.monotonic() - started > 60.0:
+                pause = 5.0  # it ran fine for a while: a fresh failure starts the backoff over
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, 60.0)  # a journalctl that keeps failing is retried ever less often
+
     async def _plugin_loop(self, stop: asyncio.Event, m: PluginMonitorConfig, tracker: ConditionTracker) -> None:
         sem = asyncio.Semaphore(m.concurrency)
 
         async def check(rule: PluginRule) -> tuple[PluginRule, str, str]:
             try:
-                exe = resolve_plugin(rule.path, self.settings.plugin_dir)
+                exe = resolve_plugin(rule.path, self.settings.plugin_dir, self.settings.npd_plugin_dirs,
+                                     self.settings.root)
             except ValueError as exc:
                 return rule, "Unknown", str(exc)[: m.max_output_length]
             async with sem:
@@ -341,9 +495,13 @@ class DetectorService:
                         if tracker.state.conditions[rule.condition].reason == rule.reason:
                             changed |= tracker.clear(rule.condition, now)
                     else:
+                        was = tracker.state.conditions[rule.condition]
+                        if status == "True" and (was.status, was.reason) != ("True", rule.reason):
+                            self._problem(rule.reason)
                         changed |= tracker.set(rule.condition, status, rule.reason, message, now)
                 elif status == "True":
                     self._pending_events.append(("Warning", rule.reason, message))
+                    self._problem(rule.reason)
                     changed = True
             if changed:
                 self._save()

@@ -58,11 +58,12 @@ class DetectorState:
     conditions: dict[str, ConditionState] = field(default_factory=dict)
     offsets: dict[str, list[int]] = field(default_factory=dict)  # path -> [inode, offset]
     dropped_lines: int = 0
+    cursors: dict[str, str] = field(default_factory=dict)  # journald monitor -> last entry's __CURSOR
 
     def to_json(self) -> Obj:
         """A JSON-able dict."""
         return {"bootID": self.boot_id, "conditions": {k: asdict(v) for k, v in self.conditions.items()},
-                "offsets": self.offsets, "droppedLines": self.dropped_lines}
+                "offsets": self.offsets, "droppedLines": self.dropped_lines, "cursors": self.cursors}
 
     @classmethod
     def from_json(cls, raw: Obj) -> DetectorState:
@@ -75,8 +76,9 @@ class DetectorState:
                 continue
         offsets = {str(k): [int(v[0]), int(v[1])] for k, v in (raw.get("offsets") or {}).items()
                    if isinstance(v, list) and len(v) == 2}
+        cursors = {str(k): str(v) for k, v in (raw.get("cursors") or {}).items() if isinstance(v, str)}
         return cls(boot_id=str(raw.get("bootID") or ""), conditions=conds, offsets=offsets,
-                   dropped_lines=int(raw.get("droppedLines") or 0))
+                   dropped_lines=int(raw.get("droppedLines") or 0), cursors=cursors)
 
 
 class ConditionTracker:

@@ -18,6 +18,7 @@ from pathlib import Path
 from kubenode.client.client import KubeClient
 
 from ..agent import AgentConfig
+from ..telemetry import AgentMetrics
 from .component_agent import ComponentAgent, ComponentAgentConfig
 
 __all__ = ["FAILPOINT_ENV", "ComponentAgent", "ComponentAgentConfig", "build_installer"]
@@ -35,9 +36,10 @@ def _exit_after(step_name: str) -> Callable[[str], None]:
     return failpoint
 
 
-def build_installer(client: KubeClient, config: AgentConfig) -> ComponentAgent:
+def build_installer(client: KubeClient, config: AgentConfig, *, metrics: AgentMetrics | None = None) -> ComponentAgent:
     """The component installer of this agent (local mode when the agent has a machine root)."""
     crash_after = os.environ.get(FAILPOINT_ENV, "")
     return ComponentAgent(client, ComponentAgentConfig(
         machine=config.machine, root=config.root if config.root is not None else Path("/"),
-        local=config.root is not None, failpoint=_exit_after(crash_after) if crash_after else None))
+        local=config.root is not None, failpoint=_exit_after(crash_after) if crash_after else None,
+        metrics=metrics))

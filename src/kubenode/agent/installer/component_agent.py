@@ -27,11 +27,13 @@ import asyncio
 import contextlib
 import copy
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubenode.agent.telemetry import AgentMetrics
 from kubenode.api import constants as c
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
@@ -41,6 +43,7 @@ from kubenode.runtime.controller import Controller, Request, Result
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
+from .drift import DriftResult, verify_hashes
 from .layout import ComponentLayout, validate_name
 from .plan import Action, Desired, Observation, compute_status, plan
 from .transaction import ComponentHandle, Outcome
@@ -72,6 +75,10 @@ class ComponentAgentConfig:
     #: Test hook: called with each journal step's name (raise or exit to simulate a crash).
     failpoint: Callable[[str], None] | None = None
     systemd_dir: Path | None = None
+    #: Re-verify installed files against the verified artifact this often (and on kubenode.io/verify-now).
+    drift_seconds: float = 600.0
+    #: The agent's metrics (drift counters), when it exports them.
+    metrics: AgentMetrics | None = None
 
 
 class ComponentAgent:
@@ -86,6 +93,10 @@ class ComponentAgent:
         self.events = EventRecorder(client, FIELD_MANAGER, host=config.machine)
         self.handles: dict[str, ComponentHandle] = {}
         self._stop = asyncio.Event()
+        #: Component drift: last result, when it was checked (monotonic), the verify-now value it answered.
+        self.drift: dict[str, DriftResult | None] = {}
+        self._drift_at: dict[str, float] = {}
+        self._verify_token: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def _handle(self, component: str) -> ComponentHandle:
@@ -173,6 +184,7 @@ class ComponentAgent:
                                            "message": f"removing {d.component}"}, "Removing")
             await h.remove()
             self.handles.pop(d.component, None)
+            self._forget_drift(d.component)
             await self._set_finalizer(d, add=False)
             return None
         outcome: Outcome | None = None
@@ -189,9 +201,10 @@ class ComponentAgent:
                 await h.ensure_running()
             except (OSError, ValueError) as exc:
                 outcome = Outcome(False, c.COMPONENT_REASON_START_FAILED, f"cannot start {d.component}: {exc}")
-        # Steady, held-failed and freshly changed components: probe and report.
+        # Steady, held-failed and freshly changed components: probe, verify the files when due, report.
         if outcome is None or outcome.ok:
             await h.probe_once()
+        await self._verify_drift(obj, d, h, changed=outcome is not None)
         await self._report_observed(obj, d, h, outcome)
         return Result(requeue_after=self._period(h))
 
@@ -218,6 +231,51 @@ class ComponentAgent:
             with contextlib.suppress(BaseException):
                 await task
             raise
+
+    async def _verify_drift(self, obj: Obj, d: Desired, h: ComponentHandle, *, changed: bool) -> None:
+        """Re-verify the installed files when due: periodically, after a change, or on kubenode.io/verify-now."""
+        if h.layout.current_version() != d.version or h.state.applied_hash != d.spec_hash:
+            self.drift.pop(d.component, None)  # not installed as specified: drift is not the question
+            return
+        token = str(((obj.get("metadata") or {}).get("annotations") or {}).get(c.ANNOTATION_VERIFY_NOW) or "")
+        now = time.monotonic()
+        asked = bool(token) and token != self._verify_token.get(d.component, "")
+        due = d.component not in self.drift or now - self._drift_at.get(d.component, 0.0) >= \
+            self.config.drift_seconds
+        if not (asked or due or changed):
+            return
+        before = self.drift.get(d.component)
+        result = await asyncio.to_thread(verify_hashes, h.layout.version_dir(d.version))
+        self.drift[d.component] = result
+        self._drift_at[d.component] = now
+        if token:
+            self._verify_token[d.component] = token
+        drifted = result is not None and result.drifted
+        newly = result is not None and result.drifted and not (
+            before is not None and before.drifted and before.path == result.path)
+        if self.config.metrics is not None:
+            self.config.metrics.record_drift_check(d.component, drifted, newly)
+        if newly and result is not None:
+            log.warning("%s: component drift: %s", d.name, result.message)
+            with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
+                await self.events.event(obj, "Warning", c.COMPONENT_REASON_FILES_DIFFER,
+                                        f"{d.component} {d.version}: {result.message}")
+
+    def _drift_condition(self, obj: Obj, d: Desired) -> tuple[str, str, str] | None:
+        """(status, reason, message) of the Drifted condition, or None when not verified (yet)."""
+        if d.component not in self.drift:
+            return None
+        result = self.drift[d.component]
+        token = str(((obj.get("metadata") or {}).get("annotations") or {}).get(c.ANNOTATION_VERIFY_NOW) or "")
+        suffix = f" (verified on request {token!r})" if token and self._verify_token.get(d.component) == token \
+            else ""
+        if result is None:
+            return ("Unknown", c.COMPONENT_REASON_NO_HASH_RECORD,
+                    f"version {d.version} was installed before file hashes were recorded; reinstall it to "
+                    f"verify{suffix}")
+        if result.drifted:
+            return "True", c.COMPONENT_REASON_FILES_DIFFER, result.message[:1000] + suffix
+        return "False", c.COMPONENT_REASON_FILES_MATCH, result.message + suffix
 
     def _observe(self, h: ComponentHandle) -> Observation:
         h.state.restart_count = h.service.restarts
@@ -285,6 +343,9 @@ class ComponentAgent:
             set_condition(conditions, c.COMPONENT_CONDITION_HEALTHY, "True" if healthy else "False",
                           c.COMPONENT_REASON_HEALTH_CHECK_PASSED if healthy else c.COMPONENT_REASON_HEALTH_CHECK_FAILED,
                           last[:1024], observed_generation=d.generation)
+        drift = self._drift_condition(obj, d) if h is not None else None
+        if drift is not None:
+            set_condition(conditions, c.COMPONENT_CONDITION_DRIFTED, *drift, observed_generation=d.generation)
         new["conditions"] = conditions
         if healthy and not old.get("healthy"):
             new["lastHealthyTime"] = now_rfc3339()
@@ -294,6 +355,13 @@ class ComponentAgent:
             await self.client.patch_status(MACHINE_COMPONENTS, d.name, {"status": new}, field_manager=FIELD_MANAGER)
         except errors.NotFound:
             pass
+
+    def _forget_drift(self, component: str) -> None:
+        self.drift.pop(component, None)
+        self._drift_at.pop(component, None)
+        self._verify_token.pop(component, None)
+        if self.config.metrics is not None:
+            self.config.metrics.forget_component(component)
 
     async def _set_finalizer(self, d: Desired, *, add: bool) -> None:
         finalizers = [f for f in d.finalizers if f != c.FINALIZER_MACHINE_COMPONENT]

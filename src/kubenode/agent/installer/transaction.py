@@ -38,6 +38,7 @@ from .archive import (
     unpack,
     write_files,
 )
+from .drift import record_hashes
 from .healthcheck import HealthCheck, HealthTracker, ProbeResult, await_verdict, probe
 from .journal import Journal, Recovery, recover, write_json_atomic
 from .layout import ComponentLayout, PathEscapeError
@@ -260,6 +261,7 @@ class ComponentHandle:
                 self.journal.step("downloaded")
                 write_files(self.layout.version_dir(d.version), d.files,
                             read_manifest(self.layout.version_dir(d.version)))
+                record_hashes(self.layout.version_dir(d.version))
                 self.journal.step("unpacked")
                 return
             download = self.layout.state_dir / f"download-{d.version}.tar.gz"
@@ -292,6 +294,7 @@ class ComponentHandle:
         except PathEscapeError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise InstallError(c.COMPONENT_REASON_UNPACK_FAILED, str(exc)) from exc
+        record_hashes(staging)  # what drift verification compares with (drift.py)
         mark_complete(staging, self.layout, d.version, str(sha))
         self.journal.step("unpacked")
 
@@ -384,6 +387,7 @@ class ComponentHandle:
         parts = self.applied_parts(d)
         try:
             write_files(version_dir, d.files, read_manifest(version_dir))
+            record_hashes(version_dir)
             if restart:
                 await self.start_service(d.version, parts)
         except (PathEscapeError, OSError) as exc:

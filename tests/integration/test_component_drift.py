@@ -1,0 +1,107 @@
+"""Component drift end to end on the embedded API server: a tampered file sets Drifted with its path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubenode.agent.installer import ComponentAgent, ComponentAgentConfig
+from kubenode.agent.installer.component_agent import MACHINE_COMPONENTS
+from kubenode.agent.installer.layout import ComponentLayout
+from kubenode.agent.telemetry import AgentMetrics, render
+from kubenode.api.constants import ANNOTATION_VERIFY_NOW
+from kubenode.apiserver.authz import Authorizer
+from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
+from kubenode.client import errors
+from kubenode.client.client import KubeClient
+from kubenode.client.config import load_config
+from kubenode.client.resources import Resource
+from kubenode.controlplane.agent_authz import agent_rule
+from kubenode.controlplane.up import install_crds
+from kubenode.demo.artifacts import Artifact
+
+from .installer_env import agent_client, demo_archives, eventually, machine_component, spec_for
+
+Obj = dict[str, Any]
+SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
+MACHINE = "m1"
+COMPONENT = "node-exporter"
+
+
+@dataclass
+class Env:
+    server: RunningServer
+    admin: KubeClient
+    agent: KubeClient
+    root: Path
+    artifacts: dict[str, Artifact]
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    authorizer = Authorizer()
+    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0), authorizer=authorizer)
+    authorizer.add(agent_rule(server.store.get))
+    admin = KubeClient(load_config(server.kubeconfig))
+    agent: KubeClient | None = None
+    try:
+        await install_crds(admin)
+        with contextlib.suppress(errors.AlreadyExists):
+            await admin.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                            "metadata": {"name": "kubenode-system"}})
+        await admin.create(SERVICE_ACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+            "name": f"machine-{MACHINE}", "namespace": "kubenode-system"}}, "kubenode-system")
+        agent = agent_client(server, (await admin.create_token("kubenode-system", f"machine-{MACHINE}")).token)
+        yield Env(server, admin, agent, tmp_path / "machines" / MACHINE, demo_archives(tmp_path / "artifacts"))
+    finally:
+        if agent is not None:
+            await agent.close()
+        await admin.close()
+        await server.stop()
+
+
+def _drifted(mc: Obj) -> Obj | None:
+    return next((c for c in (mc.get("status") or {}).get("conditions") or [] if c["type"] == "Drifted"), None)
+
+
+async def test_tampered_file_is_drift_on_demand_and_counted(env: Env) -> None:
+    await env.admin.create(MACHINE_COMPONENTS, machine_component(
+        "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], files=[{"path": "etc/x.conf", "content": "a"}])))
+    metrics = AgentMetrics(machine=MACHINE, node=MACHINE, version="t", mode="local")
+    ext = ComponentAgent(env.agent, ComponentAgentConfig(machine=MACHINE, root=env.root, drift_seconds=3600,
+                                                         metrics=metrics))
+    stop = asyncio.Event()
+    task = asyncio.create_task(ext.run(stop), name="component-agent")
+    try:
+        async def clean() -> Obj | None:
+            cond = _drifted(await env.admin.get(MACHINE_COMPONENTS, "mc1"))
+            return cond if cond is not None and cond["status"] == "False" else None
+
+        cond = await eventually(clean, 30, "Drifted=False after the install")
+        assert cond["reason"] == "FilesMatch" and "match the verified artifact" in cond["message"]
+
+        version_dir = ComponentLayout(env.root, COMPONENT).version_dir("1.0.0")
+        (version_dir / "bin" / "check").write_text("#!/bin/sh\nexit 0\n")  # someone edited a verified program
+        await env.admin.patch(MACHINE_COMPONENTS, "mc1", {"metadata": {"annotations": {ANNOTATION_VERIFY_NOW: "1"}}})
+
+        async def drifted() -> Obj | None:
+            mc = await env.admin.get(MACHINE_COMPONENTS, "mc1")
+            cond = _drifted(mc)
+            return cond if cond is not None and cond["status"] == "True" else None
+
+        cond = await eventually(drifted, 30, "Drifted=True after verify-now")
+        assert cond["reason"] == "FilesDiffer"
+        assert cond["message"].startswith("bin/check: content differs") and "request '1'" in cond["message"]
+        text = render(metrics.collect())
+        assert f'kubenode_agent_component_drift_total{{component="{COMPONENT}"}} 1' in text
+        assert f'kubenode_agent_component_drifted{{component="{COMPONENT}"}} 1' in text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
