@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from . import errors
+from . import defaults, errors
 from .apply import server_side_apply, track_update
 from .errors import Cause, StatusError, field_cause
 from .metadata import generate_name, validate_metadata_update, validate_object_meta
@@ -406,6 +406,12 @@ class ObjectAPI:
         return self._stage(info, key, new, 200, opts, [])
 
     def _stage_delete(self, info: ResourceInfo, key: str, last: Obj, opts: WriteOptions) -> WriteResult:
+        if info.return_deleted_object:
+            # The last state, with the deletion's resourceVersion (as in its DELETED watch event).
+            if opts.dry_run:
+                return WriteResult(self.as_version(info, last), 200)
+            gone, durable = self.store.stage(key, None)
+            return WriteResult(self.as_version(info, gone), 200, durable)
         name = last["metadata"].get("name", "")
         status = {
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -467,6 +473,7 @@ class ObjectAPI:
         """Prune, default and validate `obj` in place; returns warnings (Warn field validation)."""
         warnings: list[str] = []
         rid = _resource_id(info)
+        defaults.apply(rid, obj, old)
         prepare = PREPARE.get(rid)
         if prepare is not None:
             prepare(obj, old)
