@@ -1002,7 +1002,9 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         # kube-apiserver serves no deletecollection for namespaces.
         verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
         schema=NAMESPACE_SCHEMA, status_subresource=True, printer_columns=NAMESPACE_COLUMNS,
-        builtin=True, track_generation=False, return_deleted_object=True,
+        # A DELETE answers with the Namespace (Terminating), but through its own REST code, so kube's
+        # OpenAPI still names Status: return_deleted_object stays False (see rest._delete_namespace).
+        builtin=True, track_generation=False,
         smp_hints={**_FINALIZERS_META_HINTS, "status.conditions": ("merge", "type")},
         field_selectors=frozenset({"status.phase"}),
     ),
