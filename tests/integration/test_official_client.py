@@ -22,6 +22,7 @@ from kubernetes.client.rest import ApiException
 from kubenode.apiserver.rest import WriteOptions
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 
+from .kube import Kube
 from .polling import eventually
 
 T = TypeVar("T")
@@ -262,3 +263,25 @@ async def test_a_config_map_with_line_wrapped_binary_data(core: k8s.CoreV1Api) -
             metadata=k8s.V1ObjectMeta(name="bad"), binary_data={"blob.bin": "YW Jj"}))
     assert exc.value.status == 422
     assert any(c["field"] == "binaryData.blob.bin" for c in error_body(exc.value)["details"]["causes"])
+
+
+# --------------------------------------------------------------------------- status codes of a pending delete
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({}, 200),
+        ({"propagationPolicy": "Foreground"}, 200),
+        ({"orphanDependents": True}, 200),
+        ({"orphanDependents": False}, 202),  # kube's DELETE handler keeps 202 for this old form only
+    ],
+)
+async def test_a_delete_held_by_a_finalizer_answers_the_object(kube: Kube, options: dict[str, Any],
+                                                              code: int) -> None:
+    path = "/api/v1/namespaces/default/configmaps"
+    await kube.post(path, {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})
+    r = await kube.delete(path + "/held", options)
+    assert r.status == code and r.json["kind"] == "ConfigMap" and r.json["metadata"]["deletionTimestamp"]
+    again = await kube.delete(path + "/held", options)  # already being deleted: the same answer
+    assert again.status == code and again.json["kind"] == "ConfigMap"

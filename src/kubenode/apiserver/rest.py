@@ -385,16 +385,18 @@ class ObjectAPI:
             finalizers.append(extra)
         if not finalizers:
             return self._stage_delete(info, key, old, opts)
+        # Still present (finalizers): 200 with the object, as kube answers; 202 only when the client asked for
+        # cascading deletion the old way (orphanDependents=false), a compatibility rule of kube's DELETE handler.
+        code = 202 if options.get("orphanDependents") is False else 200
         if om.get("deletionTimestamp") and finalizers == list(om.get("finalizers") or []):
-            return WriteResult(self.as_version(info, old), 202)
+            return WriteResult(self.as_version(info, old), code)
         new = clone(old)
         nm = new["metadata"]
         if not nm.get("deletionTimestamp"):
             nm["deletionTimestamp"] = now_rfc3339()
             nm["deletionGracePeriodSeconds"] = 0
         nm["finalizers"] = finalizers
-        res = self._stage(info, key, new, 202, opts, [])
-        return res
+        return self._stage(info, key, new, code, opts, [])
 
     def _delete_namespace(self, info: ResourceInfo, key: str, old: Obj, opts: WriteOptions) -> WriteResult:
         if old["metadata"].get("deletionTimestamp"):
