@@ -285,3 +285,10 @@ async def test_a_delete_held_by_a_finalizer_answers_the_object(kube: Kube, optio
     assert r.status == code and r.json["kind"] == "ConfigMap" and r.json["metadata"]["deletionTimestamp"]
     again = await kube.delete(path + "/held", options)  # already being deleted: the same answer
     assert again.status == code and again.json["kind"] == "ConfigMap"
+
+
+async def test_a_gated_pod_says_why_it_is_not_scheduled(core: k8s.CoreV1Api) -> None:
+    pod = await call(core.create_namespaced_pod, NS, nginx("gated", scheduling_gates=[
+        k8s.V1PodSchedulingGate(name="example.com/quota")]))
+    [condition] = pod.status.conditions
+    assert (condition.type, condition.status, condition.reason) == ("PodScheduled", "False", "SchedulingGated")

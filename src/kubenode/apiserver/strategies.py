@@ -35,6 +35,13 @@ def _prepare_pod(obj: Obj, old: Obj | None) -> None:
     if old is None:
         status = obj.get("status") or {}
         obj["status"] = {"phase": status.get("phase") or "Pending", "qosClass": pod_qos_class(obj)}
+        if (obj.get("spec") or {}).get("schedulingGates"):
+            # kube's PrepareForCreate: a gated pod says why it is not scheduled (timestamps unset: null)
+            obj["status"]["conditions"] = [{
+                "type": "PodScheduled", "status": "False", "reason": "SchedulingGated",
+                "message": "Scheduling is blocked due to non-empty scheduling gates",
+                "lastProbeTime": None, "lastTransitionTime": None,
+            }]
 
 
 def _canonical_bytes(values: object) -> None:
