@@ -17,6 +17,7 @@ import orjson
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
 from kubenode.apiserver.rest import WriteOptions
@@ -59,6 +60,16 @@ def error_body(exc: ApiException) -> Any:
 # --------------------------------------------------------------------------- DELETE answers
 
 
+def deleted_event_rv(core: k8s.CoreV1Api, since: str) -> str | None:
+    """The resourceVersion of the first DELETED pod event after `since` (an informer's view)."""
+    w = watch.Watch()
+    for event in w.stream(core.list_namespaced_pod, NS, resource_version=since, timeout_seconds=10):
+        if event["type"] == "DELETED":
+            w.stop()
+            return str(event["object"].metadata.resource_version)
+    return None
+
+
 async def test_deleting_a_pod_returns_the_typed_pod(core: k8s.CoreV1Api) -> None:
     created = await call(core.create_namespaced_pod, NS, nginx("doomed"))
     deleted = await call(core.delete_namespaced_pod, "doomed", NS)
@@ -67,6 +78,7 @@ async def test_deleting_a_pod_returns_the_typed_pod(core: k8s.CoreV1Api) -> None
     assert deleted.spec.containers[0].image == "nginx"
     # the deletion's resourceVersion, the one its DELETED watch event carries
     assert int(deleted.metadata.resource_version) > int(created.metadata.resource_version)
+    assert await call(deleted_event_rv, core, created.metadata.resource_version) == deleted.metadata.resource_version
     with pytest.raises(ApiException) as exc:
         await call(core.read_namespaced_pod, "doomed", NS)
     assert exc.value.status == 404
