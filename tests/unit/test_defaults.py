@@ -216,7 +216,8 @@ def test_qos_class(containers: list[Obj], init: list[Obj], qos: str) -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [("1", "1"), ("500m", "0.5"), ("1Ki", "1024"), ("1Gi", "1073741824"), ("1G", "1000000000"),
-     ("1e3", "1000"), ("2.5", "2.5"), (".5", "0.5"), (2, "2"), (0.5, "0.5"), ("12x", None), (True, None), ("", None)],
+     ("1e3", "1000"), ("2.5", "2.5"), (".5", "0.5"), (2, "2"), (0.5, "0.5"), ("12x", None), (True, None), ("", None),
+     ("1e999999999", None)],
 )
 def test_parse_quantity(text: Any, value: str | None) -> None:
     parsed = defaults.parse_quantity(text)
@@ -257,7 +258,9 @@ def test_other_builtin_defaults(resource: str, obj: Obj, expected: Obj) -> None:
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
                         st.sampled_from(["containers", "volumes", "ports", "tolerations", "resources", "limits",
-                                         "name", "image", "spec", "env", "valueFrom", "fieldRef", "httpGet"]),
+                                         "requests", "cpu", "memory", "name", "image", "spec", "env", "valueFrom",
+                                         "fieldRef", "httpGet", "priorityClassName", "serviceAccount",
+                                         "initContainers", "hostNetwork", "projected", "sources"]),
                         inner, max_size=4), max_leaves=20))
 def test_defaulting_never_crashes_on_malformed_pods(spec: Any) -> None:
     """Bad shapes are left to validation, which reports them with field paths."""

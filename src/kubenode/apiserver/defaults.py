@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from .resources import Obj
@@ -262,7 +262,7 @@ def admit_pod(pod: Obj, *, creating: bool) -> None:
             spec["serviceAccount"] = DEFAULT_SERVICE_ACCOUNT
         # Priority plugin: without a PriorityClass (none is served), the default priority is 0.
         class_name = spec.get("priorityClassName") or ""
-        if class_name in SYSTEM_PRIORITY_CLASSES or not class_name:
+        if isinstance(class_name, str) and (class_name in SYSTEM_PRIORITY_CLASSES or not class_name):
             if spec.get("priority") is None:
                 spec["priority"] = SYSTEM_PRIORITY_CLASSES.get(class_name, 0)
             if spec.get("preemptionPolicy") is None:
@@ -316,11 +316,11 @@ def parse_quantity(value: Any) -> Decimal | None:
         return None
     try:
         number = Decimal(m.group(1))
-    except InvalidOperation:
+        if m.group(2):
+            return number.scaleb(int(m.group(2)[1:]))
+        return number * _SUFFIXES[m.group(3) or ""]
+    except ArithmeticError:  # e.g. an exponent beyond any real quantity
         return None
-    if m.group(2):
-        return number * (Decimal(10) ** int(m.group(2)[1:]))
-    return number * _SUFFIXES[m.group(3) or ""]
 
 
 def pod_qos_class(pod: Obj) -> str:
