@@ -204,6 +204,30 @@ async def test_a_deleted_default_service_account_comes_back(core: k8s.CoreV1Api)
     await eventually(recreated, what="a new default ServiceAccount")
 
 
+async def test_a_token_does_not_pass_to_a_recreated_default_account(core: k8s.CoreV1Api,
+                                                                    server: RunningServer) -> None:
+    """Tokens are bound to the account's UID, as kube's are: re-creation does not revive them."""
+    await eventually(lambda: default_account(core, NS), what="the default ServiceAccount")
+    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[]))
+    old = (await call(core.create_namespaced_service_account_token, "default", NS, request)).status.token
+    first = await default_account(core, NS)
+    assert first is not None
+    await call(core.delete_namespaced_service_account, "default", NS)
+
+    async def recreated() -> k8s.V1ServiceAccount | None:
+        account = await default_account(core, NS)
+        return account if account is not None and account.metadata.uid != first.metadata.uid else None
+
+    await eventually(recreated, what="a new default ServiceAccount")
+    new = (await call(core.create_namespaced_service_account_token, "default", NS, request)).status.token
+    for token, status in ((old, 401), (new, 403)):  # the new token authenticates (and may do nothing)
+        user = Kube(server, token=token)
+        try:
+            assert (await user.get("/api/v1/namespaces/default/configmaps")).status == status
+        finally:
+            await user.close()
+
+
 async def test_namespaces_that_exist_at_startup_get_one(tmp_path: Path) -> None:
     """A namespace written while no controller ran (an older server's data) is covered on the next start."""
     config = ServerConfig(data_dir=tmp_path / "data", port=0)
