@@ -48,7 +48,7 @@ async def test_background_gc_deletes_dependents(kube: Kube) -> None:
 async def test_foreground_waits_for_dependents(kube: Kube) -> None:
     await owner_and_dependent(kube, "own", "dep")
     r = await kube.delete(CM + "/own", {"propagationPolicy": "Foreground"})
-    assert r.status == 202 and "foregroundDeletion" in r.json["metadata"]["finalizers"]
+    assert r.status == 200 and "foregroundDeletion" in r.json["metadata"]["finalizers"]
     await eventually(lambda: gone(kube, CM + "/dep"))
     await eventually(lambda: gone(kube, CM + "/own"))
 

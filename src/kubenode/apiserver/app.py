@@ -157,9 +157,11 @@ class APIServer:
             return User("kubenode:anonymous-admin", ("system:masters",))
         user = self.tokens.authenticate(request.headers.get("Authorization"))
         if user is not None and user.name.startswith("system:serviceaccount:"):
-            # A service account's tokens die with it.
+            # A service account's tokens die with it, and do not pass to a new account of the same name
+            # (e.g. the `default` one the serviceaccounts controller re-creates): kube binds them to the UID.
             _, _, ns, name = user.name.split(":", 3)
-            if self.store.get(f"/serviceaccounts/{ns}/{name}") is None:
+            sa = self.store.get(f"/serviceaccounts/{ns}/{name}")
+            if sa is None or (user.uid and sa["metadata"].get("uid") != user.uid):
                 user = None
         if user is None:
             if request.path in PUBLIC_PATHS:
@@ -484,7 +486,8 @@ class APIServer:
         sa = self.api.get(t.info, self._ns(t), t.name)
         ns = self._ns(t)
         user = User(f"system:serviceaccount:{ns}:{t.name}",
-                    ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"))
+                    ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"),
+                    uid=str(sa["metadata"].get("uid") or ""))
         expires_at = time.time() + seconds if seconds is not None else None
         token = await asyncio.to_thread(self.tokens.issue, user, expires_at)
         expiry = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)) if expires_at is not None

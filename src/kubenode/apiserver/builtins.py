@@ -1002,6 +1002,8 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         # kube-apiserver serves no deletecollection for namespaces.
         verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
         schema=NAMESPACE_SCHEMA, status_subresource=True, printer_columns=NAMESPACE_COLUMNS,
+        # A DELETE answers with the Namespace (Terminating), but through its own REST code, so kube's
+        # OpenAPI still names Status: return_deleted_object stays False (see rest._delete_namespace).
         builtin=True, track_generation=False,
         smp_hints={**_FINALIZERS_META_HINTS, "status.conditions": ("merge", "type")},
         field_selectors=frozenset({"status.phase"}),
@@ -1023,6 +1025,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         group="", version="v1", kind="Pod", plural="pods", singular="pod", namespaced=True,
         short_names=("po",), categories=("all",), schema=POD_SCHEMA, status_subresource=True,
         printer_columns=POD_COLUMNS, builtin=True, track_generation=False, smp_hints=_pod_hints(),
+        return_deleted_object=True,
         field_selectors=frozenset({
             "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
             "status.phase", "status.podIP", "status.nominatedNodeName",
@@ -1052,7 +1055,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo(
         group="", version="v1", kind="ServiceAccount", plural="serviceaccounts", singular="serviceaccount",
         namespaced=True, short_names=("sa",), schema=SERVICEACCOUNT_SCHEMA,
-        printer_columns=SERVICEACCOUNT_COLUMNS, builtin=True, track_generation=False,
+        printer_columns=SERVICEACCOUNT_COLUMNS, builtin=True, track_generation=False, return_deleted_object=True,
         extra_subresources={"token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",))},
         smp_hints={**_FINALIZERS_META_HINTS, "secrets": ("merge", "name")},
     ),

@@ -2,8 +2,9 @@
 
 On a real cluster these live in kube-controller-manager and the
 apiextensions server: ownerReference garbage collection (background,
-foreground and orphan deletion), namespace cleanup, CRD instance cleanup and
-node lifecycle (Ready=Unknown when a node's Lease is not renewed). They are
+foreground and orphan deletion), namespace cleanup, CRD instance cleanup,
+node lifecycle (Ready=Unknown when a node's Lease is not renewed) and the
+`default` ServiceAccount of every namespace (`serviceaccounts.py`). They are
 level-triggered: a change only marks work as due, and each pass recomputes
 what to do from the whole current state, so a restart or a missed change is
 harmless. Their writes go through `ObjectAPI`, like any client's.
@@ -20,6 +21,7 @@ from collections.abc import Iterable
 from . import errors
 from .objects import Obj, clone, now_rfc3339
 from .rest import FOREGROUND, ORPHAN, ObjectAPI, WriteOptions, WriteResult
+from .serviceaccounts import ServiceAccountController
 from .storage import Change, Store
 from .strategies import CRD_CLEANUP_FINALIZER
 from .tables import parse_timestamp
@@ -51,6 +53,7 @@ class ControlLoops:
             for key, obj in store.items(res):
                 self._index(key, obj)
         store.add_listener(self._on_commit)
+        self.serviceaccounts = ServiceAccountController(api, store)
 
     # ------------------------------------------------------------------ index
     def _index(self, key: str, obj: Obj | None) -> None:
@@ -96,6 +99,7 @@ class ControlLoops:
         self._tasks = [
             asyncio.create_task(self._cleanup_loop(), name="kubenode-gc"),
             asyncio.create_task(self._node_loop(), name="kubenode-node-lifecycle"),
+            asyncio.create_task(self.serviceaccounts.run(), name="kubenode-serviceaccounts"),
         ]
 
     async def stop(self) -> None:

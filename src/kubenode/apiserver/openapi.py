@@ -597,7 +597,7 @@ def _patch_body(builtin: bool) -> Obj:
 
 def _item_operations(
     *, op_group: str, op_kind: str, tag: str, gvk: Obj, what: str, ref: str, builtin: bool,
-    read: bool = True, write: bool = True, delete: bool = False,
+    read: bool = True, write: bool = True, delete: bool = False, delete_ref: str = STATUS,
 ) -> Obj:
     """get/put/patch (and delete) of one object or one of its subresources."""
     item: Obj = {}
@@ -620,7 +620,7 @@ def _item_operations(
         item["delete"] = _operation(
             f"delete{op_group}{op_kind}", "delete", gvk, f"delete {what}", tag=tag,
             body={"content": {"*/*": {"schema": _ref(DELETE_OPTIONS)}}}, params=_DELETE_PARAMS,
-            responses={"200": f"OK|{STATUS}", "202": f"Accepted|{STATUS}"},
+            responses={"200": f"OK|{delete_ref}", "202": f"Accepted|{delete_ref}"},
         )
     return item
 
@@ -666,6 +666,7 @@ def _resource_paths(info: ResourceInfo, kind_ref: str, list_ref: str) -> dict[st
         op_group=op_group, op_kind=f"{scoped}{info.kind}", tag=tag, gvk=gvk,
         what=f"the specified {info.kind}", ref=kind_ref, builtin=info.builtin, read="get" in verbs,
         write=bool(verbs & {"update", "patch"}), delete="delete" in verbs,
+        delete_ref=kind_ref if info.return_deleted_object else STATUS,
     )
     name_param = _path_param("name", f"name of the {info.kind}")
     if item:

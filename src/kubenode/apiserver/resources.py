@@ -77,6 +77,8 @@ class ResourceInfo:
     )
     #: Generation is bumped on spec changes (objects with a spec); kube does it for all CRs.
     track_generation: bool = True
+    #: DELETE answers with the deleted object instead of a Status (kube registries' ReturnDeletedObject).
+    return_deleted_object: bool = False
 
     @property
     def api_version(self) -> str:

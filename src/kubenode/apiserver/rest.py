@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from . import errors
+from . import defaults, errors
 from .apply import server_side_apply, track_update
 from .errors import Cause, StatusError, field_cause
 from .metadata import generate_name, validate_metadata_update, validate_object_meta
@@ -385,16 +385,18 @@ class ObjectAPI:
             finalizers.append(extra)
         if not finalizers:
             return self._stage_delete(info, key, old, opts)
+        # Still present (finalizers): 200 with the object, as kube answers; 202 only when the client asked for
+        # cascading deletion the old way (orphanDependents=false), a compatibility rule of kube's DELETE handler.
+        code = 202 if options.get("orphanDependents") is False else 200
         if om.get("deletionTimestamp") and finalizers == list(om.get("finalizers") or []):
-            return WriteResult(self.as_version(info, old), 202)
+            return WriteResult(self.as_version(info, old), code)
         new = clone(old)
         nm = new["metadata"]
         if not nm.get("deletionTimestamp"):
             nm["deletionTimestamp"] = now_rfc3339()
             nm["deletionGracePeriodSeconds"] = 0
         nm["finalizers"] = finalizers
-        res = self._stage(info, key, new, 202, opts, [])
-        return res
+        return self._stage(info, key, new, code, opts, [])
 
     def _delete_namespace(self, info: ResourceInfo, key: str, old: Obj, opts: WriteOptions) -> WriteResult:
         if old["metadata"].get("deletionTimestamp"):
@@ -406,6 +408,12 @@ class ObjectAPI:
         return self._stage(info, key, new, 200, opts, [])
 
     def _stage_delete(self, info: ResourceInfo, key: str, last: Obj, opts: WriteOptions) -> WriteResult:
+        if info.return_deleted_object:
+            # The last state, with the deletion's resourceVersion (as in its DELETED watch event).
+            if opts.dry_run:
+                return WriteResult(self.as_version(info, last), 200)
+            gone, durable = self.store.stage(key, None)
+            return WriteResult(self.as_version(info, gone), 200, durable)
         name = last["metadata"].get("name", "")
         status = {
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -467,6 +475,7 @@ class ObjectAPI:
         """Prune, default and validate `obj` in place; returns warnings (Warn field validation)."""
         warnings: list[str] = []
         rid = _resource_id(info)
+        defaults.apply(rid, obj, old)
         prepare = PREPARE.get(rid)
         if prepare is not None:
             prepare(obj, old)

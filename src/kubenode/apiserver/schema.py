@@ -33,8 +33,6 @@ kube-apiserver reports it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import decimal
 import ipaddress
@@ -45,6 +43,7 @@ from typing import Any
 
 import orjson
 
+from kubenode.apiserver import gobase64
 from kubenode.apiserver.errors import Cause
 from kubenode.apiserver.resources import Obj
 
@@ -290,11 +289,8 @@ _MAC_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}([0-9A-Fa-f]{2})$")
 
 
 def _is_byte(s: str) -> bool:
-    try:
-        base64.b64decode(s, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
+    # Go's base64 (go-openapi's strfmt and kube's []byte decoding alike) skips CR and LF.
+    return gobase64.is_valid(s)
 
 
 def _is_ipv4(s: str) -> bool:

@@ -443,8 +443,10 @@ class TokenStore:
     not lose each other's writes.
 
     File format: ``{"version": 1, "tokens": {"<sha256 hex>": {"user": NAME,
-    "groups": [...], "expires": EPOCH_SECONDS}}}``; `expires` is optional (a
-    token without it is valid until revoked). Expired entries are dropped at
+    "groups": [...], "uid": UID, "expires": EPOCH_SECONDS}}}``; `expires` is
+    optional (a token without it is valid until revoked), and so is `uid` (a
+    ServiceAccount token names the account's UID, which binds it to that
+    account and not to a later one of the same name). Expired entries are dropped at
     the next write.
     """
 
@@ -514,7 +516,10 @@ class TokenStore:
                 groups = entry.get("groups", [])
                 if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
                     raise ValueError(f"bad groups for {digest[:8]}…")
-                tokens[digest] = User(entry["user"], tuple(groups))
+                uid = entry.get("uid", "")
+                if not isinstance(uid, str):
+                    raise ValueError(f"bad uid for {digest[:8]}…")
+                tokens[digest] = User(entry["user"], tuple(groups), uid=uid)
                 if "expires" in entry:
                     if not isinstance(entry["expires"], int | float) or isinstance(entry["expires"], bool):
                         raise ValueError(f"bad expiry for {digest[:8]}…")
@@ -550,6 +555,8 @@ class TokenStore:
         entries: dict[str, Any] = {}
         for d, u in sorted(tokens.items()):
             entries[d] = {"user": u.name, "groups": list(u.groups)}
+            if u.uid:
+                entries[d]["uid"] = u.uid
             if d in expires:
                 entries[d]["expires"] = expires[d]
         _atomic_write(self._path, (json.dumps({"version": 1, "tokens": entries}, indent=2) + "\n").encode(), 0o600)

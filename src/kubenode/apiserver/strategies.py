@@ -8,9 +8,10 @@ clients rely on: a new Namespace is Active, a new Pod is Pending, Secret
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 
+from . import gobase64
+from .defaults import pod_qos_class
 from .errors import Cause, field_cause
 from .objects import Obj, now_rfc3339
 from .schema import check_structural
@@ -33,16 +34,38 @@ def _prepare_namespace(obj: Obj, old: Obj | None) -> None:
 def _prepare_pod(obj: Obj, old: Obj | None) -> None:
     if old is None:
         status = obj.get("status") or {}
-        obj["status"] = {"phase": status.get("phase") or "Pending", "qosClass": "BestEffort"}
+        obj["status"] = {"phase": status.get("phase") or "Pending", "qosClass": pod_qos_class(obj)}
+        if (obj.get("spec") or {}).get("schedulingGates"):
+            # kube's PrepareForCreate: a gated pod says why it is not scheduled (timestamps unset: null)
+            obj["status"]["conditions"] = [{
+                "type": "PodScheduled", "status": "False", "reason": "SchedulingGated",
+                "message": "Scheduling is blocked due to non-empty scheduling gates",
+                "lastProbeTime": None, "lastTransitionTime": None,
+            }]
+
+
+def _canonical_bytes(values: object) -> None:
+    """Re-encode valid base64 values as kube stores them (line breaks dropped); invalid ones stay for validation."""
+    if not isinstance(values, dict):
+        return
+    for k, v in values.items():
+        if isinstance(v, str):
+            fixed = gobase64.canonical(v)
+            if fixed is not None:
+                values[k] = fixed
 
 
 def _prepare_secret(obj: Obj, old: Obj | None) -> None:
+    _canonical_bytes(obj.get("data"))
     string_data = obj.pop("stringData", None)
     if isinstance(string_data, dict):
         data = obj.setdefault("data", {})
         for k, v in string_data.items():
             data[k] = base64.b64encode(str(v).encode()).decode()
-    obj.setdefault("type", "Opaque")
+
+
+def _prepare_configmap(obj: Obj, old: Obj | None) -> None:
+    _canonical_bytes(obj.get("binaryData"))
 
 
 def _validate_secret(obj: Obj) -> list[Cause]:
@@ -51,9 +74,9 @@ def _validate_secret(obj: Obj) -> list[Cause]:
         if not isinstance(v, str):
             continue
         try:
-            base64.b64decode(v, validate=True)
-        except (binascii.Error, ValueError):
-            causes.append(field_cause("FieldValueInvalid", f"data[{k}]", "illegal base64 data"))
+            gobase64.decode(v)
+        except ValueError as exc:
+            causes.append(field_cause("FieldValueInvalid", f"data[{k}]", str(exc)))
     return causes
 
 
@@ -138,6 +161,7 @@ PREPARE: dict[str, PrepareFn] = {
     "/namespaces": _prepare_namespace,
     "/pods": _prepare_pod,
     "/secrets": _prepare_secret,
+    "/configmaps": _prepare_configmap,
     "apiextensions.k8s.io/customresourcedefinitions": _prepare_crd,
 }
 VALIDATE: dict[str, ValidateFn] = {
