@@ -24,6 +24,16 @@ from .state_metrics import machineset_of, node_of
 
 Obj = Mapping[str, Any]
 
+#: Metrics every agent exports (DESIGN.md's data-system contract: node-exporter's and node-problem-detector's
+#: names) that our rules, dashboards and reports query.
+AGENT_METRICS = (
+    "node_cpu_seconds_total", "node_memory_MemTotal_bytes", "node_memory_MemAvailable_bytes",
+    "node_filesystem_size_bytes", "node_filesystem_avail_bytes", "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total", "node_network_receive_bytes_total", "node_network_transmit_bytes_total",
+    "node_load1", "node_load5", "node_load15", "node_vmstat_oom_kill", "node_boot_time_seconds",
+    "problem_counter", "problem_gauge",
+)
+
 
 def agent_target(machine: Obj) -> dict[str, Any] | None:
     """The target group of one Machine, or None when its agent reports no usable metrics endpoint."""
