@@ -115,9 +115,13 @@ def up(
         min=2.0, help="How long a node may miss Lease renewals before it is Unknown.")] = 40.0,
     import_dir: Annotated[str, typer.Option(
         help="Directory on imported hosts for the agent (default /opt/kubenode as root, else ~/.kubenode).")] = "",
+    prometheus: Annotated[bool, typer.Option(
+        "--prometheus", help="Also run Prometheus (Debian's `prometheus`) scraping the operator and agents, "
+                             "with deploy/monitoring's rules; data under DIR/prometheus.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
+    from kubenode.controlplane.prometheus import PrometheusUnavailable
     from kubenode.controlplane.up import ControlPlane, UpConfig, run_up
 
     _long_running(verbose)
@@ -127,6 +131,8 @@ def up(
         typer.echo(f"kubenode control plane listening on {cp.server.url}")
         typer.echo(f"kubeconfig: {kc}")
         typer.echo(f"operator metrics: http://127.0.0.1:{cp.operators.manager.health_port}/metrics")
+        if cp.prometheus is not None:
+            typer.echo(f"prometheus: {cp.prometheus.url}")
         typer.echo("try:")
         typer.echo(f"  export KUBECONFIG={kc}")
         typer.echo("  kubectl get machines,nodes")
@@ -140,7 +146,10 @@ def up(
         try:
             cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
             cfg.import_dir = import_dir
+            cfg.prometheus = prometheus
             await run_up(cfg, stop, ready)
+        except PrometheusUnavailable as exc:
+            raise typer.BadParameter(str(exc), param_hint="--prometheus") from None
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None
