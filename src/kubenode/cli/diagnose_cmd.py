@@ -72,7 +72,9 @@ def agent_highlights(text: str) -> list[dict[str, Any]]:
             wanted = s.name in AGENT_HIGHLIGHTS or (
                 s.name in ("problem_counter", "problem_gauge", "problem_counter_total") and s.value)
             if wanted and not math.isnan(s.value):
-                out.append({"metric": s.name, "labels": dict(s.labels), "value": s.value})
+                # The parser appends `_total` to counters; show NPD's name as the agent exposes it.
+                metric = "problem_counter" if s.name == "problem_counter_total" else s.name
+                out.append({"metric": metric, "labels": dict(s.labels), "value": s.value})
     return out
 
 
