@@ -24,7 +24,8 @@ def ts(t: float) -> str:
 
 def machine(name: str, ms: str = "pool", phase: str = "Running", node: str | None = None, ready: str = "True",
             ready_since: float = NOW - 7200, labels: dict[str, str] | None = None, **spec: Any) -> Obj:
-    return {"metadata": {"name": name, "uid": f"uid-{name}", "labels": {"kubenode.io/machineset": ms, **(labels or {})}},
+    meta = {"name": name, "uid": f"uid-{name}", "labels": {"kubenode.io/machineset": ms, **(labels or {})}}
+    return {"metadata": meta,
             "spec": {"providerRef": {"name": "local"}, **spec},
             "status": {"phase": phase, "nodeRef": {"name": node or name},
                        "conditions": [{"type": "NodeReady", "status": ready, "lastTransitionTime": ts(ready_since)}]}}
@@ -203,7 +204,8 @@ def test_slo_from_objects() -> None:
 
 def test_slo_with_prometheus_answers() -> None:
     prom = {"nodeAvailability": [({}, 0.995)], "agentsUp": [({}, 1.0)], "recoveryP50Seconds": [({}, 42.0)],
-            "recoveryP90Seconds": [], "remediationOutcomes": [({"phase": "Succeeded"}, 3.0), ({"phase": "Failed"}, 0.0)],
+            "recoveryP90Seconds": [],
+            "remediationOutcomes": [({"phase": "Succeeded"}, 3.0), ({"phase": "Failed"}, 0.0)],
             "rollbacks": [({}, 1.0)]}
     rep = r.slo_report(r.Fleet(NOW), 3600, prom)
     p = rep["prometheus"]
