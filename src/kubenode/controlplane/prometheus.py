@@ -19,6 +19,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -55,7 +56,7 @@ def monitoring_dir() -> Path:
                                 "install KubeNode from a checkout (pip install -e .)")
 
 
-def render_config(operator_port: int, rules: list[Path], interval: str = INTERVAL) -> dict[str, object]:
+def render_config(operator_port: int, rules: list[Path], interval: str = INTERVAL) -> dict[str, Any]:
     """The prometheus.yml of a local fleet: the two jobs on loopback and our rule files."""
     operator = f"127.0.0.1:{operator_port}"
     return {
