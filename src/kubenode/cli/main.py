@@ -13,7 +13,9 @@ import typer
 
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.cli.defender_cmd import app as defender_app
+from kubenode.cli.diagnose_cmd import app as diagnose_app
 from kubenode.cli.remedy_cmd import app as remedy_app
+from kubenode.cli.report_cmd import app as report_app
 from kubenode.cli.rollout_cmd import app as rollout_app
 from kubenode.client.config import ClientConfig, load_config
 from kubenode.client.errors import ConfigError
@@ -29,6 +31,8 @@ app = typer.Typer(
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(defender_app, name="defender")
 app.add_typer(remedy_app, name="remedy")
+app.add_typer(report_app, name="report")
+app.add_typer(diagnose_app, name="diagnose")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="State directory (database, PKI, kubeconfig).")]
 Port = Annotated[int, typer.Option("--port", help="HTTPS port of the API server (0 = any free port).")]
@@ -115,9 +119,13 @@ def up(
         min=2.0, help="How long a node may miss Lease renewals before it is Unknown.")] = 40.0,
     import_dir: Annotated[str, typer.Option(
         help="Directory on imported hosts for the agent (default /opt/kubenode as root, else ~/.kubenode).")] = "",
+    prometheus: Annotated[bool, typer.Option(
+        "--prometheus", help="Also run Prometheus (Debian's `prometheus`) scraping the operator and agents, "
+                             "with deploy/monitoring's rules; data under DIR/prometheus.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
+    from kubenode.controlplane.prometheus import PrometheusUnavailable
     from kubenode.controlplane.up import ControlPlane, UpConfig, run_up
 
     _long_running(verbose)
@@ -127,6 +135,8 @@ def up(
         typer.echo(f"kubenode control plane listening on {cp.server.url}")
         typer.echo(f"kubeconfig: {kc}")
         typer.echo(f"operator metrics: http://127.0.0.1:{cp.operators.manager.health_port}/metrics")
+        if cp.prometheus is not None:
+            typer.echo(f"prometheus: {cp.prometheus.url}")
         typer.echo("try:")
         typer.echo(f"  export KUBECONFIG={kc}")
         typer.echo("  kubectl get machines,nodes")
@@ -140,7 +150,10 @@ def up(
         try:
             cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
             cfg.import_dir = import_dir
+            cfg.prometheus = prometheus
             await run_up(cfg, stop, ready)
+        except PrometheusUnavailable as exc:
+            raise typer.BadParameter(str(exc), param_hint="--prometheus") from None
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None

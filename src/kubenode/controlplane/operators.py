@@ -23,7 +23,9 @@ from kubenode.machine.machine_controller import MachineControllerConfig, Machine
 from kubenode.machine.machineset_controller import MachineSetReconciler
 from kubenode.machine.provider_resolver import ProviderFactory, ProviderResolver
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS, MACHINES
+from kubenode.metrics.agent_sd import sd_handler
 from kubenode.metrics.operator_metrics import register_machine_metrics
+from kubenode.metrics.state_metrics import watch_state
 from kubenode.providers.base import InfraProvider
 from kubenode.remedy import RemedySettings, add_remedy_controllers
 from kubenode.runtime.controller import Request, owner_mapper
@@ -114,6 +116,9 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
      .watches(machinesets)
      .watches(machines, owner_mapper("MachineSet", owner_namespaced=False)))
     register_machine_metrics(registry, machines)
+    # Per-object state series (pre-rendered on watch events) and Prometheus service discovery of the agents.
+    manager.add_exposition(watch_state(manager.informers).parts)
+    manager.add_route("/sd/agents", sd_handler(machines.cache.list))
     add_componentset_controllers(manager, client, reviewer=reviewer, registry=registry)
     add_remedy_controllers(manager, client, reviewer, settings.remedy, settings.identity)
     return Operators(manager, resolver, registry, reviewer)

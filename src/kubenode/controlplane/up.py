@@ -39,6 +39,7 @@ from kubenode.providers.local import LocalProvider
 
 from .agent_authz import agent_rule
 from .operators import Operators, OperatorSettings, build_manager
+from .prometheus import RunningPrometheus, start_prometheus
 from .providers import provider_factories, ssh_importer
 
 log = logging.getLogger("kubenode.up")
@@ -63,6 +64,8 @@ class UpConfig:
     import_dir: str = ""  # where imported hosts keep the agent ("" = /opt/kubenode for root, ~/.kubenode)
     #: Build and serve the demo component's archives (and roll 1.0.0 out on the first start).
     demo: bool = True
+    #: Start Debian's Prometheus wired to the operator, the agents and deploy/monitoring's rules.
+    prometheus: bool = False
 
     @classmethod
     def with_grace(cls, data_dir: Path, machines: int | None, port: int, grace: float) -> UpConfig:
@@ -83,6 +86,7 @@ class ControlPlane:
     operators: Operators
     local: LocalProvider
     demo: Demo | None = None
+    prometheus: RunningPrometheus | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -90,7 +94,9 @@ class ControlPlane:
         return self.demo.notes if self.demo is not None else []
 
     async def stop(self) -> None:
-        """Stop operators, power the fleet off, stop the server."""
+        """Stop Prometheus and the operators, power the fleet off, stop the server."""
+        if self.prometheus is not None:
+            await self.prometheus.stop()
         await self.operators.stop()
         await self.local.power_off_all()
         if self.demo is not None:
@@ -183,7 +189,14 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
         await client.close()
         await server.stop()
         raise
-    return ControlPlane(server, client, operators, local, demo)
+    cp = ControlPlane(server, client, operators, local, demo)
+    if config.prometheus:
+        try:
+            cp.prometheus = await start_prometheus(config.data_dir, int(operators.manager.health_port or 0))
+        except BaseException:
+            await cp.stop()
+            raise
+    return cp
 
 
 async def run_up(config: UpConfig, stop: asyncio.Event, on_ready: Callable[[ControlPlane], None]) -> None:

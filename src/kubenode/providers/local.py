@@ -168,6 +168,12 @@ class LocalProvider(InfraProvider):
         return self._status(name, STATE_STOPPED, msg)
 
     # ------------------------------------------------------------------ local-only operations
+    def instances(self) -> list[str]:
+        """Names of the machine roots that exist (the provider's instances, for consistency reports)."""
+        if not self.machines_dir.is_dir():
+            return []
+        return sorted(r.name for r in self.machines_dir.iterdir() if r.is_dir())
+
     async def power_off_all(self) -> None:
         """Stop every agent cleanly (kubenode up shutting down)."""
         if not self.machines_dir.exists():

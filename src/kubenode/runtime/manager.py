@@ -11,14 +11,16 @@ leader-elected runnables are cancelled at once, ``/healthz`` turns 500 and
 :meth:`Manager.wait` returns so the caller can stop and exit.
 
 One aiohttp port serves ``/healthz`` (alive), ``/readyz`` (caches synced) and
-``/metrics`` (the prometheus registry).
+``/metrics`` (the prometheus registry, followed by any pre-rendered expositions
+added with :meth:`Manager.add_exposition`); :meth:`Manager.add_route` adds
+more GET routes on the same port (e.g. Prometheus service discovery).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
@@ -68,8 +70,20 @@ class Manager:
         self._stopping = False
         self._lease_lost = False
         self._done = asyncio.Event()
+        self._expositions: list[Callable[[], Iterable[bytes]]] = []
+        self._routes: list[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = []
 
     # ------------------------------------------------------------------ wiring
+
+    def add_exposition(self, render: Callable[[], Iterable[bytes]]) -> None:
+        """Append the buffers `render()` returns (Prometheus text) to every ``/metrics`` answer."""
+        self._expositions.append(render)
+
+    def add_route(self, path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> None:
+        """Serve GET `path` on the health/metrics port."""
+        if self._started:
+            raise RuntimeError("add routes before the manager starts")
+        self._routes.append((path, handler))
 
     def add(self, runnable: Runnable, *, needs_leader_election: bool = True) -> None:
         """Run ``runnable`` with the manager; leader-elected ones run only while leading."""
@@ -179,6 +193,8 @@ class Manager:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
+        for path, handler in self._routes:
+            app.router.add_get(path, handler)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.health_host, self.health_port or 0)
@@ -201,5 +217,19 @@ class Manager:
             return web.Response(status=503, text="not ready: " + (", ".join(waiting) or "stopping") + "\n")
         return web.Response(text="ok\n")
 
-    async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        parts = [generate_latest(self.registry)]
+        for render in self._expositions:
+            parts.extend(render())
+        return await write_exposition(request, parts)
+
+
+async def write_exposition(request: web.Request, parts: Sequence[bytes]) -> web.StreamResponse:
+    """Answer `request` with the buffers `parts` one after the other (large expositions are never copied)."""
+    resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE_LATEST})
+    resp.content_length = sum(len(p) for p in parts)
+    await resp.prepare(request)
+    for part in parts:
+        await resp.write(part)
+    await resp.write_eof()
+    return resp
