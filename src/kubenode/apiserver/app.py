@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import discovery, errors, openapi, reviews
+from . import discovery, errors, openapi, rbac, reviews
 from .authz import MASTERS, Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
@@ -88,6 +88,10 @@ class APIServer:
         self.hub = WatchHub(store.rv, watch_history)
         self.tokens = tokens
         self.authorizer = authorizer or Authorizer()
+        # RBAC is the last link of the chain (rules registered before it, e.g. kube's Node authorizer, first).
+        self.rbac = rbac.RBACIndex(store)
+        self.authorizer.add(self.rbac.rule, listable=True)
+        self.api.write_checks.append(rbac.write_check(self.rbac, self.authorizer.allowed))
         self.bookmark_interval = bookmark_interval
         self._doc_cache: dict[Any, tuple[int, Any]] = {}
         self._watchers: set[asyncio.Task[Any]] = set()
@@ -167,6 +171,17 @@ class APIServer:
             raise errors.unauthorized()
         return _impersonated(request, user)
 
+    def _authorize_path(self, request: web.Request) -> None:
+        """Non-resource requests (discovery, OpenAPI, version, health) need RBAC's nonResourceURLs."""
+        user = request[USER_KEY]
+        if MASTERS in user.groups:
+            return
+        verb = request.method.lower()
+        ok, why = self.authorizer.allowed(Attributes(user, verb, "", "", "", "", "", path=request.path))
+        if not ok:
+            raise errors.StatusError(403, "Forbidden", f'forbidden: User "{user.name}" cannot {verb} path '
+                                     f'"{request.path}"' + (f": {why}" if why else ""))
+
     def _authorize(self, request: web.Request, verb: str, t: Target) -> None:
         user = request[USER_KEY]
         attrs = Attributes(user, verb, t.info.group, t.info.plural, t.subresource, t.namespace or "", t.name)
@@ -178,6 +193,8 @@ class APIServer:
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
+        if not parts or parts[0] not in ("api", "apis") or len(parts) <= (2 if parts[0] == "api" else 3):
+            self._authorize_path(request)
         if not parts:
             return json_response({"paths": sorted(self._root_paths())})
         head = parts[0]
@@ -275,8 +292,10 @@ class APIServer:
             if method != "POST" or t.name or t.subresource or t.namespace is not None:
                 raise errors.method_not_allowed(
                     f"{t.info.plural} only accepts POST to /apis/{t.info.group}/{t.info.version}/{t.info.plural}")
+            self._authorize(request, "create", t)
             body = decode_body(await read_body(request), request.content_type)
-            answer = reviews.review(t.info.group, t.info.plural, body, request[USER_KEY], self.authorizer)
+            answer = reviews.review(t.info.group, t.info.plural, body, request[USER_KEY], self.authorizer,
+                                    self.rbac)
             return json_response(answer, 201)
         if method == "GET":
             return await self._get(request, t)
@@ -411,7 +430,7 @@ class APIServer:
             agent = request.headers.get("User-Agent", "")
             manager = agent.split("/")[0][:128] if agent else ""
         return WriteOptions(dry_run=bool(dry), field_validation=fv, field_manager=manager,
-                            force=query_bool(request, "force"))
+                            force=query_bool(request, "force"), user=request[USER_KEY])
 
     async def _respond(self, res: WriteResult) -> web.Response:
         await res.wait()
