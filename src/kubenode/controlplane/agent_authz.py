@@ -28,6 +28,7 @@ from typing import Any
 
 from kubenode.api.constants import GROUP, LABEL_MACHINE
 from kubenode.apiserver.authz import Attributes, Rule
+from kubenode.apiserver.security import User
 from kubenode.machine.bootstrap import SA_PREFIX, SYSTEM_NAMESPACE
 
 Obj = dict[str, Any]
@@ -38,6 +39,11 @@ _PREFIX = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{SA_PREFIX}"
 _READ = frozenset({"get", "list", "watch"})
 _WRITE = frozenset({"create", "update", "patch"})
 _LABELLED_STATUS = frozenset({"machinecomponents", "remedyoperationjobs"})
+
+
+def is_legacy_agent(user: User) -> bool:
+    """Whether `agent_rule` decides for `user` (a machine's ServiceAccount)."""
+    return user.name.startswith(_PREFIX)
 
 
 def agent_rule(get: StoreGet) -> Rule:
