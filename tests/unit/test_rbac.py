@@ -236,3 +236,25 @@ def test_validation_names_the_field(plural: str, obj: dict[str, Any], old: dict[
 ])
 def test_valid_objects_pass(plural: str, obj: dict[str, Any]) -> None:
     assert validate(plural, obj, None) == []
+
+
+def test_shipped_rbac_is_valid_and_round_trips() -> None:
+    import yaml
+
+    from kubenode.api.rbac import all_objects, rbac_yaml
+
+    text = rbac_yaml()
+    assert "&id" not in text and "*id" not in text
+    docs = list(yaml.safe_load_all(text))
+    assert docs[1:] == all_objects() and docs[0]["kind"] == "Namespace"
+    for obj in all_objects():
+        if obj["kind"] != "ServiceAccount":
+            assert validate(obj["kind"].lower() + "s", obj, None) == [], obj["metadata"]["name"]
+
+
+def test_rbac_command_prints_the_yaml(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubenode.api.rbac import rbac_yaml
+    from kubenode.cli.main import rbac
+
+    rbac()
+    assert capsys.readouterr().out == rbac_yaml()

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from .constants import GROUP
 from .kinds import KINDS
 
@@ -53,9 +55,9 @@ _LABELS = {"app.kubernetes.io/name": "kubenode", "app.kubernetes.io/part-of": "k
 
 
 def _rule(groups: list[str], resources: list[str], verbs: list[str], names: list[str] | None = None) -> Obj:
-    out: Obj = {"apiGroups": groups, "resources": resources, "verbs": verbs}
+    out: Obj = {"apiGroups": list(groups), "resources": list(resources), "verbs": list(verbs)}
     if names:
-        out["resourceNames"] = names
+        out["resourceNames"] = list(names)
     return out
 
 
@@ -79,7 +81,8 @@ def _sa(name: str) -> Obj:
     return {"kind": "ServiceAccount", "name": name, "namespace": SYSTEM_NAMESPACE}
 
 
-_AGENT_SUBJECTS = [{"apiGroup": RBAC_GROUP, "kind": "Group", "name": AGENTS_GROUP}, _sa(AGENT)]
+def _agent_subjects() -> list[Obj]:
+    return [{"apiGroup": RBAC_GROUP, "kind": "Group", "name": AGENTS_GROUP}, _sa(AGENT)]
 
 
 def operator_rules() -> list[Obj]:
@@ -87,7 +90,8 @@ def operator_rules() -> list[Obj]:
     kinds = sorted(k.plural for k in KINDS)
     return [
         # Machine, MachineSet, component, remedy and Defender controllers own every KubeNode kind and its status.
-        _rule([GROUP], [*kinds, *(f"{p}/status" for p in kinds)], [*_READ, *_WRITE]),
+        _rule([GROUP], kinds, [*_READ, *_WRITE]),
+        _rule([GROUP], [f"{p}/status" for p in kinds], ["get", "patch", "update"]),
         # Node sync (labels, taints), cordon for drain and remediation, delete once the Machine is gone.
         _rule([""], ["nodes"], [*_READ, "patch", "update", "delete"]),
         # Drain: the pods of a node, evicted (never deleted outright).
@@ -154,11 +158,17 @@ def rbac_objects() -> list[Obj]:
         _binding("ClusterRoleBinding", OPERATOR, "ClusterRole", [_sa(OPERATOR)]),
         _binding("RoleBinding", OPERATOR, "Role", [_sa(OPERATOR)], SYSTEM_NAMESPACE),
         _binding("RoleBinding", OPERATOR, "Role", [_sa(OPERATOR)], LEADER_ELECTION_NAMESPACE),
-        _binding("ClusterRoleBinding", AGENT, "ClusterRole", _AGENT_SUBJECTS),
-        _binding("RoleBinding", AGENT, "Role", _AGENT_SUBJECTS, NODE_LEASE_NAMESPACE),
+        _binding("ClusterRoleBinding", AGENT, "ClusterRole", _agent_subjects()),
+        _binding("RoleBinding", AGENT, "Role", _agent_subjects(), NODE_LEASE_NAMESPACE),
     ]
 
 
 def all_objects() -> list[Obj]:
     """The namespace-scoped prerequisites and RBAC objects, in apply order (`kubenode rbac` prints these)."""
     return [*service_accounts(), *rbac_objects()]
+
+
+def rbac_yaml() -> str:
+    """The namespace kubenode-system and `all_objects()` as multi-document YAML (what `kubenode rbac` prints)."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(SYSTEM_NAMESPACE)}
+    return yaml.safe_dump_all([namespace, *all_objects()], sort_keys=False, explicit_start=True, width=120)

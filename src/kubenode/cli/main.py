@@ -230,6 +230,14 @@ def crds() -> None:
 
 
 @app.command()
+def rbac() -> None:
+    """Print KubeNode's ServiceAccounts, Roles and bindings as YAML (kubectl apply -f - on a real cluster)."""
+    from kubenode.api.rbac import rbac_yaml
+
+    typer.echo(rbac_yaml(), nl=False)
+
+
+@app.command()
 def agent(
     machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
     kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig with the agent's token.")] = None,
