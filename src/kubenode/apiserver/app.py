@@ -169,7 +169,7 @@ class APIServer:
             if request.path in PUBLIC_PATHS:
                 return User("system:anonymous", ("system:unauthenticated",))
             raise errors.unauthorized()
-        return _impersonated(request, user)
+        return _impersonated(request, user, self.authorizer.allowed)
 
     def _authorize_path(self, request: web.Request) -> None:
         """Non-resource requests (discovery, OpenAPI, version, health) need RBAC's nonResourceURLs."""
@@ -732,12 +732,14 @@ class APIServer:
         return None
 
 
-def _impersonated(request: web.Request, user: User) -> User:
+def _impersonated(request: web.Request, user: User,
+                  allowed: Callable[[Attributes], tuple[bool, str]] | None = None) -> User:
     """The user a request acts as: `user`, or whom its Impersonate-* headers name (`kubectl --as`).
 
-    Only `system:masters` may impersonate (kube asks RBAC for the `impersonate` verb; our rules give it to
-    the admins alone). As in kube, the impersonated user is `system:authenticated`, and a ServiceAccount
-    named without groups gets its ServiceAccount groups.
+    As kube, the caller needs the `impersonate` verb (RBAC, through `allowed`) on every user, group and
+    ServiceAccount it names; `system:masters` have it, and without `allowed` only they may impersonate.
+    The impersonated user is `system:authenticated`, and a ServiceAccount named without groups gets its
+    ServiceAccount groups.
     """
     name = request.headers.get("Impersonate-User", "")
     groups = request.headers.getall("Impersonate-Group", [])
@@ -749,8 +751,18 @@ def _impersonated(request: web.Request, user: User) -> User:
         raise errors.bad_request("impersonating groups, a UID or extra fields requires impersonating a user "
                                  "(Impersonate-User, kubectl --as)")
     if MASTERS not in user.groups:
-        raise errors.forbidden(user.name, "impersonate", "users", "", name, "",
-                               "only members of system:masters may impersonate")
+        if allowed is None or others:
+            raise errors.forbidden(user.name, "impersonate", "users", "", name, "",
+                                   "only members of system:masters may impersonate UIDs and extra fields"
+                                   if others and allowed is not None else
+                                   "only members of system:masters may impersonate")
+        sa = name.split(":") if name.startswith("system:serviceaccount:") and name.count(":") == 3 else None
+        targets = [("serviceaccounts", sa[2], sa[3]) if sa else ("users", "", name),
+                   *(("groups", "", g) for g in groups)]
+        for resource, ns, target in targets:
+            ok, why = allowed(Attributes(user, "impersonate", "", resource, "", ns, target))
+            if not ok:
+                raise errors.forbidden(user.name, "impersonate", resource, "", target, ns, why)
     if not groups and name.startswith("system:serviceaccount:") and name.count(":") == 3:
         ns = name.split(":")[2]
         groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
