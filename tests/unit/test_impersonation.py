@@ -11,8 +11,8 @@ from multidict import CIMultiDict
 
 from kubenode.apiserver.app import _impersonated
 from kubenode.apiserver.authz import Attributes, Authorizer
-from kubenode.apiserver.rbac import RBACIndex
 from kubenode.apiserver.errors import StatusError
+from kubenode.apiserver.rbac import RBACIndex
 from kubenode.apiserver.security import User
 
 ADMIN = User("kubenode:admin", ("system:masters",))
