@@ -67,13 +67,13 @@ def _banner(server: RunningServer, what: str) -> None:
 
 async def _serve(config: ServerConfig, what: str) -> None:
     from kubenode.apiserver.authz import Authorizer
-    from kubenode.controlplane.agent_authz import agent_rule
+    from kubenode.controlplane.agent_authz import agent_rule, is_legacy_agent
 
     authorizer = Authorizer()
     try:
         server = await start_server(config, authorizer=authorizer)
         # KubeNode agents may write only their own node's objects (the server itself stays generic).
-        authorizer.add(agent_rule(server.store.get))
+        authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
     except OSError as exc:
         raise typer.BadParameter(f"cannot listen on {config.host}:{config.port}: {exc.strerror}. "
                                  "Choose another --port.", param_hint="--port") from None
