@@ -211,3 +211,27 @@ async def test_the_index_has_a_write_before_the_write_is_answered(server: Runnin
     before = server.api.rbac.generation
     assert (await kube.post(f"{RBAC}/clusterroles", _cluster_role("gen", READ_CM))).status == 201
     assert server.api.rbac.generation > before
+
+
+async def test_role_and_binding_updates_take_effect_at_once(server: RunningServer, kube: Kube) -> None:
+    a, b = Kube(server, await _sa_token(kube, "team", "a")), Kube(server, await _sa_token(kube, "team", "b"))
+    try:
+        assert (await kube.post(f"{RBAC}/clusterroles", _cluster_role("r", READ_CM))).status == 201
+        crb = (await kube.post(f"{RBAC}/clusterrolebindings", _crb("ab", "r", [
+            {"kind": "ServiceAccount", "name": "a", "namespace": "team"}]))).json
+        assert (await a.get("/api/v1/configmaps")).status == 200 and (await b.get("/api/v1/configmaps")).status == 403
+        # the binding now names b instead of a
+        crb["subjects"] = [{"kind": "ServiceAccount", "name": "b", "namespace": "team"}]
+        assert (await kube.put(f"{RBAC}/clusterrolebindings/ab", crb)).status == 200
+        assert (await a.get("/api/v1/configmaps")).status == 403 and (await b.get("/api/v1/configmaps")).status == 200
+        # the role loses list: the binding's subject loses it with it
+        assert (await kube.patch(f"{RBAC}/clusterroles/r", {"rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]})).status == 200
+        assert (await b.get("/api/v1/configmaps")).status == 403
+        assert (await b.get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")).status in (200, 404)
+        # deleting the role leaves the binding dangling: nothing granted
+        assert (await kube.delete(f"{RBAC}/clusterroles/r")).status == 200
+        assert (await b.get("/api/v1/namespaces/default/configmaps/x")).status == 403
+    finally:
+        await a.close()
+        await b.close()

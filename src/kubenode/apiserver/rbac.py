@@ -221,81 +221,88 @@ class _Binding:
 
 
 class RBACIndex:
-    """The RBAC objects of a store, indexed by subject and kept current from its commits."""
+    """The RBAC objects of a store, indexed by subject and kept current from its commits.
+
+    Updates are incremental: a changed role is parsed again, a changed binding moves its own subjects'
+    entries; nothing else is touched, so an RBAC write costs the same with ten objects or ten thousand.
+    """
 
     def __init__(self, store: Store | None = None, objects: Iterable[Obj] = ()) -> None:
         """Index the RBAC objects of `store` and follow its commits; or index just `objects` (unit tests)."""
         self._lock = threading.Lock()
-        self._objects: dict[str, Obj] = {}  # storage key -> object, the four kinds
+        self._roles: dict[tuple[str, str], tuple[PolicyRule, ...]] = {}  # (kind, "ns/name") -> rules
+        self._by_subject: dict[SubjectKey, dict[str, _Binding]] = {}  # subject -> binding key -> binding
+        self._subjects_of: dict[str, list[SubjectKey]] = {}  # binding key -> its subjects' keys
+        self._cache: dict[tuple[str, tuple[str, ...], str], tuple[PolicyRule, ...]] = {}
+        #: Bumped on every RBAC change (callers can see that the index moved).
+        self.generation = 0
         for obj in objects:
             plural = obj["kind"].lower() + "s"
             meta = obj["metadata"]
-            self._objects[f"{GROUP}/{plural}/{meta.get('namespace', '')}/{meta['name']}"] = obj
+            self._apply(f"{GROUP}/{plural}/{meta.get('namespace', '')}/{meta['name']}", obj)
         if store is not None:
             for resource in RBAC_RESOURCES:
                 for key, obj in store.items(resource):
-                    self._objects[key] = obj
-        self._by_subject: dict[SubjectKey, list[_Binding]] = {}
-        self._roles: dict[tuple[str, str], tuple[PolicyRule, ...]] = {}
-        self._cache: dict[tuple[str, tuple[str, ...], str], tuple[PolicyRule, ...]] = {}
-        self._dirty = True
-        #: Bumped on every RBAC change (tests and callers can see that the index moved).
-        self.generation = 0
-        if store is not None:
+                    self._apply(key, obj)
             store.add_listener(self._on_commit)
+
+    def __len__(self) -> int:
+        """How many roles and bindings are indexed."""
+        return len(self._roles) + len(self._subjects_of)
 
     def _on_commit(self, changes: list[Change]) -> None:
         touched = False
-        for c in changes:
-            resource = c.key.rsplit("/", 2)[0]
-            if resource not in RBAC_RESOURCES:
-                continue
-            touched = True
-            if c.type == "DELETED":
-                self._objects.pop(c.key, None)
-            else:
-                self._objects[c.key] = c.obj
-        if touched:
-            with self._lock:
-                self._dirty = True
+        with self._lock:
+            for c in changes:
+                if c.key.rsplit("/", 2)[0] in RBAC_RESOURCES:
+                    self._apply(c.key, None if c.type == "DELETED" else c.obj)
+                    touched = True
+            if touched:
+                self._cache = {}
                 self.generation += 1
 
-    def _rebuild(self) -> None:
-        by_subject: dict[SubjectKey, list[_Binding]] = {}
-        roles: dict[tuple[str, str], tuple[PolicyRule, ...]] = {}
-        for key, obj in self._objects.items():
-            resource, ns, name = key.rsplit("/", 2)
-            if resource in (ROLES, CLUSTER_ROLES):
-                rules = obj.get("rules")
-                roles[("Role" if resource == ROLES else "ClusterRole", f"{ns}/{name}")] = tuple(
-                    PolicyRule.from_obj(r) for r in rules) if isinstance(rules, list) else ()
-                continue
-            ref = obj.get("roleRef") or {}
-            kind = ref.get("kind") if resource == ROLE_BINDINGS else "ClusterRole"
-            if kind not in ("Role", "ClusterRole") or not isinstance(ref.get("name"), str):
-                continue
-            binding = _Binding(ns, kind, ref["name"])
-            for subject in obj.get("subjects") or []:
-                sk = subject_keys(subject, ns)
-                if sk is not None:
-                    by_subject.setdefault(sk, []).append(binding)
-        self._by_subject, self._roles = by_subject, roles
-        self._cache = {}
-        self._dirty = False
+    def _apply(self, key: str, obj: Obj | None) -> None:
+        """Index `obj` (None: its deletion) at storage key `key`."""
+        resource, ns, name = key.rsplit("/", 2)
+        if resource in (ROLES, CLUSTER_ROLES):
+            role_key = ("Role" if resource == ROLES else "ClusterRole", f"{ns}/{name}")
+            rules = (obj or {}).get("rules")
+            if obj is None:
+                self._roles.pop(role_key, None)
+            else:
+                self._roles[role_key] = tuple(PolicyRule.from_obj(r) for r in rules) if isinstance(rules, list) \
+                    else ()
+            return
+        for sk in self._subjects_of.pop(key, ()):
+            entries = self._by_subject.get(sk)
+            if entries is not None:
+                entries.pop(key, None)
+                if not entries:
+                    del self._by_subject[sk]
+        if obj is None:
+            return
+        ref = obj.get("roleRef") or {}
+        kind = ref.get("kind") if resource == ROLE_BINDINGS else "ClusterRole"
+        if kind not in ("Role", "ClusterRole") or not isinstance(ref.get("name"), str):
+            return
+        binding = _Binding(ns, kind, ref["name"])
+        keys = []
+        for subject in obj.get("subjects") or []:
+            sk = subject_keys(subject, ns)
+            if sk is not None:
+                self._by_subject.setdefault(sk, {})[key] = binding
+                keys.append(sk)
+        self._subjects_of[key] = keys
 
     def role_rules(self, kind: str, namespace: str, name: str) -> tuple[PolicyRule, ...] | None:
         """The rules of one Role (kind "Role", its namespace) or ClusterRole; None when it does not exist."""
         with self._lock:
-            if self._dirty:
-                self._rebuild()
             return self._roles.get((kind, f"{namespace if kind == 'Role' else ''}/{name}"))
 
     def rules_for(self, user: User, namespace: str) -> tuple[PolicyRule, ...]:
         """Every rule granted to `user` in `namespace` ("" = cluster-wide grants only), kube's RulesFor."""
         cache_key = (user.name, user.groups, namespace)
         with self._lock:
-            if self._dirty:
-                self._rebuild()
             hit = self._cache.get(cache_key)
             if hit is not None:
                 return hit
@@ -303,7 +310,7 @@ class RBACIndex:
             keys: list[SubjectKey] = [("User", user.name), *(("Group", g) for g in user.groups)]
             seen: set[_Binding] = set()
             for sk in keys:
-                for b in self._by_subject.get(sk, ()):
+                for b in self._by_subject.get(sk, {}).values():
                     if b in seen or (b.namespace and b.namespace != namespace):
                         continue
                     seen.add(b)
