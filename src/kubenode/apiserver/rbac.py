@@ -286,12 +286,12 @@ class RBACIndex:
         if kind not in ("Role", "ClusterRole") or not isinstance(ref.get("name"), str):
             return
         binding = _Binding(ns, kind, ref["name"])
-        keys = []
+        keys: list[SubjectKey] = []
         for subject in obj.get("subjects") or []:
-            sk = subject_keys(subject, ns)
-            if sk is not None:
-                self._by_subject.setdefault(sk, {})[key] = binding
-                keys.append(sk)
+            who = subject_keys(subject, ns)
+            if who is not None:
+                self._by_subject.setdefault(who, {})[key] = binding
+                keys.append(who)
         self._subjects_of[key] = keys
 
     def role_rules(self, kind: str, namespace: str, name: str) -> tuple[PolicyRule, ...] | None:
