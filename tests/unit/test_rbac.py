@@ -258,3 +258,33 @@ def test_rbac_command_prints_the_yaml(capsys: pytest.CaptureFixture[str]) -> Non
 
     rbac()
     assert capsys.readouterr().out == rbac_yaml()
+
+
+@pytest.mark.parametrize(("new", "old", "expected"), [
+    ({"metadata": {"name": "r", "finalizers": ["x"]}, "rules": []}, {"metadata": {"name": "r"}, "rules": []}, True),
+    ({"metadata": {"name": "r", "ownerReferences": [{"uid": "1"}]}, "rules": []},
+     {"metadata": {"name": "r"}, "rules": []}, True),
+    ({"metadata": {"name": "r", "labels": {"a": "b"}}, "rules": []}, {"metadata": {"name": "r"}, "rules": []}, False),
+    ({"metadata": {"name": "r"}, "rules": [{"verbs": ["get"]}]}, {"metadata": {"name": "r"}, "rules": []}, False),
+    ({"metadata": {"name": "r"}, "rules": []}, None, False),
+])
+def test_only_gc_fields(new: dict[str, Any], old: dict[str, Any] | None, expected: bool) -> None:
+    from kubenode.apiserver.rbac import only_gc_fields_change
+
+    assert only_gc_fields_change(new, old) is expected
+
+
+def test_bind_is_asked_in_the_bindings_namespace() -> None:
+    """kube delegates `bind` of a ClusterRole per namespace: a RoleBinding in `team` asks in `team`."""
+    binder = User("nsbinder", ("system:authenticated",))
+    index = RBACIndex(objects=[
+        _role("ClusterRole", "admin-ish", [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]),
+        _role("Role", "bind-admin", [{"verbs": ["bind"], "apiGroups": [GROUP], "resources": ["clusterroles"],
+                                      "resourceNames": ["admin-ish"]}], "team"),
+        _binding("RoleBinding", "nsbinder", "Role", "bind-admin", [{"kind": "User", "name": "nsbinder"}], "team"),
+    ])
+    check_escalation(index, _allowed(index), binder, "rolebindings",
+                     _binding("RoleBinding", "b", "ClusterRole", "admin-ish", [], "team"))
+    with pytest.raises(StatusError):
+        check_escalation(index, _allowed(index), binder, "rolebindings",
+                         _binding("RoleBinding", "b", "ClusterRole", "admin-ish", [], "other"))
