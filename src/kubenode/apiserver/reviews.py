@@ -93,9 +93,10 @@ def subject_of(spec: Obj) -> User:
                                               for v in extra.values()):
         causes.append(field_cause("FieldValueInvalid", "spec.extra", "Invalid value: must map keys to lists of "
                                                                      "strings"))
-    if not causes and not name and not groups:
+    if not causes and not name:
+        # kube also accepts groups alone; here every identity has a name (User requires one), so ask for it.
         causes.append(field_cause("FieldValueRequired", "spec.user",
-                                  "Required value: at least one of user or group must be specified"))
+                                  "Required value: the user to review (with its groups in spec.groups)"))
     if causes:
         raise errors.invalid("SubjectAccessReview", AUTHORIZATION, "", causes)
     return User(name, tuple(groups), uid=uid, extra=tuple(sorted((k, tuple(v)) for k, v in extra.items())))
