@@ -131,6 +131,10 @@ async def test_role_ref_is_immutable_and_objects_are_validated(kube: Kube) -> No
     assert r.status == 422 and "namespaced rules cannot apply to non-resource URLs" in r.json["message"]
     r = await kube.post(f"{RBAC}/clusterrolebindings", {"metadata": {"name": "x"}})
     assert r.status == 422 and "roleRef" in r.json["message"]
+    r = await kube.post(f"{RBAC}/clusterroles", {"metadata": {"name": "y"}, "rules": "everything"})
+    assert r.status == 422 and r.json["details"]["causes"][0]["field"] == "rules"
+    r = await kube.post(f"{RBAC}/clusterrolebindings", {"metadata": {"name": "z"}, "roleRef": "admin"})
+    assert r.status == 422 and r.json["details"]["causes"][0]["field"] == "roleRef"
 
 
 async def test_bootstrap_roles_and_tables(kube: Kube) -> None:

@@ -288,3 +288,23 @@ def test_bind_is_asked_in_the_bindings_namespace() -> None:
     with pytest.raises(StatusError):
         check_escalation(index, _allowed(index), binder, "rolebindings",
                          _binding("RoleBinding", "b", "ClusterRole", "admin-ish", [], "other"))
+
+
+_SCALAR = st.none() | st.booleans() | st.integers() | st.sampled_from(["", "get", "pods", "*", "/x", "Role", "User"])
+_VALUE = _SCALAR | st.lists(_SCALAR, max_size=3)
+_ENTRY = st.dictionaries(st.sampled_from(["verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs",
+                                          "kind", "name", "apiGroup", "namespace"]), _VALUE, max_size=4)
+
+
+@given(plural=st.sampled_from(["roles", "clusterroles", "rolebindings", "clusterrolebindings"]),
+       body=st.dictionaries(st.sampled_from(["rules", "roleRef", "subjects"]),
+                            st.lists(_ENTRY, max_size=3) | _ENTRY | _SCALAR, max_size=3))
+def test_validation_never_crashes_and_names_fields(plural: str, body: dict[str, Any]) -> None:
+    """Arbitrary input gets field errors (or none), never an exception; the parser never raises either."""
+    for cause in validate(plural, body, None):
+        assert cause["field"].split("[")[0].split(".")[0] in ("rules", "roleRef", "subjects")
+    rules = body.get("rules")
+    for raw in rules if isinstance(rules, list) else []:
+        parsed = PolicyRule.from_obj(raw)
+        assert all(isinstance(v, str) for v in parsed.verbs + parsed.resources + parsed.api_groups)
+        rule_allows(parsed, req("get", "pods"))

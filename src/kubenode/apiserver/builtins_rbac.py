@@ -158,7 +158,8 @@ def _path_segment(value: str) -> str:
 
 def _validate_rules(obj: Obj, namespaced: bool) -> list[Cause]:
     causes: list[Cause] = []
-    for i, rule in enumerate(obj.get("rules") or []):
+    rules = obj.get("rules")
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):  # other types: the schema's error
         path = f"rules[{i}]"
         if not isinstance(rule, dict):
             continue
@@ -187,7 +188,8 @@ def _validate_rules(obj: Obj, namespaced: bool) -> list[Cause]:
 
 def _validate_binding(obj: Obj, namespaced: bool) -> list[Cause]:
     causes: list[Cause] = []
-    ref = obj.get("roleRef") or {}
+    ref = obj.get("roleRef")
+    ref = ref if isinstance(ref, dict) else {}
     if ref.get("apiGroup") != GROUP:
         causes.append(field_cause("FieldValueNotSupported", "roleRef.apiGroup",
                                   f'Unsupported value: "{ref.get("apiGroup", "")}": supported values: "{GROUP}"'))
@@ -201,7 +203,8 @@ def _validate_binding(obj: Obj, namespaced: bool) -> list[Cause]:
         causes.append(field_cause("FieldValueRequired", "roleRef.name", "Required value"))
     elif isinstance(name, str) and (why := _path_segment(name)):
         causes.append(field_cause("FieldValueInvalid", "roleRef.name", f'Invalid value: "{name}": {why}'))
-    for i, s in enumerate(obj.get("subjects") or []):
+    subjects = obj.get("subjects")
+    for i, s in enumerate(subjects if isinstance(subjects, list) else []):
         if not isinstance(s, dict):
             continue
         path, kind, group = f"subjects[{i}]", s.get("kind"), s.get("apiGroup", "")
@@ -226,7 +229,8 @@ def _validate_binding(obj: Obj, namespaced: bool) -> list[Cause]:
 
 def default_subjects(obj: Obj) -> None:
     """kube's defaulting: User and Group subjects get apiGroup rbac.authorization.k8s.io."""
-    for s in obj.get("subjects") or []:
+    subjects = obj.get("subjects")
+    for s in subjects if isinstance(subjects, list) else []:
         if isinstance(s, dict) and s.get("kind") in ("User", "Group") and "apiGroup" not in s:
             s["apiGroup"] = GROUP
 

@@ -281,13 +281,15 @@ class RBACIndex:
                     del self._by_subject[sk]
         if obj is None:
             return
-        ref = obj.get("roleRef") or {}
+        ref = obj.get("roleRef")
+        ref = ref if isinstance(ref, dict) else {}
         kind = ref.get("kind") if resource == ROLE_BINDINGS else "ClusterRole"
         if kind not in ("Role", "ClusterRole") or not isinstance(ref.get("name"), str):
             return
         binding = _Binding(ns, kind, ref["name"])
         keys: list[SubjectKey] = []
-        for subject in obj.get("subjects") or []:
+        subjects = obj.get("subjects")
+        for subject in subjects if isinstance(subjects, list) else []:
             who = subject_keys(subject, ns)
             if who is not None:
                 self._by_subject.setdefault(who, {})[key] = binding
@@ -381,7 +383,8 @@ def check_escalation(index: RBACIndex, allowed: Allowed, user: User | None, plur
         if missing:
             raise _not_held(user, plural, name, missing)
         return
-    ref = obj.get("roleRef") or {}
+    ref = obj.get("roleRef")
+    ref = ref if isinstance(ref, dict) else {}
     kind, role_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
     role_plural = "roles" if kind == "Role" else "clusterroles"
     # kube asks in the binding's namespace (cluster-wide for a ClusterRoleBinding), so `bind` may be delegated
