@@ -4,7 +4,11 @@ Prints: create and patch throughput with N concurrent clients, p50/p99 write
 latency, time to LIST 10,000 objects (JSON and Table), and watch events per
 second delivered to 100 watchers.
 
-    python bench/apiserver.py [--clients 50] [--writes 5000] [--objects 10000] [--watchers 100]
+    python bench/apiserver.py [--clients 50] [--writes 5000] [--objects 10000] [--watchers 100] [--identity rbac]
+
+`--identity rbac` runs every request as a ServiceAccount that RBAC allows (a
+ClusterRole bound to it, as the agents' and operators' roles are) instead of the
+admin kubeconfig (`system:masters`, which skips authorization).
 
 Uses only the project and aiohttp; the server runs in its own process with a
 temporary data directory, so client and server compete for the same cores,
@@ -188,6 +192,28 @@ async def watch_rate(b: Bench, watchers: int, events: int) -> dict[str, float]:
             "delivered_per_second": total / dt, "write_seconds": write_done}
 
 
+async def rbac_token(admin: Bench) -> str:
+    """A token of the ServiceAccount default/bench, bound by RBAC to what the benchmark does."""
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    calls: list[tuple[str, Any]] = [
+        ("/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": "bench"}}),
+        (f"{rbac}/clusterroles", {"metadata": {"name": "bench"}, "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "patch"]},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create"]}]}),
+        (f"{rbac}/clusterrolebindings", {"metadata": {"name": "bench"}, "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "bench"},
+            "subjects": [{"kind": "ServiceAccount", "name": "bench", "namespace": "default"}]}),
+    ]
+    for path, body in calls:
+        st, answer = await admin.call("POST", path, body)
+        if st != 201:
+            raise SystemExit(f"cannot set up the RBAC identity: {st} {answer[:200]!r}")
+    st, answer = await admin.call("POST", "/api/v1/namespaces/default/serviceaccounts/bench/token", {"spec": {}})
+    if st != 201:
+        raise SystemExit(f"cannot mint the ServiceAccount token: {st} {answer[:200]!r}")
+    return str(orjson.loads(answer)["status"]["token"])
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=50)
@@ -197,6 +223,8 @@ async def main() -> None:
     ap.add_argument("--watch-events", type=int, default=2000)
     ap.add_argument("--rate", type=float, default=1000.0, help="target writes/s of the paced phase")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the paced phase")
+    ap.add_argument("--identity", choices=("admin", "rbac"), default="admin",
+                    help="who sends the requests: the admin, or a ServiceAccount authorized by RBAC")
     ap.add_argument("--wrap", default="", help='prefix for the server command, e.g. "py-spy record -o p.svg --"')
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
@@ -214,8 +242,12 @@ async def main() -> None:
                     raise SystemExit(f"server did not start: {err}")
                 await asyncio.sleep(0.1)
             b = Bench(f"https://127.0.0.1:{port}", token_file.read_text().strip(), Path(tmp) / "pki" / "ca.crt")
+            if args.identity == "rbac":
+                admin, b = b, Bench(b.base, await rbac_token(b), Path(tmp) / "pki" / "ca.crt")
+                await admin.close()
             try:
-                print(f"server pid {proc.pid}, cores {os.cpu_count()}, clients {args.clients}")
+                print(f"server pid {proc.pid}, cores {os.cpu_count()}, clients {args.clients}, "
+                      f"identity {args.identity}")
                 r = await writes(b, args.clients, args.writes, "create", "c")
                 print(f"create: {r['ops']} objects in {r['seconds']:.2f}s = {r['per_second']:.0f} writes/s; "
                       f"latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")

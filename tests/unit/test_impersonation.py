@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
 from kubenode.apiserver.app import _impersonated
+from kubenode.apiserver.authz import Attributes, Authorizer
 from kubenode.apiserver.errors import StatusError
+from kubenode.apiserver.rbac import RBACIndex
 from kubenode.apiserver.security import User
 
 ADMIN = User("kubenode:admin", ("system:masters",))
@@ -44,3 +48,36 @@ def test_refused_impersonation(caller: User, headers: tuple[tuple[str, str], ...
     with pytest.raises(StatusError) as info:
         _impersonated(request(*headers), caller)
     assert info.value.code == code and text in info.value.message
+
+
+def _rbac_allowed() -> Callable[[Attributes], tuple[bool, str]]:
+    grant = {"kind": "ClusterRole", "metadata": {"name": "impersonator"}, "rules": [
+        {"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"], "resourceNames": ["jane"]},
+        {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"], "resourceNames": ["sre"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]}]}
+    binding = {"kind": "ClusterRoleBinding", "metadata": {"name": "impersonator"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "impersonator"},
+               "subjects": [{"kind": "User", "name": AGENT.name}]}
+    authz = Authorizer()
+    authz.add(RBACIndex(objects=[grant, binding]).rule, listable=True)
+    return authz.allowed
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ((("Impersonate-User", "jane"),), User("jane", ("system:authenticated",))),
+    ((("Impersonate-User", "jane"), ("Impersonate-Group", "sre")), User("jane", ("sre", "system:authenticated"))),
+    ((("Impersonate-User", "system:serviceaccount:ns1:robot"),),
+     User("system:serviceaccount:ns1:robot",
+          ("system:serviceaccounts", "system:serviceaccounts:ns1", "system:authenticated"))),
+    ((("Impersonate-User", "bob"),), "users"),
+    ((("Impersonate-User", "jane"), ("Impersonate-Group", "system:masters")), "groups"),
+    ((("Impersonate-User", "jane"), ("Impersonate-Uid", "1")), "UIDs and extra fields"),
+])
+def test_rbac_grants_impersonation_per_target(headers: tuple[tuple[str, str], ...], expected: User | str) -> None:
+    allowed = _rbac_allowed()
+    if isinstance(expected, User):
+        assert _impersonated(request(*headers), AGENT, allowed) == expected
+        return
+    with pytest.raises(StatusError) as info:
+        _impersonated(request(*headers), AGENT, allowed)
+    assert info.value.code == 403 and expected in info.value.message

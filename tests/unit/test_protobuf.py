@@ -67,3 +67,28 @@ def test_namespace_with_timestamp_and_finalizers() -> None:
 def test_unsupported_or_malformed(raw: bytes) -> None:
     with pytest.raises(protobuf.ProtobufError):
         protobuf.decode(raw)
+
+
+@pytest.mark.parametrize(("kind", "body", "expected"), [
+    ("ClusterRole", _field(1, _field(1, b"cm-reader")) + _field(2, _field(1, b"get") + _field(1, b"list")
+                                                              + _field(2, b"") + _field(3, b"configmaps")),
+     {"metadata": {"name": "cm-reader"},
+      "rules": [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["configmaps"]}]}),
+    ("Role", _field(1, _field(1, b"r") + _field(3, b"ns")) + _field(2, _field(1, b"get") + _field(5, b"/x")),
+     {"metadata": {"name": "r", "namespace": "ns"}, "rules": [{"verbs": ["get"], "nonResourceURLs": ["/x"]}]}),
+    ("RoleBinding", _field(1, _field(1, b"b")) + _field(2, _field(1, b"ServiceAccount") + _field(3, b"robot")
+                                                      + _field(4, b"team"))
+     + _field(3, _field(1, b"rbac.authorization.k8s.io") + _field(2, b"ClusterRole") + _field(3, b"view")),
+     {"metadata": {"name": "b"}, "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "team"}],
+      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}}),
+    ("ClusterRoleBinding", _field(1, _field(1, b"b"))
+     + _field(2, _field(1, b"Group") + _field(2, b"rbac.authorization.k8s.io") + _field(3, b"devs"))
+     + _field(3, _field(1, b"rbac.authorization.k8s.io") + _field(2, b"ClusterRole") + _field(3, b"view")),
+     {"metadata": {"name": "b"}, "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io",
+                                               "name": "devs"}],
+      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}}),
+])
+def test_rbac_kinds(kind: str, body: bytes, expected: dict[str, object]) -> None:
+    """`kubectl create clusterrole|role|rolebinding|clusterrolebinding` send rbac/v1 protobuf."""
+    assert protobuf.decode(_envelope("rbac.authorization.k8s.io/v1", kind, body)) == {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, **expected}

@@ -8,12 +8,14 @@ import pytest
 
 from kubenode.apiserver.authz import Attributes, Authorizer
 from kubenode.apiserver.errors import StatusError
+from kubenode.apiserver.rbac import RBACIndex
+from kubenode.apiserver.rbac_defaults import default_cluster_role_bindings, default_cluster_roles
 from kubenode.apiserver.reviews import review
 from kubenode.apiserver.security import User
 
 ADMIN = User("kubenode:admin", ("system:masters",))
 AGENT = User("system:node:m1", ("system:nodes",))
-NOBODY = User("system:serviceaccount:a:b", ("system:serviceaccounts",))
+NOBODY = User("system:serviceaccount:a:b", ("system:serviceaccounts", "system:authenticated"))
 
 
 def own_node_only(a: Attributes) -> bool | None:
@@ -23,7 +25,10 @@ def own_node_only(a: Attributes) -> bool | None:
     return None
 
 
+# The server's chain: a rule that is code, then RBAC with kube's bootstrap policy (discovery for everyone).
+RBAC = RBACIndex(objects=[*default_cluster_roles(), *default_cluster_role_bindings()])
 AUTHZ = Authorizer([own_node_only])
+AUTHZ.add(RBAC.rule, listable=True)
 
 
 def ssar(**attrs: Any) -> dict[str, Any]:

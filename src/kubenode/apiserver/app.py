@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import discovery, errors, openapi, reviews
+from . import discovery, errors, openapi, rbac, reviews
 from .authz import MASTERS, Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
@@ -88,6 +88,10 @@ class APIServer:
         self.hub = WatchHub(store.rv, watch_history)
         self.tokens = tokens
         self.authorizer = authorizer or Authorizer()
+        # RBAC is the last link of the chain (rules registered before it, e.g. kube's Node authorizer, first).
+        self.rbac = rbac.RBACIndex(store)
+        self.authorizer.add(self.rbac.rule, listable=True)
+        self.api.write_checks.append(rbac.write_check(self.rbac, self.authorizer.allowed))
         self.bookmark_interval = bookmark_interval
         self._doc_cache: dict[Any, tuple[int, Any]] = {}
         self._watchers: set[asyncio.Task[Any]] = set()
@@ -167,7 +171,18 @@ class APIServer:
             if request.path in PUBLIC_PATHS:
                 return User("system:anonymous", ("system:unauthenticated",))
             raise errors.unauthorized()
-        return _impersonated(request, user)
+        return _impersonated(request, user, self.authorizer.allowed)
+
+    def _authorize_path(self, request: web.Request) -> None:
+        """Non-resource requests (discovery, OpenAPI, version, health) need RBAC's nonResourceURLs."""
+        user = request[USER_KEY]
+        if MASTERS in user.groups:
+            return
+        verb = request.method.lower()
+        ok, why = self.authorizer.allowed(Attributes(user, verb, "", "", "", "", "", path=request.path))
+        if not ok:
+            raise errors.StatusError(403, "Forbidden", f'forbidden: User "{user.name}" cannot {verb} path '
+                                     f'"{request.path}"' + (f": {why}" if why else ""))
 
     def _authorize(self, request: web.Request, verb: str, t: Target) -> None:
         user = request[USER_KEY]
@@ -180,6 +195,8 @@ class APIServer:
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
+        if not parts or parts[0] not in ("api", "apis") or len(parts) <= (2 if parts[0] == "api" else 3):
+            self._authorize_path(request)
         if not parts:
             return json_response({"paths": sorted(self._root_paths())})
         head = parts[0]
@@ -277,8 +294,10 @@ class APIServer:
             if method != "POST" or t.name or t.subresource or t.namespace is not None:
                 raise errors.method_not_allowed(
                     f"{t.info.plural} only accepts POST to /apis/{t.info.group}/{t.info.version}/{t.info.plural}")
+            self._authorize(request, "create", t)
             body = decode_body(await read_body(request), request.content_type)
-            answer = reviews.review(t.info.group, t.info.plural, body, request[USER_KEY], self.authorizer)
+            answer = reviews.review(t.info.group, t.info.plural, body, request[USER_KEY], self.authorizer,
+                                    self.rbac)
             return json_response(answer, 201)
         if method == "GET":
             return await self._get(request, t)
@@ -413,7 +432,7 @@ class APIServer:
             agent = request.headers.get("User-Agent", "")
             manager = agent.split("/")[0][:128] if agent else ""
         return WriteOptions(dry_run=bool(dry), field_validation=fv, field_manager=manager,
-                            force=query_bool(request, "force"))
+                            force=query_bool(request, "force"), user=request[USER_KEY])
 
     async def _respond(self, res: WriteResult) -> web.Response:
         await res.wait()
@@ -716,12 +735,14 @@ class APIServer:
         return None
 
 
-def _impersonated(request: web.Request, user: User) -> User:
+def _impersonated(request: web.Request, user: User,
+                  allowed: Callable[[Attributes], tuple[bool, str]] | None = None) -> User:
     """The user a request acts as: `user`, or whom its Impersonate-* headers name (`kubectl --as`).
 
-    Only `system:masters` may impersonate (kube asks RBAC for the `impersonate` verb; our rules give it to
-    the admins alone). As in kube, the impersonated user is `system:authenticated`, and a ServiceAccount
-    named without groups gets its ServiceAccount groups.
+    As kube, the caller needs the `impersonate` verb (RBAC, through `allowed`) on every user, group and
+    ServiceAccount it names; `system:masters` have it, and without `allowed` only they may impersonate.
+    The impersonated user is `system:authenticated`, and a ServiceAccount named without groups gets its
+    ServiceAccount groups.
     """
     name = request.headers.get("Impersonate-User", "")
     groups = request.headers.getall("Impersonate-Group", [])
@@ -733,8 +754,18 @@ def _impersonated(request: web.Request, user: User) -> User:
         raise errors.bad_request("impersonating groups, a UID or extra fields requires impersonating a user "
                                  "(Impersonate-User, kubectl --as)")
     if MASTERS not in user.groups:
-        raise errors.forbidden(user.name, "impersonate", "users", "", name, "",
-                               "only members of system:masters may impersonate")
+        if allowed is None or others:
+            raise errors.forbidden(user.name, "impersonate", "users", "", name, "",
+                                   "only members of system:masters may impersonate UIDs and extra fields"
+                                   if others and allowed is not None else
+                                   "only members of system:masters may impersonate")
+        sa = name.split(":") if name.startswith("system:serviceaccount:") and name.count(":") == 3 else None
+        targets = [("serviceaccounts", sa[2], sa[3]) if sa else ("users", "", name),
+                   *(("groups", "", g) for g in groups)]
+        for resource, ns, target in targets:
+            ok, why = allowed(Attributes(user, "impersonate", "", resource, "", ns, target))
+            if not ok:
+                raise errors.forbidden(user.name, "impersonate", resource, "", target, ns, why)
     if not groups and name.startswith("system:serviceaccount:") and name.count(":") == 3:
         ns = name.split(":")[2]
         groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]

@@ -73,12 +73,26 @@ TABLES: dict[str, dict[int, Field]] = {
     "TokenRequestSpec": {1: ("audiences", "string", True), 3: ("boundObjectRef", "BoundObjectReference", False),
                          4: ("expirationSeconds", "int", False)},
     "TokenRequest": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "TokenRequestSpec", False)},
+    # rbac.authorization.k8s.io/v1 (`kubectl create role|clusterrole|rolebinding|clusterrolebinding`);
+    # aggregationRule is not read (aggregation is not evaluated here).
+    "PolicyRule": {1: ("verbs", "string", True), 2: ("apiGroups", "string", True), 3: ("resources", "string", True),
+                   4: ("resourceNames", "string", True), 5: ("nonResourceURLs", "string", True)},
+    "Role": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
+    "ClusterRole": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
+    "Subject": {1: ("kind", "string", False), 2: ("apiGroup", "string", False), 3: ("name", "string", False),
+                4: ("namespace", "string", False)},
+    "RoleRef": {1: ("apiGroup", "string", False), 2: ("kind", "string", False), 3: ("name", "string", False)},
+    "RoleBinding": {1: ("metadata", "ObjectMeta", False), 2: ("subjects", "Subject", True),
+                    3: ("roleRef", "RoleRef", False)},
+    "ClusterRoleBinding": {1: ("metadata", "ObjectMeta", False), 2: ("subjects", "Subject", True),
+                           3: ("roleRef", "RoleRef", False)},
 }
 
 #: Top-level kinds that may arrive as protobuf, by (apiVersion, kind).
 KINDS = {("v1", k) for k in ("Namespace", "ConfigMap", "Secret", "ServiceAccount")} | {
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
-    ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest")}
+    ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest")} | {
+    ("rbac.authorization.k8s.io/v1", k) for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")}
 
 # Pointer fields (`*bool`) are only on the wire when set: keep their false values.
 _KEEP_FALSE = {"immutable", "automountServiceAccountToken", "controller", "blockOwnerDeletion"}

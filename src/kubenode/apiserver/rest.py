@@ -29,6 +29,7 @@ from .objects import Obj, clone, get_path, new_uid, now_rfc3339, set_path
 from .patch import json_patch, merge_patch, strategic_merge_patch
 from .registry import Registry
 from .resources import ResourceInfo
+from .security import User
 from .selectors import FieldSelector, LabelSelector
 from .storage import Store
 from .strategies import PREPARE, VALIDATE
@@ -69,6 +70,13 @@ class WriteOptions:
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     field_manager: str = ""
     force: bool = False
+    #: Who writes (None: the server's own control loops), for checks that depend on the writer.
+    user: User | None = None
+
+
+#: A check of a write after validation (the new object, the old one or None, the options): raises a
+#: StatusError to refuse it. RBAC's escalation prevention is one.
+WriteCheck = Callable[[ResourceInfo, Obj, "Obj | None", WriteOptions], None]
 
 
 def _resource_id(info: ResourceInfo) -> str:
@@ -82,6 +90,8 @@ class ObjectAPI:
         self.store = store
         self.registry = registry
         self.snapshots = ListSnapshots()
+        #: Run, in order, on every validated create and update (see WriteCheck).
+        self.write_checks: list[WriteCheck] = []
 
     # ------------------------------------------------------------------ reads
     def get(self, info: ResourceInfo, namespace: str, name: str) -> Obj:
@@ -483,7 +493,8 @@ class ObjectAPI:
         name = m.get("name", "")
         causes: list[Cause] = validate_object_meta(
             m, namespaced=info.namespaced,
-            name_rule="dns-label" if info.plural == "namespaces" and not info.group else "dns-subdomain",
+            name_rule="dns-label" if info.plural == "namespaces" and not info.group
+            else "path-segment" if info.group == "rbac.authorization.k8s.io" else "dns-subdomain",
         )
         schema = self.registry.schema(info)
         if schema is not None:
@@ -506,6 +517,8 @@ class ObjectAPI:
             causes.extend(validate(obj))
         if causes:
             raise errors.invalid(info.kind, info.group, name, causes)
+        for check in self.write_checks:
+            check(info, obj, old, opts)
         return warnings
 
     def _stage(self, info: ResourceInfo, key: str, obj: Obj, code: int, opts: WriteOptions,

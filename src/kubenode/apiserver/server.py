@@ -21,6 +21,7 @@ from aiohttp import web
 from .app import APIServer
 from .authz import Authorizer
 from .controllers import NODE_LEASE_NAMESPACE, ControlLoops
+from .rbac_defaults import default_cluster_role_bindings, default_cluster_roles
 from .rest import WriteOptions
 from .security import (
     PKIPaths,
@@ -87,6 +88,14 @@ async def _bootstrap(api: APIServer) -> None:
     for name in SYSTEM_NAMESPACES:
         if api.store.get(ns_info.key("", name)) is None:
             pending.append(api.api.create(ns_info, "", {"metadata": {"name": name}}, WriteOptions()))
+    # kube-apiserver's bootstrap RBAC policy (discovery, self reviews, cluster-admin), created when missing.
+    for plural, objs in (("clusterroles", default_cluster_roles()),
+                         ("clusterrolebindings", default_cluster_role_bindings())):
+        info = api.registry.lookup("rbac.authorization.k8s.io", "v1", plural)
+        assert info is not None
+        for obj in objs:
+            if api.store.get(info.key("", obj["metadata"]["name"])) is None:
+                pending.append(api.api.create(info, "", obj, WriteOptions()))
     for res in pending:
         await res.wait()
 

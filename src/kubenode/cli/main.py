@@ -71,13 +71,13 @@ def _banner(server: RunningServer, what: str) -> None:
 
 async def _serve(config: ServerConfig, what: str) -> None:
     from kubenode.apiserver.authz import Authorizer
-    from kubenode.controlplane.agent_authz import agent_rule
+    from kubenode.controlplane.agent_authz import agent_rule, is_legacy_agent
 
     authorizer = Authorizer()
     try:
         server = await start_server(config, authorizer=authorizer)
         # KubeNode agents may write only their own node's objects (the server itself stays generic).
-        authorizer.add(agent_rule(server.store.get))
+        authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
     except OSError as exc:
         raise typer.BadParameter(f"cannot listen on {config.host}:{config.port}: {exc.strerror}. "
                                  "Choose another --port.", param_hint="--port") from None
@@ -245,6 +245,14 @@ def crds() -> None:
 def _paths(flag: str) -> tuple[str, ...]:
     """A comma-separated list of config paths, as node-problem-detector's --config.* flags take them."""
     return tuple(p.strip() for p in flag.split(",") if p.strip())
+
+
+@app.command()
+def rbac() -> None:
+    """Print KubeNode's ServiceAccounts, Roles and bindings as YAML (kubectl apply -f - on a real cluster)."""
+    from kubenode.api.rbac import rbac_yaml
+
+    typer.echo(rbac_yaml(), nl=False)
 
 
 @app.command()

@@ -4,8 +4,10 @@ An agent authenticates as the ServiceAccount `kubenode-system/machine-<M>`
 of its Machine M. It may read what it needs (everything except Secrets) and
 write only its own objects: its Node (and its status), its Lease in
 `kube-node-lease`, its Machine's status, the status of MachineComponents and
-RemedyOperationJobs labelled `kubenode.io/machine=<M>`, and Events. Anything
-else is 403.
+RemedyOperationJobs labelled `kubenode.io/machine=<M>`, and Events. Writes of
+those kinds beyond that are 403; for anything else the rule has no opinion and
+RBAC decides (self reviews, discovery), as kube chains its Node authorizer
+before RBAC.
 
 One exception reaches past status: the agent owns the finalizer
 `kubenode.io/machinecomponent` of its MachineComponents (it adds it before
@@ -28,6 +30,7 @@ from typing import Any
 
 from kubenode.api.constants import GROUP, LABEL_MACHINE
 from kubenode.apiserver.authz import Attributes, Rule
+from kubenode.apiserver.security import User
 from kubenode.machine.bootstrap import SA_PREFIX, SYSTEM_NAMESPACE
 
 Obj = dict[str, Any]
@@ -40,19 +43,26 @@ _WRITE = frozenset({"create", "update", "patch"})
 _LABELLED_STATUS = frozenset({"machinecomponents", "remedyoperationjobs"})
 
 
+def is_legacy_agent(user: User) -> bool:
+    """Whether `agent_rule` decides for `user` (a machine's ServiceAccount)."""
+    return user.name.startswith(_PREFIX)
+
+
 def agent_rule(get: StoreGet) -> Rule:
     """The authorization rule for agent identities, reading Machines through `get`."""
 
     def rule(a: Attributes) -> bool | None:
         if not a.user.name.startswith(_PREFIX):
             return None
+        if a.path:
+            return None  # discovery, /version: RBAC's bootstrap roles
         machine_name = a.user.name[len(_PREFIX):]
         machine = get(f"{GROUP}/machines//{machine_name}")
         node_name = str(((machine or {}).get("spec") or {}).get("nodeName") or machine_name)
         if a.verb in _READ:
             return a.resource != "secrets"
         if a.verb not in _WRITE:
-            return False
+            return None
         if a.group == "" and a.resource == "nodes":
             return a.name == node_name and a.subresource in ("", "status")
         if a.group == "coordination.k8s.io" and a.resource == "leases":
@@ -68,7 +78,9 @@ def agent_rule(get: StoreGet) -> Rule:
             # see the request body, so "finalizers only" is not enforced here: the agent may patch the main
             # resource of its own MachineComponents, never create, replace or delete them (see module doc).
             return _labelled_for(get, a, machine_name)
-        return False
+        if a.group in ("", "coordination.k8s.io", GROUP):
+            return False
+        return None
 
     return rule
 

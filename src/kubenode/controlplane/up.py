@@ -21,8 +21,8 @@ from typing import Any
 
 from kubenode.api.constants import API_VERSION
 from kubenode.api.crds import all_crds
+from kubenode.api.rbac import OPERATOR, SYSTEM_NAMESPACE
 from kubenode.apiserver.authz import Authorizer
-from kubenode.apiserver.security import User
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
@@ -37,16 +37,16 @@ from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
 from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
 
-from .agent_authz import agent_rule
+from .agent_authz import agent_rule, is_legacy_agent
 from .operators import Operators, OperatorSettings, build_manager
 from .prometheus import RunningPrometheus, start_prometheus
 from .providers import provider_factories, ssh_importer
+from .rbac_install import install_rbac
 
 log = logging.getLogger("kubenode.up")
 Obj = dict[str, Any]
 
 FLEET_LABEL = "kubenode.io/fleet"
-OPERATOR_USER = User("kubenode:operator", ("system:masters",))
 DEFAULT_MACHINES = 3
 
 
@@ -152,17 +152,22 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
     server = await start_server(ServerConfig(data_dir=config.data_dir, port=config.port,
                                              node_grace_seconds=config.node_grace_seconds),
                                 authorizer=authorizer)
-    authorizer.add(agent_rule(server.store.get))
-    # The operators have their own identity (audit trail, managedFields, Events), not the admin's.
-    token = await asyncio.to_thread(server.api.tokens.ensure, OPERATOR_USER,  # type: ignore[union-attr]
-                                    config.data_dir / "pki" / "operator.token")
-    client = KubeClient(dataclasses.replace(load_config(server.kubeconfig), token=token,
-                                            user_agent="kubenode-operator/0.1.0"))
+    # The legacy per-machine ServiceAccounts' rule, chained before RBAC as kube chains Node before RBAC.
+    authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
+    admin_config = load_config(server.kubeconfig)
     local = LocalProvider(config.data_dir, agent_args=config.agent_args)
     demo: Demo | None = None
+    client = KubeClient(admin_config)
     try:
+        # The installer's part, as the admin (`kubectl apply` on a real cluster): CRDs, namespace, RBAC.
         await install_crds(client)
         await ensure_system_namespace(client)
+        await install_rbac(client)
+        # The operators run as their ServiceAccount with least privilege (api/rbac.py), not as an admin.
+        issued = await client.create_token(SYSTEM_NAMESPACE, OPERATOR)
+        await client.close()
+        client = KubeClient(dataclasses.replace(admin_config, token=issued.token,
+                                                user_agent="kubenode-operator/0.1.0"))
         await ensure_fleet(client, config.machines)
         if config.demo:
             demo = await start_demo(client, config.data_dir, {"matchLabels": {FLEET_LABEL: "local"}})

@@ -76,7 +76,12 @@ def _owner(machine: Obj) -> list[Obj]:
 
 
 async def ensure_system_namespace(client: KubeClient) -> None:
-    """Create `kubenode-system` if missing."""
+    """Create `kubenode-system` if missing (looked up first: the operators may read, not create, namespaces)."""
+    try:
+        await client.get(NAMESPACES, SYSTEM_NAMESPACE)
+        return
+    except errors.NotFound:
+        pass
     try:
         await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                          "metadata": {"name": SYSTEM_NAMESPACE}})
