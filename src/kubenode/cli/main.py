@@ -14,6 +14,7 @@ import typer
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.cli.defender_cmd import app as defender_app
 from kubenode.cli.diagnose_cmd import app as diagnose_app
+from kubenode.cli.release_cmd import app as release_app
 from kubenode.cli.remedy_cmd import app as remedy_app
 from kubenode.cli.report_cmd import app as report_app
 from kubenode.cli.rollout_cmd import app as rollout_app
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 
 app.add_typer(rollout_app, name="rollout")
+app.add_typer(release_app, name="release")
 app.add_typer(defender_app, name="defender")
 app.add_typer(remedy_app, name="remedy")
 app.add_typer(report_app, name="report")
@@ -122,6 +124,13 @@ def up(
     prometheus: Annotated[bool, typer.Option(
         "--prometheus", help="Also run Prometheus (Debian's `prometheus`) scraping the operator and agents, "
                              "with deploy/monitoring's rules; data under DIR/prometheus.")] = False,
+    clusters: Annotated[str, typer.Option(
+        "--clusters", help="Comma-separated member clusters (e.g. test,pre,prod): a management control plane "
+                           "plus one embedded cluster per name under DIR/clusters/<name>/, each with --machines "
+                           "local machines (default 1).")] = "",
+    probe_seconds: Annotated[float | None, typer.Option(
+        min=0.5, help="With --clusters: probe every member this often (default: each Cluster's "
+                      "spec.probeIntervalSeconds).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
@@ -145,6 +154,12 @@ def up(
             typer.echo(line)
         typer.echo("Ctrl-C stops everything; starting again resumes the same fleet.")
 
+    names = [n.strip() for n in clusters.split(",") if n.strip()]
+    if clusters:
+        _check_cluster_names(names)
+        _up_clusters(data_dir, names, machines, port, node_grace_seconds, probe_seconds, import_dir)
+        return
+
     async def run() -> None:
         stop = _stop_on_signals()
         try:
@@ -157,6 +172,54 @@ def up(
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None
+        typer.echo("stopped")
+
+    asyncio.run(run())
+
+
+def _check_cluster_names(names: list[str]) -> None:
+    import re
+
+    if not names:
+        raise typer.BadParameter("name at least one cluster, e.g. --clusters test,pre,prod", param_hint="--clusters")
+    for n in names:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) or len(n) > 50:
+            raise typer.BadParameter(f"{n!r} is not a valid cluster name (lower-case letters, digits and '-', "
+                                     "at most 50 characters)", param_hint="--clusters")
+    if len(set(names)) != len(names):
+        raise typer.BadParameter("cluster names must be unique", param_hint="--clusters")
+
+
+def _up_clusters(data_dir: Path, names: list[str], machines: int | None, port: int, grace: float,
+                 probe_seconds: float | None, import_dir: str) -> None:
+    from kubenode.controlplane.multicluster import MultiCluster, start_multicluster
+    from kubenode.controlplane.up import UpConfig
+
+    cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, grace)
+    cfg.import_dir, cfg.probe_seconds = import_dir, probe_seconds
+
+    async def run() -> None:
+        stop = _stop_on_signals()
+        try:
+            mc: MultiCluster = await start_multicluster(cfg, names, 1 if machines is None else machines)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
+                                     param_hint="--port") from None
+        try:
+            kc = mc.management.server.kubeconfig
+            typer.echo(f"kubenode management control plane listening on {mc.management.server.url}")
+            typer.echo(f"kubeconfig: {kc}")
+            for name, member in mc.members.items():
+                typer.echo(f"cluster {name}: {member.server.url} kubeconfig: {member.server.kubeconfig}")
+            typer.echo("try:")
+            typer.echo(f"  export KUBECONFIG={kc}")
+            typer.echo("  kubectl get clusters,componentreleases")
+            for line in mc.notes:
+                typer.echo(line)
+            typer.echo("Ctrl-C stops everything; starting again resumes the same clusters.")
+            await stop.wait()
+        finally:
+            await mc.stop()
         typer.echo("stopped")
 
     asyncio.run(run())

@@ -36,6 +36,7 @@ from kubenode.machine.phases import Timeouts
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
 from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
+from kubenode.release.controller import ReleaseSettings
 
 from .agent_authz import agent_rule, is_legacy_agent
 from .operators import Operators, OperatorSettings, build_manager
@@ -64,6 +65,12 @@ class UpConfig:
     import_dir: str = ""  # where imported hosts keep the agent ("" = /opt/kubenode for root, ~/.kubenode)
     #: Build and serve the demo component's archives (and roll 1.0.0 out on the first start).
     demo: bool = True
+    #: Create the demo MachineComponentSet on the first start (a management cluster only serves the archives).
+    demo_set: bool = True
+    #: Probe interval of every Cluster (None: each Cluster's spec.probeIntervalSeconds) and the release
+    #: controller's poll of rolling members.
+    probe_seconds: float | None = None
+    release_poll_seconds: float = 3.0
     #: Start Debian's Prometheus wired to the operator, the agents and deploy/monitoring's rules.
     prometheus: bool = False
 
@@ -170,7 +177,8 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
                                                 user_agent="kubenode-operator/0.1.0"))
         await ensure_fleet(client, config.machines)
         if config.demo:
-            demo = await start_demo(client, config.data_dir, {"matchLabels": {FLEET_LABEL: "local"}})
+            demo = await start_demo(client, config.data_dir, {"matchLabels": {FLEET_LABEL: "local"}},
+                                    create_set=config.demo_set)
         if await install_default_policy(client, config.data_dir):
             log.info("installed the default DefenderPolicy (docs/defender.md)")
         resumed = await local.power_on_all()
@@ -184,7 +192,8 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
             # machine (demo, CI) that is this interpreter; `kubenode operator` defaults to pip on the host.
             importer=ssh_importer(client, PythonInstall(sys.executable), config.data_dir / "ssh-state",
                                   config.import_dir or None),
-            machine=config.machine, health_port=config.health_port, identity="kubenode-up")
+            machine=config.machine, health_port=config.health_port, identity="kubenode-up",
+            probe_seconds=config.probe_seconds, release=ReleaseSettings(poll_seconds=config.release_poll_seconds))
         operators = build_manager(client, settings)
         await operators.manager.start()
     except BaseException:
