@@ -30,7 +30,7 @@ from .resources import ResourceInfo
 from .rest import ObjectAPI, WriteOptions, WriteResult, apply_scale, scale_of
 from .security import TokenStore, User
 from .selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
-from .storage import Change, Store
+from .storage import Change, StorageError, Store
 from .tables import render_table
 from .watch import Expired, WatchHub
 from .wire import (
@@ -146,6 +146,9 @@ class APIServer:
             return await handler(request)
         except StatusError as err:
             return status_response(err)
+        except StorageError as err:  # the write was not stored: say why (disk full → 507)
+            return status_response(errors.StatusError(err.code, err.reason, err.message,
+                                                      retry_after=err.retry_after))
         except web.HTTPRequestEntityTooLarge:
             return status_response(errors.too_large(MAX_BODY))
         except web.HTTPException:
@@ -201,7 +204,7 @@ class APIServer:
             return json_response({"paths": sorted(self._root_paths())})
         head = parts[0]
         if head in ("healthz", "livez", "readyz"):
-            return web.Response(text="ok")
+            return self._health(request, head)
         if head == "version":
             return json_response(VERSION_INFO)
         if head == "openapi":
@@ -217,6 +220,21 @@ class APIServer:
                 return self._api_group(parts[1])
             return await self._group_version(request, parts[1], parts[2], parts[3:])
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+
+    def _health(self, request: web.Request, which: str) -> web.Response:
+        """/readyz fails while storage refuses writes (it recovers by itself); /livez and /healthz only
+        when the writer itself cannot run, as kube's etcd check: a restart would not free the disk."""
+        checks: list[tuple[str, str | None]] = [("ping", None)]
+        failure = self.store.failure
+        if which == "readyz":
+            checks.append(("storage", failure.message if failure is not None else None))
+        checks.append(("storage-writer", None if self.store.writer_alive() else "the storage writer stopped"))
+        failed = [(n, why) for n, why in checks if why is not None]
+        if not failed and "verbose" not in request.query:
+            return web.Response(text="ok")
+        lines = [f"[-]{n} failed: {why}" if why is not None else f"[+]{n} ok" for n, why in checks]
+        lines.append(f"{which} check failed" if failed else f"{which} check passed")
+        return web.Response(text="\n".join(lines) + "\n", status=500 if failed else 200)
 
     def _root_paths(self) -> list[str]:
         paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v2",

@@ -9,6 +9,7 @@ import yaml
 from aiohttp import web
 
 from . import errors, protobuf
+from .storage import MAX_DEPTH, EncodeError, check_depth
 
 JSON = "application/json"
 TABLE_MARK = "as=Table"
@@ -48,28 +49,143 @@ async def read_body(request: web.Request) -> bytes:
     return raw
 
 
+#: Most nodes a YAML document may expand to through its aliases (a "billion laughs" is refused up front).
+MAX_YAML_NODES = 200_000
+#: Most aliases in one YAML document.
+MAX_YAML_ALIASES = 1_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses, while composing, what nests deeper than storage can hold.
+
+    The parser is pulled one event at a time, so a document nested 100,000 levels deep is refused after
+    `MAX_DEPTH` levels, not after seconds of CPU.
+    """
+
+    def __init__(self, stream: bytes) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _YAMLLimit(f"the document uses more than {MAX_YAML_ALIASES} aliases")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _YAMLLimit(f"the document nests deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _YAMLLimit(Exception):
+    pass
+
+
+def _expanded_nodes(root: yaml.Node) -> int:
+    """How many nodes `root` stands for once every alias is expanded (iterative; cycles count as too many)."""
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if nid in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            busy.discard(nid)
+            total = 1 + sum(sizes[id(c)] for c in children)
+            sizes[nid] = total
+            if total > MAX_YAML_NODES:
+                return total
+            continue
+        if nid in busy:
+            return MAX_YAML_NODES + 1  # a recursive alias expands forever
+        busy.add(nid)
+        stack.append((node, True))
+        for c in children:
+            if id(c) not in sizes:
+                if id(c) in busy:
+                    return MAX_YAML_NODES + 1
+                stack.append((c, False))
+    return sizes.get(id(root), 0)
+
+
+def load_yaml(raw: bytes | str) -> Any:
+    """One YAML document, bounded in depth and alias expansion; `ValueError` says what is wrong."""
+    loader = _BoundedLoader(raw if isinstance(raw, bytes) else raw.encode())
+    try:
+        try:
+            node = loader.get_single_node()
+        except _YAMLLimit as exc:
+            raise ValueError(str(exc)) from None
+        except RecursionError:
+            raise ValueError(f"the document nests deeper than {MAX_DEPTH} levels") from None
+        if node is None:
+            return None
+        if _expanded_nodes(node) > MAX_YAML_NODES:
+            raise ValueError(f"the document expands to more than {MAX_YAML_NODES} nodes through its aliases")
+        try:
+            doc = loader.construct_document(node)
+        except RecursionError:
+            raise ValueError(f"the document nests deeper than {MAX_DEPTH} levels") from None
+    finally:
+        loader.dispose()
+    try:
+        check_depth(doc)
+    except EncodeError as exc:
+        raise ValueError(str(exc)) from None
+    return doc
+
+
+def load_json(raw: bytes) -> Any:
+    """A JSON document, held to storage's depth limit; `ValueError` says what is wrong."""
+    doc = orjson.loads(raw)
+    try:
+        check_depth(doc)
+    except EncodeError as exc:
+        raise ValueError(str(exc)) from None
+    return doc
+
+
 def decode_body(raw: bytes, content_type: str) -> Any:
-    """Decode a JSON or YAML request body, 400 with a clear message when malformed."""
+    """Decode a JSON, YAML or protobuf request body, 400 with a clear message when malformed."""
     ctype = content_type.split(";")[0].strip().lower()
     if not raw.strip():
         raise errors.bad_request("the request body is empty; send a JSON or YAML object")
     if ctype in ("application/yaml", "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
         try:
-            return yaml.safe_load(raw)
+            return load_yaml(raw)
         except yaml.YAMLError as exc:
             raise errors.bad_request(f"the request body is not valid YAML: {exc}") from None
+        except ValueError as exc:
+            raise errors.bad_request(f"the request body cannot be accepted: {exc}") from None
     if ctype == "application/vnd.kubernetes.protobuf":
         # kubectl's typed clients (create namespace/configmap/secret/serviceaccount) send protobuf.
         try:
             return protobuf.decode(raw)
-        except protobuf.ProtobufError:
-            raise errors.unsupported_media_type(ctype, [JSON, "application/yaml"]) from None
+        except protobuf.ProtobufError as exc:
+            if str(exc).startswith("protobuf is not supported"):
+                raise errors.unsupported_media_type(ctype, [JSON, "application/yaml"]) from None
+            raise errors.bad_request(f"the request body is not valid protobuf: {exc}") from None
+        except (ValueError, OverflowError, OSError) as exc:  # bad UTF-8, timestamps out of range
+            raise errors.bad_request(f"the request body is not valid protobuf: {exc}") from None
     if ctype.startswith("application/vnd.kubernetes.protobuf") or ctype == "application/cbor":
         raise errors.unsupported_media_type(ctype, [JSON, "application/yaml"])
     try:
-        return orjson.loads(raw)
+        return load_json(raw)
     except orjson.JSONDecodeError as exc:
         raise errors.bad_request(f"the request body is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise errors.bad_request(f"the request body cannot be accepted: {exc}") from None
 
 
 def query_bool(request: web.Request, name: str) -> bool:
