@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS probe (
+    id INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+);
 """
 
 
@@ -192,6 +196,8 @@ class Store:
         #: Set while the disk refuses writes; cleared by the next successful commit or probe.
         self.failure: StorageError | None = None
         self._probe_task: asyncio.Task[None] | None = None
+        #: Size of the largest batch that failed since the last success: what the probe writes.
+        self._probe_bytes = 0
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubenode-store")
         self._db: sqlite3.Connection | None = None
         self._db_lock = threading.Lock()
@@ -389,6 +395,7 @@ class Store:
 
     def _fail(self, batch: list[tuple[Change, asyncio.Future[None]]], err: StorageError) -> None:
         """Fail `batch` and every staged write built on it; none of them was ever visible."""
+        self._probe_bytes = min(MAX_OBJECT_BYTES, max(self._probe_bytes, sum(len(c.data or b"") for c, _ in batch)))
         keys = {c.key for c, _ in batch}
         dependent = [(c, f) for c, f in self._pending if c.key in keys]
         if dependent:
@@ -414,15 +421,33 @@ class Store:
                 if self.failure is None or self._flushing:
                     continue
                 try:
-                    await loop.run_in_executor(self._writer, self._commit, [], self.rv)
+                    await loop.run_in_executor(self._writer, self._probe, self._probe_bytes)
                 except Exception as exc:  # still failing: keep the newest cause
                     self.failure = storage_error(exc)
                 else:
                     if self.failure is not None:
                         log.warning("storage recovered: writes are stored again")
                     self.failure = None
+                    self._probe_bytes = 0
         finally:
             self._probe_task = None
+
+    def _probe(self, size: int) -> None:
+        """A durable write as large as the batch that failed (then removed): would it fit now?"""
+        with self._db_lock:
+            if self._db is None:
+                self._db = self._connect()
+            db = self._db
+            try:
+                if self.before_commit is not None:
+                    self.before_commit(db)
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT OR REPLACE INTO probe(id, data) VALUES(1, zeroblob(?))", (max(size, 1),))
+                db.execute("COMMIT")
+                db.execute("DELETE FROM probe")
+            except BaseException:
+                self._abort(db)
+                raise
 
     def _commit(self, rows: list[tuple[str, int, bytes | None]], rv: int) -> None:
         with self._db_lock:
