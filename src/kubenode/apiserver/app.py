@@ -36,6 +36,8 @@ from .watch import Expired, WatchHub
 from .wire import (
     JSON,
     MAX_BODY,
+    check_delete_options,
+    check_list_options,
     decode_body,
     json_response,
     query_bool,
@@ -407,6 +409,7 @@ class APIServer:
     def _list(self, request: web.Request, t: Target) -> web.Response:
         ls, fs = self._selectors(request, t.info)
         limit = query_int(request, "limit")
+        check_list_options(request, watch=False)
         rv_match = request.query.get("resourceVersionMatch", "")
         want_rv = request.query.get("resourceVersion", "")
         if rv_match == "Exact" and want_rv and want_rv != str(self.store.rv):
@@ -485,10 +488,14 @@ class APIServer:
         body = decode_body(raw, request.content_type)
         if not isinstance(body, dict) or body.get("kind", "Eviction") != "Eviction":
             raise errors.bad_request("the body of an eviction must be a policy/v1 Eviction")
-        name = (body.get("metadata") or {}).get("name", t.name)
+        meta = body.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise errors.bad_request("Eviction: metadata must be an object", [errors.field_cause(
+                "FieldValueInvalid", "metadata", "Invalid value: must be an object")])
+        name = (meta or {}).get("name", t.name)
         if name != t.name:
             raise errors.bad_request("name in URL does not match name in Eviction object")
-        options = body.get("deleteOptions") or {}
+        options = check_delete_options(body.get("deleteOptions"), "deleteOptions")
         res = self.api.delete(t.info, self._ns(t), t.name, options,
                               dry_run=bool(request.query.getall("dryRun", [])))
         await res.wait()
@@ -513,6 +520,15 @@ class APIServer:
         if not isinstance(spec, dict):
             raise errors.invalid("TokenRequest", "authentication.k8s.io", t.name, [errors.field_cause(
                 "FieldValueInvalid", "spec", "Invalid value: must be an object")])
+        audiences = spec.get("audiences")
+        if audiences is not None and (not isinstance(audiences, list)
+                                      or not all(isinstance(a, str) for a in audiences)):
+            raise errors.bad_request("TokenRequest: spec.audiences must be a list of strings", [errors.field_cause(
+                "FieldValueInvalid", "spec.audiences", "Invalid value: must be a list of strings")])
+        bound = spec.get("boundObjectRef")
+        if bound is not None and not isinstance(bound, dict):
+            raise errors.bad_request("TokenRequest: spec.boundObjectRef must be an object", [errors.field_cause(
+                "FieldValueInvalid", "spec.boundObjectRef", "Invalid value: must be an object")])
         seconds = spec.get("expirationSeconds")
         if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
                                     or not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS):
@@ -593,7 +609,7 @@ class APIServer:
             decoded = decode_body(raw, request.content_type or JSON)
             if not isinstance(decoded, dict):
                 raise errors.bad_request("the body of a DELETE must be a DeleteOptions object")
-            options = decoded
+            options = check_delete_options(decoded)
         for q in ("propagationPolicy", "orphanDependents"):
             if q in request.query and q not in options:
                 options[q] = request.query[q] if q == "propagationPolicy" else query_bool(request, q)
@@ -627,6 +643,7 @@ class APIServer:
                 "FieldValueForbidden", "resourceVersionMatch",
                 "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")])
         timeout = query_int(request, "timeoutSeconds", 0)
+        check_list_options(request, watch=True)
         if not timeout:
             timeout = int(1800 * (1 + random.random()))
         table = wants_table(request)
@@ -708,7 +725,7 @@ class APIServer:
                 if bookmarks and now >= next_bookmark:
                     await response.write(bookmark(max(last_sent, self.hub.published_rv)))
                     next_bookmark = now + self.bookmark_interval
-                wait_for = deadline - now
+                wait_for = min(deadline - now, 3600.0)  # any int64 timeout is valid; waits stay bounded
                 if bookmarks:
                     wait_for = min(wait_for, next_bookmark - now)
                 with contextlib.suppress(TimeoutError):

@@ -476,6 +476,10 @@ class ObjectAPI:
     def _check_identity(self, info: ResourceInfo, obj: Obj) -> None:
         kind = obj.get("kind")
         api_version = obj.get("apiVersion")
+        for field_name, value in (("kind", kind), ("apiVersion", api_version)):
+            if value is not None and not isinstance(value, str):
+                raise errors.bad_request(f"{field_name} must be a string", [field_cause(
+                    "FieldValueInvalid", field_name, "Invalid value: must be a string")])
         if kind and kind != info.kind:
             raise errors.bad_request(f"the kind of the object ({kind}) does not match the resource ({info.kind})")
         if api_version:
@@ -693,6 +697,10 @@ def scale_of(info: ResourceInfo, obj: Obj) -> Obj:
 def apply_scale(info: ResourceInfo, obj: Obj, scale: Obj) -> Obj:
     """A copy of `obj` with the replicas of `scale` written to the spec path."""
     assert info.scale is not None
+    for part in ("spec", "metadata"):
+        if scale.get(part) is not None and not isinstance(scale[part], dict):
+            raise errors.bad_request(f"Scale: {part} must be an object", [field_cause(
+                "FieldValueInvalid", part, "Invalid value: must be an object")])
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.invalid("Scale", "autoscaling", obj["metadata"].get("name", ""), [field_cause(

@@ -193,15 +193,94 @@ def query_bool(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("true", "1")
 
 
+#: Integer query parameters are int64 in kube; past that they are malformed.
+INT64_MAX = 2**63 - 1
+
+
 def query_int(request: web.Request, name: str, default: int = 0) -> int:
-    """A non-negative integer query parameter; 400 when malformed."""
+    """A non-negative int64 query parameter; 400 when malformed or out of range."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
     try:
+        if not raw.isascii() or not raw.lstrip("-").isdigit():
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
-        raise errors.bad_request(f'invalid value for query parameter {name}: "{raw}" is not an integer') from None
+        raise errors.bad_request(f'invalid value for query parameter {name}: "{raw[:64]}" is not an integer') from None
     if value < 0:
         raise errors.bad_request(f"invalid value for query parameter {name}: must not be negative")
+    if value > INT64_MAX:
+        raise errors.bad_request(f"invalid value for query parameter {name}: out of range (at most {INT64_MAX})")
     return value
+
+
+RV_MATCHES = ("Exact", "NotOlderThan")
+
+
+def check_list_options(request: web.Request, *, watch: bool) -> None:
+    """kube's ValidateListOptions for resourceVersion and resourceVersionMatch: 400/422 when malformed."""
+    q = request.query
+    rv = q.get("resourceVersion", "")
+    if rv and not (rv.isascii() and rv.isdigit()):
+        raise errors.bad_request(f'invalid value for query parameter resourceVersion: "{rv[:64]}" is not a '
+                                 "resourceVersion (a non-negative integer)")
+    match = q.get("resourceVersionMatch", "")
+    if not match:
+        return
+    causes: list[errors.Cause] = []
+    if match not in RV_MATCHES:
+        causes.append(errors.field_cause("FieldValueNotSupported", "resourceVersionMatch",
+                                         f'Unsupported value: "{match[:64]}": supported values: "Exact", '
+                                         '"NotOlderThan"'))
+    elif not watch and not rv:
+        causes.append(errors.field_cause("FieldValueForbidden", "resourceVersionMatch",
+                                         "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is "
+                                         "provided"))
+    elif match == "Exact" and rv == "0":
+        causes.append(errors.field_cause("FieldValueForbidden", "resourceVersionMatch",
+                                         'Forbidden: resourceVersionMatch "exact" is forbidden for '
+                                         'resourceVersion "0"'))
+    if not watch and q.get("continue") and match:
+        causes.append(errors.field_cause("FieldValueForbidden", "resourceVersionMatch",
+                                         "Forbidden: resourceVersionMatch is forbidden when continue is provided"))
+    if causes:
+        raise errors.invalid("ListOptions", "meta.k8s.io", "", causes)
+
+
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "kind": (str,), "apiVersion": (str,), "propagationPolicy": (str,), "orphanDependents": (bool,),
+    "gracePeriodSeconds": (int,), "dryRun": (list,), "preconditions": (dict,),
+    "ignoreStoreReadErrorWithClusterBreakingPotential": (bool,),
+}
+
+
+def check_delete_options(options: Any, where: str = "") -> dict[str, Any]:
+    """A DeleteOptions body with the types kube decodes it to; 400 naming the field otherwise."""
+    prefix = f"{where}." if where else ""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise errors.bad_request(f"{where or 'the body'} must be a DeleteOptions object",
+                                 [errors.field_cause("FieldValueInvalid", where or "<body>", "must be an object")])
+    for key, types in _OPTION_TYPES.items():
+        value = options.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            want = {str: "a string", bool: "a boolean", int: "an integer", list: "a list", dict: "an object"}[types[0]]
+            raise errors.bad_request(f"DeleteOptions: {prefix}{key} must be {want}", [errors.field_cause(
+                "FieldValueInvalid", f"{prefix}{key}", f"Invalid value: must be {want}")])
+    pre = options.get("preconditions") or {}
+    for key in ("uid", "resourceVersion"):
+        if pre.get(key) is not None and not isinstance(pre[key], str):
+            raise errors.bad_request(f"DeleteOptions: {prefix}preconditions.{key} must be a string", [
+                errors.field_cause("FieldValueInvalid", f"{prefix}preconditions.{key}", "Invalid value: must be a "
+                                   "string")])
+    for d in options.get("dryRun") or []:
+        if d != "All":
+            raise errors.bad_request(f'unsupported dryRun value "{str(d)[:64]}"; the only supported value is "All"')
+    grace = options.get("gracePeriodSeconds")
+    if grace is not None and not -(2**63) <= grace <= INT64_MAX:
+        raise errors.bad_request(f"DeleteOptions: {prefix}gracePeriodSeconds is out of range")
+    return options
