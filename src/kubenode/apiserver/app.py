@@ -24,6 +24,7 @@ from . import discovery, errors, openapi, rbac, reviews
 from .authz import MASTERS, Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
+from .hardening import Limits, WatchCounter
 from .objects import Obj
 from .registry import Registry
 from .resources import ResourceInfo
@@ -83,8 +84,10 @@ class APIServer:
     """The embedded server's state and its aiohttp application."""
 
     def __init__(self, store: Store, tokens: TokenStore | None, *, authorizer: Authorizer | None = None,
-                 bookmark_interval: float = 5.0, watch_history: int = 50_000) -> None:
+                 bookmark_interval: float = 5.0, watch_history: int = 50_000, limits: Limits | None = None) -> None:
         self.store = store
+        self.limits = limits or Limits()
+        self.watches = WatchCounter(self.limits.max_watches_per_user)
         self.registry = Registry(BUILTIN_RESOURCES)
         self.api = ObjectAPI(store, self.registry)
         self.hub = WatchHub(store.rv, watch_history)
@@ -147,7 +150,10 @@ class APIServer:
             request[USER_KEY] = user
             return await handler(request)
         except StatusError as err:
-            return status_response(err)
+            resp = status_response(err)
+            if err.code == 408:
+                resp.force_close()  # the rest of the body is not coming: do not wait for it on this connection
+            return resp
         except StorageError as err:  # the write was not stored: say why (disk full → 507)
             return status_response(errors.StatusError(err.code, err.reason, err.message,
                                                       retry_after=err.retry_after))
@@ -155,8 +161,12 @@ class APIServer:
             return status_response(errors.too_large(MAX_BODY))
         except web.HTTPException:
             raise
-        except (asyncio.CancelledError, ConnectionResetError):
+        except asyncio.CancelledError:
             raise
+        except ConnectionError as exc:  # the client went away mid-request: one line, no traceback
+            peer = request.remote
+            log.info("client %s aborted %s %s: %s", peer, request.method, request.path, exc or type(exc).__name__)
+            return status_response(errors.StatusError(400, "BadRequest", "the client closed the connection"))
         except Exception as exc:  # a bug must still answer a Status, and be logged
             log.exception("internal error on %s %s", request.method, request.path)
             return status_response(errors.internal(str(exc)))
@@ -315,7 +325,7 @@ class APIServer:
                 raise errors.method_not_allowed(
                     f"{t.info.plural} only accepts POST to /apis/{t.info.group}/{t.info.version}/{t.info.plural}")
             self._authorize(request, "create", t)
-            body = decode_body(await read_body(request), request.content_type)
+            body = decode_body(await read_body(request, self.limits.body_timeout), request.content_type)
             answer = reviews.review(t.info.group, t.info.plural, body, request[USER_KEY], self.authorizer,
                                     self.rbac)
             return json_response(answer, 201)
@@ -463,7 +473,7 @@ class APIServer:
         return json_response(res.obj, res.code, headers)
 
     async def _post(self, request: web.Request, t: Target) -> web.Response:
-        raw = await read_body(request)
+        raw = await read_body(request, self.limits.body_timeout)
         if t.name and t.subresource == "eviction" and t.info.plural == "pods" and not t.info.group:
             self._authorize(request, "create", t)
             return await self._evict(request, t, raw)
@@ -557,7 +567,7 @@ class APIServer:
         if not t.name:
             raise errors.method_not_allowed("PUT needs an object name")
         self._authorize(request, "update", t)
-        body = decode_body(await read_body(request), request.content_type)
+        body = decode_body(await read_body(request, self.limits.body_timeout), request.content_type)
         opts = self._write_options(request)
         if t.subresource == "scale":
             current = self.api.get(t.info, self._ns(t), t.name)
@@ -577,7 +587,7 @@ class APIServer:
         if not t.name:
             raise errors.method_not_allowed("PATCH needs an object name")
         self._authorize(request, "patch", t)
-        raw = await read_body(request)
+        raw = await read_body(request, self.limits.body_timeout)
         opts = self._write_options(request)
         ctype = request.headers.get("Content-Type", "")
         if t.subresource == "scale":
@@ -603,7 +613,7 @@ class APIServer:
         return await self._respond(res)
 
     async def _delete(self, request: web.Request, t: Target) -> web.Response:
-        raw = await read_body(request)
+        raw = await read_body(request, self.limits.body_timeout)
         options: Obj = {}
         if raw.strip():
             decoded = decode_body(raw, request.content_type or JSON)
@@ -632,6 +642,17 @@ class APIServer:
 
     # ---- WATCH
     async def _watch(self, request: web.Request, t: Target, name: str = "") -> web.StreamResponse:
+        who = request[USER_KEY].name
+        if not self.watches.acquire(who):
+            raise errors.too_many_requests(
+                f"too many concurrent watches for {who} (at most {self.watches.limit}); close some and retry",
+                retry_after=1)
+        try:
+            return await self._watch_counted(request, t, name)
+        finally:
+            self.watches.release(who)
+
+    async def _watch_counted(self, request: web.Request, t: Target, name: str = "") -> web.StreamResponse:
         ls, fs = self._selectors(request, t.info)
         if name:
             fs = parse_field_selector(f"metadata.name={name}", frozenset())
@@ -668,6 +689,7 @@ class APIServer:
             self._watchers.add(task)
         info = t.info
         first_table = [True]
+        lost: asyncio.Future[None] | None = getattr(request.protocol, "lost", None)
 
         def encode(etype: str, obj: Obj) -> bytes:
             if table:
@@ -728,8 +750,12 @@ class APIServer:
                 wait_for = min(deadline - now, 3600.0)  # any int64 timeout is valid; waits stay bounded
                 if bookmarks:
                     wait_for = min(wait_for, next_bookmark - now)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.hub.wait(), timeout=max(wait_for, 0.001))
+                if lost is not None and lost.done():
+                    break  # the client went away: end now, and free what this watch holds
+                waiters: list[asyncio.Future[None]] = [self.hub.next_batch()]
+                if lost is not None:
+                    waiters.append(lost)
+                await asyncio.wait(waiters, timeout=max(wait_for, 0.001), return_when=asyncio.FIRST_COMPLETED)
         except Expired as exc:
             err = errors.expired(str(exc)).to_status()
             with contextlib.suppress(ConnectionError, RuntimeError):

@@ -25,6 +25,7 @@ from .app import APIServer
 from .authz import Authorizer
 from .controllers import NODE_LEASE_NAMESPACE, ControlLoops
 from .datadir import DataDirLock, StartupError, create_private, secure, startup_error
+from .hardening import HardenedSite, Limits, quiet_connection_errors
 from .rbac_defaults import default_cluster_role_bindings, default_cluster_roles
 from .rest import WriteOptions
 from .security import (
@@ -53,6 +54,7 @@ class ServerConfig:
     bookmark_interval: float = 5.0
     watch_history: int = 50_000
     extra_hosts: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -142,7 +144,7 @@ async def _start_locked(config: ServerConfig, authorizer: Authorizer | None, loc
     gc.collect()
     gc.freeze()
     api = APIServer(store, tokens, authorizer=authorizer, bookmark_interval=config.bookmark_interval,
-                    watch_history=config.watch_history)
+                    watch_history=config.watch_history, limits=config.limits)
     loops = ControlLoops(api.api, store, node_grace_seconds=config.node_grace_seconds,
                          node_check_interval=config.node_check_interval)
     try:
@@ -154,7 +156,9 @@ async def _start_locked(config: ServerConfig, authorizer: Authorizer | None, loc
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     port = config.port or free_port(config.host)
-    site = web.TCPSite(runner, config.host, port, ssl_context=server_ssl_context(pki), backlog=1024)
+    site = HardenedSite(runner, config.host, port, ssl_context=server_ssl_context(pki), backlog=1024,
+                        limits=config.limits)
+    quiet_connection_errors(asyncio.get_running_loop())
     try:
         await site.start()
     except OSError as exc:

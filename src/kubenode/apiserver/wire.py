@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import orjson
@@ -10,6 +12,8 @@ from aiohttp import web
 
 from . import errors, protobuf
 from .storage import MAX_DEPTH, EncodeError, check_depth
+
+log = logging.getLogger("kubenode.apiserver.clients")
 
 JSON = "application/json"
 TABLE_MARK = "as=Table"
@@ -36,14 +40,20 @@ def wants_table(request: web.Request) -> bool:
     return "v=v1;g=meta.k8s.io" in accept or "v=v1beta1;g=meta.k8s.io" in accept
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The raw body, 413 past the limit."""
+async def read_body(request: web.Request, body_timeout: float = 60.0) -> bytes:
+    """The raw body, 413 past the limit, 408 when it does not arrive within `body_timeout` seconds."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise errors.too_large(MAX_BODY)
     try:
-        raw = await request.read()
+        async with asyncio.timeout(body_timeout):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise errors.too_large(MAX_BODY) from None
+    except TimeoutError:
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        log.warning("closing connection from %s: request body not complete within %.0fs", peer, body_timeout)
+        raise errors.StatusError(408, "Timeout",
+                                 f"the request body did not arrive within {body_timeout:.0f}s") from None
     if len(raw) > MAX_BODY:
         raise errors.too_large(MAX_BODY)
     return raw
