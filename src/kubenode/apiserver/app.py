@@ -44,6 +44,7 @@ from .wire import (
     query_bool,
     query_int,
     read_body,
+    request_media_type,
     status_response,
     wants_table,
 )
@@ -325,7 +326,7 @@ class APIServer:
                 raise errors.method_not_allowed(
                     f"{t.info.plural} only accepts POST to /apis/{t.info.group}/{t.info.version}/{t.info.plural}")
             self._authorize(request, "create", t)
-            body = decode_body(await read_body(request, self.limits.body_timeout), request.content_type)
+            body = decode_body(await read_body(request, self.limits.body_timeout), request_media_type(request))
             answer = reviews.review(t.info.group, t.info.plural, body, request[USER_KEY], self.authorizer,
                                     self.rbac)
             return json_response(answer, 201)
@@ -486,7 +487,7 @@ class APIServer:
         if t.info.namespaced and t.namespace is None:
             raise errors.method_not_allowed(
                 "POST to a namespaced resource needs a namespace: /api[s]/.../namespaces/NS/" + t.info.plural)
-        body = decode_body(raw, request.content_type)
+        body = decode_body(raw, request_media_type(request))
         # Authorize with the name being created, so a rule can restrict *which* object a user may create.
         meta = body.get("metadata") if isinstance(body, dict) else None
         name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
@@ -495,7 +496,7 @@ class APIServer:
         return await self._respond(res)
 
     async def _evict(self, request: web.Request, t: Target, raw: bytes) -> web.Response:
-        body = decode_body(raw, request.content_type)
+        body = decode_body(raw, request_media_type(request))
         if not isinstance(body, dict) or body.get("kind", "Eviction") != "Eviction":
             raise errors.bad_request("the body of an eviction must be a policy/v1 Eviction")
         meta = body.get("metadata")
@@ -520,7 +521,7 @@ class APIServer:
         as kube requires. Without it the token does not expire by time (the machines' agents hold such
         tokens and do not rotate them), which the response states with a far expirationTimestamp.
         """
-        body = decode_body(raw, request.content_type) if raw.strip() else {}
+        body = decode_body(raw, request_media_type(request)) if raw.strip() else {}
         if not isinstance(body, dict) or body.get("kind", "TokenRequest") != "TokenRequest":
             raise errors.bad_request("the body must be an authentication.k8s.io/v1 TokenRequest")
         if self.tokens is None:
@@ -567,7 +568,7 @@ class APIServer:
         if not t.name:
             raise errors.method_not_allowed("PUT needs an object name")
         self._authorize(request, "update", t)
-        body = decode_body(await read_body(request, self.limits.body_timeout), request.content_type)
+        body = decode_body(await read_body(request, self.limits.body_timeout), request_media_type(request))
         opts = self._write_options(request)
         if t.subresource == "scale":
             current = self.api.get(t.info, self._ns(t), t.name)
@@ -594,17 +595,16 @@ class APIServer:
             from .patch import json_patch, merge_patch
             from .rest import _parse_json
 
+            base = ctype.split(";")[0].strip().lower()
+            accepted = ["application/json-patch+json", "application/merge-patch+json"]
+            if t.info.builtin:
+                accepted.append("application/strategic-merge-patch+json")
+            if base not in accepted:
+                raise errors.unsupported_media_type(base, accepted)
             current = self.api.get(t.info, self._ns(t), t.name)
             scale = scale_of(t.info, current)
             doc = _parse_json(raw)
-            base = ctype.split(";")[0].strip()
-            if base == "application/json-patch+json":
-                patched = json_patch(scale, doc)
-            elif base in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-                patched = merge_patch(scale, doc)
-            else:
-                raise errors.unsupported_media_type(base, ["application/json-patch+json",
-                                                           "application/merge-patch+json"])
+            patched = json_patch(scale, doc) if base == accepted[0] else merge_patch(scale, doc)
             new = apply_scale(t.info, current, patched)
             res = self.api.update(t.info, self._ns(t), t.name, new, opts)
             await res.wait()
@@ -616,7 +616,7 @@ class APIServer:
         raw = await read_body(request, self.limits.body_timeout)
         options: Obj = {}
         if raw.strip():
-            decoded = decode_body(raw, request.content_type or JSON)
+            decoded = decode_body(raw, request_media_type(request))
             if not isinstance(decoded, dict):
                 raise errors.bad_request("the body of a DELETE must be a DeleteOptions object")
             options = check_delete_options(decoded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from .storage import MAX_DEPTH, EncodeError, check_depth
 log = logging.getLogger("kubenode.apiserver.clients")
 
 JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 TABLE_MARK = "as=Table"
 MAX_BODY = 3 * 1024 * 1024
 
@@ -166,19 +168,45 @@ def load_json(raw: bytes) -> Any:
     return doc
 
 
+#: The media types a request body may have on create, update, delete and the POST subresources, in kube's
+#: order (its `NegotiateInputSerializer`); PATCH has its own list (rest.patch).
+BODY_MEDIA_TYPES = (JSON, "application/yaml", PROTOBUF)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+")
+
+
+def body_media_type(content_type: str, accepted: tuple[str, ...] = BODY_MEDIA_TYPES) -> str:
+    """The media type of a request body as kube-apiserver negotiates it.
+
+    No Content-Type means JSON (kube takes the first type it serves); a malformed one or a type not in
+    `accepted` is 415 UnsupportedMediaType listing what is accepted, whatever the body holds.
+    """
+    if not content_type.strip():
+        return accepted[0]
+    base = content_type.split(";")[0].strip().lower()
+    if not _TOKEN.fullmatch(base) or base not in accepted:
+        raise errors.unsupported_media_type(base, list(accepted))
+    return base
+
+
+def request_media_type(request: web.Request) -> str:
+    """The request's Content-Type header as sent ("" when absent; aiohttp's `content_type` invents one)."""
+    return request.headers.get("Content-Type", "")
+
+
 def decode_body(raw: bytes, content_type: str) -> Any:
-    """Decode a JSON, YAML or protobuf request body, 400 with a clear message when malformed."""
-    ctype = content_type.split(";")[0].strip().lower()
+    """Decode a JSON, YAML or protobuf request body (`content_type` as sent), 415 for any other type and
+    400 with a clear message when malformed."""
+    ctype = body_media_type(content_type)
     if not raw.strip():
         raise errors.bad_request("the request body is empty; send a JSON or YAML object")
-    if ctype in ("application/yaml", "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
+    if ctype == "application/yaml":
         try:
             return load_yaml(raw)
         except yaml.YAMLError as exc:
             raise errors.bad_request(f"the request body is not valid YAML: {exc}") from None
         except ValueError as exc:
             raise errors.bad_request(f"the request body cannot be accepted: {exc}") from None
-    if ctype == "application/vnd.kubernetes.protobuf":
+    if ctype == PROTOBUF:
         # kubectl's typed clients (create namespace/configmap/secret/serviceaccount) send protobuf.
         try:
             return protobuf.decode(raw)
@@ -188,8 +216,6 @@ def decode_body(raw: bytes, content_type: str) -> Any:
             raise errors.bad_request(f"the request body is not valid protobuf: {exc}") from None
         except (ValueError, OverflowError, OSError) as exc:  # bad UTF-8, timestamps out of range
             raise errors.bad_request(f"the request body is not valid protobuf: {exc}") from None
-    if ctype.startswith("application/vnd.kubernetes.protobuf") or ctype == "application/cbor":
-        raise errors.unsupported_media_type(ctype, [JSON, "application/yaml"])
     try:
         return load_json(raw)
     except orjson.JSONDecodeError as exc:
