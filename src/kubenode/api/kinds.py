@@ -428,6 +428,10 @@ MACHINE_COMPONENT_SET = KindSpec(
         "currentBatch": int32("Number (1-based) of the batch in progress; 0 before the first.", minimum=0),
         "totalBatches": int32("Batches the rollout needs in all.", minimum=0),
         "batchStartTime": timestamp("When the current batch started."),
+        "batchReadyTime": timestamp("When every machine of the last batch was first seen Running and healthy "
+                                    "at the update revision; batchSoakSeconds counts from here."),
+        "batchOperation": string("The Defender operation id (ComponentUpgrade) of the batch in flight; it is "
+                                 "reported finished once the batch is no longer in flight.", maxLength=1024),
         "failedMachines": map_list("Machines whose update failed, with the reason.", obj("One failed machine.", {
             "name": string("Machine name.", minLength=1, maxLength=253),
             "message": string("What failed.", maxLength=32768),

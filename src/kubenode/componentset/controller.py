@@ -9,10 +9,20 @@ MachineComponents it owns from the informer caches, asks the pure planner
    owned by the set, labelled machine/component/set/revision);
 3. ask the Defender about the proposed batch (`Operation(kind=
    "ComponentUpgrade", id="mcs/<set>/<revision>/batch/<n>")`); if admitted,
-   move the batch's components to the batch's revision, otherwise record the
-   hold (RolloutAllowed=False, a Warning Event) and retry after the verdict's
+   move the batch's components to the batch's revision (creating those of
+   machines in service that had none), otherwise record the hold
+   (RolloutAllowed=False, a Warning Event) and retry after the verdict's
    `retry_after`;
 4. write the status once, only when it changed.
+
+The admitted batch's operation id lives in `status.batchOperation`, not in
+memory: once the batch is no longer in flight the reconcile tells the
+Defender it finished, and any ComponentUpgrade admission of this set that
+the status does not name (an older rollout, a write lost in a crash, a set
+deleted while no operator ran) is finished too. So an operator restart, a
+leader hand-over or a deletion never keeps a `maxConcurrent` slot taken.
+`status.batchReadyTime` is when the last batch was first seen complete: the
+soak clock (`batchSoakSeconds`) starts there.
 
 The agent owns the finalizer `kubenode.io/machinecomponent`: it adds it
 before the first install and drops it once it removed the component, so
@@ -34,6 +44,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -157,8 +168,20 @@ def node_of(machine: Obj) -> str:
 def machine_state(machine: Obj, mc: Obj | None) -> MachineState:
     """The planner's view of one selected machine and its component (None: it has none yet)."""
     meta = machine["metadata"]
+    in_service = (machine.get("status") or {}).get("phase") == c.MACHINE_PHASE_RUNNING
     return MachineState(meta["name"], str(meta.get("uid", "")), node_of(machine),
-                        None if mc is None else component_state(mc))
+                        None if mc is None else component_state(mc), in_service)
+
+
+def format_time_up(t: float) -> str:
+    """metav1.Time of `t`, rounded up to the second (a soak measured from it is never cut short)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(t)))
+
+
+#: Prefix of every Defender operation id of a set's batches.
+def op_prefix(set_name: str) -> str:
+    """`mcs/<set>/`: the prefix of the Defender operation ids of `set_name`'s batches."""
+    return f"mcs/{set_name}/"
 
 
 @dataclass
@@ -189,7 +212,6 @@ class ComponentSetReconciler:
         self.on_event = on_event
         self.metrics = metrics
         self.clock = clock
-        self._admitted: dict[str, str] = {}  # set name → op id of the batch in flight
         self._trackers: dict[str, _Tracker] = {}  # set uid → its incremental view (see `_sync_view`)
         self.full_syncs = 0  # how many times a view was built from scratch (tests and benches read it)
         components.cache.add_index(INDEX_OWNER, lambda o: [
@@ -290,7 +312,7 @@ class ComponentSetReconciler:
     async def _reconcile(self, req: Request) -> Result | None:
         mcs = self.sets.cache.get("", req.name)
         if mcs is None or mcs["metadata"].get("deletionTimestamp"):
-            self._admitted.pop(req.name, None)
+            await self._release_admissions(req.name, keep=None)
             live = {o["metadata"]["uid"] for o in self.sets.cache.list() if not o["metadata"].get("deletionTimestamp")}
             for gone in [u for u in self._trackers if u not in live]:
                 del self._trackers[gone]
@@ -314,6 +336,7 @@ class ComponentSetReconciler:
         await self._delete_orphans(orphans)
 
         same_rollout = old_status.get("updateRevision") == target
+        recorded_ready = parse_time(old_status.get("batchReadyTime")) if same_rollout else None
         inp = RolloutInput(
             target=target, strategy=strategy, stable=stable, machines=view,
             paused=bool(spec.get("paused")), approved_batch=resume_approval(mcs, target),
@@ -321,15 +344,18 @@ class ComponentSetReconciler:
             previous_failed=tuple((str(f.get("name")), str(f.get("message") or ""))
                                   for f in old_status.get("failedMachines") or []) if same_rollout else (),
             batch_start=parse_time(old_status.get("batchStartTime")) if same_rollout else None,
+            batch_ready=self.clock() if recorded_ready is None else recorded_ready,
             now=self.clock())
         plan = plan_rollout(inp)
 
         templates = {r["name"]: r["template"] for r in history}
         await self._create(mcs, plan.creates, templates, target)
-        admitted = self._admitted.get(name)
+        admitted: str | None = str(old_status.get("batchOperation") or "") or None
         if admitted is not None and not plan.in_flight:
-            self.reviewer.finished(admitted)
-            del self._admitted[name]
+            self.reviewer.finished(admitted)  # the batch is done (`_release_admissions` catches the rest)
+            admitted = None
+        batch_ready = (None if plan.batch_ready is None else old_status["batchReadyTime"]
+                       if recorded_ready is not None else format_time_up(plan.batch_ready))
 
         batch_start = old_status.get("batchStartTime") if same_rollout else None
         allowed: tuple[str, str, str] | None = None
@@ -337,9 +363,9 @@ class ComponentSetReconciler:
         if plan.batch is not None and plan.batch.machines:
             verdict = await self._review(mcs, plan.batch, rollout_key(history, target))
             if verdict.allowed:
-                await self._move(mcs, plan.batch, templates, target)
-                self._admitted[name] = self._op_id(name, plan.batch, rollout_key(history, target))
-                batch_start = now_rfc3339()
+                admitted = self._op_id(name, plan.batch, rollout_key(history, target))
+                await self._move(mcs, plan.batch, templates, target, view)
+                batch_start, batch_ready = now_rfc3339(), None
                 allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
                            verdict.message or "the Defender admitted the batch")
                 what = "rollback" if plan.batch.rollback else f"batch {plan.batch.number} of {plan.total_batches}"
@@ -355,10 +381,27 @@ class ComponentSetReconciler:
                 await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_DEFENDER_DENIED, f"{reason}: {message}")
                 requeue = verdict.retry_after_seconds or DEFAULT_HOLD_RETRY
         await self._report_transition(mcs, old_status, plan)
-        await self._write_status(mcs, plan, target, history, batch_start, allowed)
+        await self._write_status(mcs, plan, target, history, batch_start, allowed,
+                                 batch_ready=batch_ready, batch_operation=admitted)
+        await self._release_admissions(name, keep=admitted)
         return Result(requeue_after=min(requeue, RESYNC_SECONDS) if requeue else RESYNC_SECONDS)
 
     # ------------------------------------------------------------------ Defender
+
+    async def _release_admissions(self, set_name: str, keep: str | None) -> None:
+        """Finish every admission the Defender holds for `set_name` but `keep`, and those of sets gone.
+
+        Derived from what the status names, so nothing depends on this process having seen the admission.
+        """
+        for op_id in await self.reviewer.in_progress("mcs/"):
+            owner = op_id.split("/")[1] if op_id.count("/") >= 2 else ""
+            if owner == set_name:
+                if op_id != keep:
+                    self.reviewer.finished(op_id)
+                continue
+            other = self.sets.cache.get("", owner)
+            if other is None or other["metadata"].get("deletionTimestamp"):
+                self.reviewer.finished(op_id)
 
     @staticmethod
     def _op_id(name: str, batch: Batch, target: str) -> str:
@@ -421,12 +464,21 @@ class ComponentSetReconciler:
             self._mark_dirty(mcs["metadata"]["uid"], creates)
         log.info("machinecomponentset %s: created %d component(s)", set_name, len(creates))
 
-    async def _move(self, mcs: Obj, batch: Batch, templates: dict[str, Obj], target: str) -> None:
+    async def _move(self, mcs: Obj, batch: Batch, templates: dict[str, Obj], target: str,
+                    view: FleetView) -> None:
         component = str((mcs.get("spec") or {}).get("component"))
         revision = batch.revision if batch.revision in templates else target
         set_name, set_uid = mcs["metadata"]["name"], mcs["metadata"]["uid"]
+        first_installs = {}
+        for m in batch.machines:
+            state = view.get(m)
+            if state is not None and state.component is None:
+                first_installs[m] = revision  # a machine in service gets its first install in this batch
+        await self._create(mcs, first_installs, templates, target)
 
         async def one(machine: str) -> None:
+            if machine in first_installs:
+                return
             mc = self._owned_component(set_name, set_uid, machine)
             if mc is None:
                 return  # gone since the view saw it: its deletion event brings the machine back to the plan
@@ -460,15 +512,19 @@ class ComponentSetReconciler:
             self.metrics.rollback()
 
     async def _write_status(self, mcs: Obj, plan: Plan, target: str, history: list[Obj], batch_start: str | None,
-                            allowed: tuple[str, str, str] | None) -> None:
+                            allowed: tuple[str, str, str] | None, *, batch_ready: str | None,
+                            batch_operation: str | None) -> None:
         old = mcs.get("status") or {}
         status = build_status(mcs, plan, target=target, history=history, batch_start=batch_start,
-                              rollout_allowed=allowed, now=now_rfc3339())
+                              rollout_allowed=allowed, now=now_rfc3339(), batch_ready=batch_ready,
+                              batch_operation=batch_operation)
         if status == old:
             return
+        # A merge patch keeps what it does not mention: fields the new status drops are removed explicitly.
+        patch = {**status, **{k: None for k in old if k not in status}}
         try:
             updated = await self.client.patch_status(MACHINE_COMPONENT_SETS, mcs["metadata"]["name"],
-                                                     {"status": status}, field_manager=FIELD_MANAGER)
+                                                     {"status": patch}, field_manager=FIELD_MANAGER)
         except errors.NotFound:
             return
         self.sets.cache.remember(updated)
