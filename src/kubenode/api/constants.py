@@ -324,6 +324,10 @@ DEFENDER_REASON_BUDGET_EXHAUSTED: Final = "BudgetExhausted"
 DEFENDER_REASON_MAX_CONCURRENT: Final = "MaxConcurrentReached"
 #: A storm guard (maxUnhealthy) saw more unhealthy nodes than it allows.
 DEFENDER_REASON_STORM_DETECTED: Final = "StormDetected"
+#: A remediation held for the storm guard's settle window after its node turned unhealthy (not terminal).
+DEFENDER_REASON_STORM_SETTLING: Final = "StormSettling"
+#: Default `settleSeconds` of a maxUnhealthy rule.
+DEFENDER_DEFAULT_SETTLE_SECONDS: Final = 5
 DEFENDER_REASON_FREEZE_WINDOW: Final = "FreezeWindow"
 DEFENDER_REASON_APPROVAL_REQUIRED: Final = "ApprovalRequired"
 DEFENDER_REASON_CIRCUIT_OPEN: Final = "CircuitOpen"

@@ -244,6 +244,9 @@ def _remediation_action(description: str) -> Schema:
                          pattern=SCRIPT_NAME, maxLength=253),
         "timeoutSeconds": int32("Seconds the action may take before the job times out and the ladder "
                                 "escalates.", minimum=1, default=300),
+        "verifySeconds": int32("After the action succeeded: how long the node may stay unhealthy before the "
+                               "ladder escalates to the next action (unset: the rule's cooldownSeconds, at "
+                               "most 30).", minimum=0),
     }, required=["type"])
     # "component is required for RestartComponent", "script for RunScript": either the field is set, or the
     # type is something else. The required branch comes first so that its error is the one reported.
@@ -504,8 +507,9 @@ _REMEDY_RULE = obj("One remediation rule: when any of its conditions holds long 
     "actions": array("Escalation ladder: the next action runs when the previous one failed, timed out or "
                      "did not make the node healthy.", _remediation_action("One remediation step."),
                      minItems=1, x_kubernetes_list_type="atomic"),
-    "cooldownSeconds": int32("Seconds after a step before the rule acts on the same node again.", minimum=0,
-                             default=300),
+    "cooldownSeconds": int32("Seconds after the last step of the ladder before it starts over on the same "
+                             "node (a new attempt); it also caps a step's default verification window.",
+                             minimum=0, default=300),
     "maxAttempts": int32("Ladder climbs per node before the rule gives up (a human must look).", minimum=1,
                          default=3),
     "healthyDelaySeconds": int32("How long a remediated node must stay healthy before its ladder counts as "
@@ -605,6 +609,9 @@ _DEFENDER_RULE = obj("One risk-control rule. An operation it matches is allowed 
     "selector": label_selector("Nodes counted for maxUnhealthy (default: all)."),
     "topologyKey": string("Count maxUnhealthy per value of this node label (e.g. "
                           "topology.kubernetes.io/zone).", pattern=QUALIFIED_NAME, maxLength=317),
+    "settleSeconds": int32("With maxUnhealthy: hold a decision this long after its node turned unhealthy, so "
+                           "that nodes failing at about the same time all count (default 5; 0 disables).",
+                           minimum=0),
     "freezeWindows": array("Periods in which matching operations are denied.", obj("One freeze window.", {
         "schedule": string("Cron schedule (5 fields) of the window's start.", pattern=CRON_SCHEDULE,
                            maxLength=256),

@@ -6,9 +6,10 @@ calls again until the step's timeout), or failed.
 
 Replace deletes the node's Machine so that its MachineSet creates a new one.
 It is reviewed once, by the job's Defender review as a `Remediation` with
-action `Replace` (a DefenderPolicy can single it out with `actions:
-[Replace]`); the MachineSet's own replacement of the deleted machine is a
-creation, which the Defender does not gate.
+action `Replace`, which the Defender also counts as a `MachineDeletion` (the
+rules of both operations must allow it; a DefenderPolicy can single it out
+with `actions: [Replace]`); the MachineSet's own replacement of the deleted
+machine is a creation, which the Defender does not gate.
 """
 
 from __future__ import annotations

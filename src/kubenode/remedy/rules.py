@@ -43,6 +43,8 @@ class ActionSpec:
     type: str
     timeout_seconds: float
     raw: Obj
+    #: After a success: how long the node may stay unhealthy before the ladder escalates (None: default).
+    verify_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def parse_rules(remedier: Obj) -> list[RuleSpec]:
     for r in (remedier.get("spec") or {}).get("rules") or []:
         conds = tuple(ConditionSpec(str(x["type"]), str(x["status"]), float(x.get("forSeconds", 300)))
                       for x in r.get("conditions") or [])
-        actions = tuple(ActionSpec(str(a["type"]), float(a.get("timeoutSeconds", 300)), dict(a))
+        actions = tuple(ActionSpec(str(a["type"]), float(a.get("timeoutSeconds", 300)), dict(a),
+                                   None if a.get("verifySeconds") is None else float(a["verifySeconds"]))
                         for a in r.get("actions") or [])
         delay = r.get("healthyDelaySeconds")
         out.append(RuleSpec(str(r["name"]), conds, actions, float(r.get("cooldownSeconds", 300)),
