@@ -21,7 +21,7 @@ from kubenode.api import constants as c
 from kubenode.apiserver.server import RunningServer
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
-from kubenode.client.resources import NODES
+from kubenode.client.resources import EVENTS, NODES, PODS
 from kubenode.componentset.resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS, MACHINES
 from kubenode.componentset.revisions import template_hash
 from kubenode.componentset.rollout_planner import MachineState, rollout_order
@@ -198,3 +198,102 @@ async def test_operator_restart_mid_batch_does_not_leak_the_max_concurrent_slot(
     await fleet.start_operator(defender=True)  # a new operator: nothing in memory
     mcs = await fleet.phase("demo", "Completed", within=60)
     assert mcs["status"]["ready"] == 3 and "batchOperation" not in mcs["status"]
+
+
+# --------------------------------------------------------------------------- disruption: Drain
+
+
+class DrainAwareAgent(SimulatedAgent):
+    """Records, each time it is handed a new spec, whether its node was cordoned and which pods still ran."""
+
+    seen: list[tuple[str, str, bool, list[str]]]
+
+    async def _handle(self, mc: Obj) -> None:
+        meta, st = mc["metadata"], mc.get("status") or {}
+        if (not meta.get("deletionTimestamp") and c.FINALIZER_MACHINE_COMPONENT in (meta.get("finalizers") or [])
+                and st.get("observedGeneration") != meta["generation"]):
+            node = await self.client.get(NODES, self.machine)
+            pods, _ = await self.client.list(PODS, None, field_selector=f"spec.nodeName={self.machine}")
+            self.seen.append((mc["spec"]["version"], self.machine, bool((node.get("spec") or {}).get("unschedulable")),
+                              sorted(p["metadata"]["name"] for p in pods)))
+        await super()._handle(mc)
+
+
+def pod(name: str, node: str, **meta: Any) -> Obj:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default", **meta},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "example/app"}]}}
+
+
+async def test_drain_disruption_cordons_and_drains_before_the_update_and_uncordons_after(fleet: Fleet) -> None:
+    seen: list[tuple[str, str, bool, list[str]]] = []
+    for i in range(3):
+        name = f"m{i}"
+        await fleet.client.create(MACHINES, {"apiVersion": c.API_VERSION, "kind": "Machine",
+                                             "metadata": {"name": name, "labels": {"pool": "a"}},
+                                             "spec": {"providerRef": {"name": "local"}}})
+        await fleet.client.create(NODES, {"apiVersion": "v1", "kind": "Node",
+                                          "metadata": {"name": name, "labels": {c.LABEL_MACHINE: name}}})
+        await fleet.client.create(PODS, pod(f"web-{name}", name))
+        # a static pod's mirror: the drain leaves it alone (the kubelet owns it)
+        await fleet.client.create(PODS, pod(f"static-{name}", name,
+                                            annotations={"kubernetes.io/config.mirror": "hash"}))
+        agent = DrainAwareAgent(fleet.client, name, fleet.journal, set())
+        agent.seen = seen
+        fleet.agents[name] = agent
+        agent.start()
+    await fleet.start_operator(GateReviewer())
+    body = component_set("demo", "1.0.0", batches=[1])
+    await fleet.client.create(MACHINE_COMPONENT_SETS, body)
+    await fleet.phase("demo", "Completed")
+    seen.clear()
+    # Pods that take their time to go (a finalizer holds them): the drain waits for them, and says so.
+    for i in range(3):
+        await fleet.client.create(PODS, pod(f"slow-m{i}", f"m{i}", finalizers=["example.com/hold"]))
+    await fleet.client.patch(MACHINE_COMPONENT_SETS, "demo", {"spec": {"template": {
+        "version": "1.1.0", "disruption": "Drain"}}})
+
+    mcs = await fleet.client.get(MACHINE_COMPONENT_SETS, "demo")
+    first = (await fleet.order(template_hash(mcs["spec"]["template"])))[0]
+
+    async def waiting() -> Obj | None:
+        st = await fleet.status("demo")
+        return st if f"slow-{first}" in str(st.get("message")) and st.get("phase") == "Progressing" else None
+
+    st = await eventually(waiting, what="the drain to wait for the slow pod")
+    assert st["currentBatch"] == 1 and st["updated"] == 0  # nothing moved while the node still drains
+    for i in range(3):
+        await fleet.client.patch(PODS, f"slow-m{i}", {"metadata": {"finalizers": None}}, namespace="default")
+    await fleet.phase("demo", "Completed")
+    assert sorted(m for v, m, _, _ in seen if v == "1.1.0") == ["m0", "m1", "m2"]
+    for version, machine, cordoned, pods in seen:
+        assert version == "1.1.0"
+        assert cordoned, f"{machine} was not cordoned when its agent got the new spec"
+        assert pods == [f"static-{machine}"], f"{machine} still ran {pods} when its agent got the new spec"
+
+    async def uncordoned() -> bool:
+        nodes, _ = await fleet.client.list(NODES)
+        return all(not (n.get("spec") or {}).get("unschedulable")
+                   and c.ANNOTATION_CORDONED_BY not in (n["metadata"].get("annotations") or {}) for n in nodes)
+
+    await eventually(uncordoned, what="every node uncordoned")
+    events, _ = await fleet.client.list(EVENTS, "default")
+    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "demo"}
+    assert {"DrainingNodes", "NodesUncordoned"} <= reasons
+
+
+async def test_drain_leaves_a_node_a_human_cordoned_cordoned(fleet: Fleet) -> None:
+    await fleet.client.create(MACHINES, {"apiVersion": c.API_VERSION, "kind": "Machine",
+                                         "metadata": {"name": "m0", "labels": {"pool": "a"}},
+                                         "spec": {"providerRef": {"name": "local"}}})
+    await fleet.client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "m0"},
+                                      "spec": {"unschedulable": True}})
+    agent = SimulatedAgent(fleet.client, "m0", fleet.journal, set())
+    fleet.agents["m0"] = agent
+    agent.start()
+    await fleet.start_operator(GateReviewer())
+    await fleet.client.create(MACHINE_COMPONENT_SETS, component_set("demo", "1.0.0"))
+    await fleet.phase("demo", "Completed")
+    await fleet.client.patch(MACHINE_COMPONENT_SETS, "demo", {"spec": {"template": {
+        "version": "1.1.0", "disruption": "Drain"}}})
+    await fleet.phase("demo", "Completed")
+    assert (await fleet.client.get(NODES, "m0"))["spec"]["unschedulable"] is True

@@ -199,6 +199,12 @@ COMPONENT_SET_REASON_MACHINES_UNAVAILABLE: Final = "MachinesUnavailable"
 COMPONENT_SET_REASON_MACHINES_FAILED: Final = "MachinesFailed"
 COMPONENT_SET_REASON_DEFENDER_DENIED: Final = "DeniedByDefender"
 COMPONENT_SET_REASON_DEFENDER_ALLOWED: Final = "AllowedByDefender"
+#: disruption Drain: the batch's nodes are cordoned and drained before the agents apply.
+COMPONENT_SET_REASON_DRAINING: Final = "DrainingNodes"
+COMPONENT_SET_REASON_DRAIN_BLOCKED: Final = "DrainBlocked"
+COMPONENT_SET_REASON_UNCORDONED: Final = "NodesUncordoned"
+#: On Nodes a MachineComponentSet cordoned for a Drain disruption: `mcs/<set>` (it uncordons only those).
+ANNOTATION_CORDONED_BY: Final = "kubenode.io/cordoned-by"
 
 # --------------------------------------------------------------------------- MachineComponent
 

@@ -24,6 +24,13 @@ leader hand-over or a deletion never keeps a `maxConcurrent` slot taken.
 `status.batchReadyTime` is when the last batch was first seen complete: the
 soak clock (`batchSoakSeconds`) starts there.
 
+`disruption: Drain`: an admitted batch whose revision asks for it first has
+its nodes cordoned (annotated `kubenode.io/cordoned-by: mcs/<set>`, unless a
+human had cordoned them already) and drained (`kubenode.drain`); only once
+every node is drained do its components move, and each node is uncordoned
+once its component is Running and healthy at its revision again. Until the
+batch moves it stays the proposed batch, so its Defender admission is kept.
+
 The agent owns the finalizer `kubenode.io/machinecomponent`: it adds it
 before the first install and drops it once it removed the component, so
 deleting a MachineComponent is all the controller does. Only when the
@@ -55,6 +62,7 @@ from kubenode.api.defender import COMPONENT_UPGRADE, Operation, Reviewer, Verdic
 from kubenode.apiserver.selectors import LabelSelector, label_selector_from_dict
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
+from kubenode.drain import cordon, drain, uncordon
 from kubenode.metrics.component_metrics import RolloutMetrics
 from kubenode.runtime.conditions import get_condition, now_rfc3339
 from kubenode.runtime.controller import Request, Result, TerminalError
@@ -91,6 +99,10 @@ DEFAULT_HOLD_RETRY = 10.0
 RESYNC_SECONDS = 60.0
 #: Concurrent writes of one batch (the client's QPS limiter still applies).
 WRITE_CONCURRENCY = 32
+#: How soon a drain that is still waiting (pods leaving, disruption budgets) is looked at again.
+DRAIN_RECHECK = 2.0
+#: Index of the Nodes cache: the set that cordoned a node (annotation kubenode.io/cordoned-by).
+INDEX_CORDONED_BY = "componentset-cordoned-by"
 MAX_NAME = 253
 
 
@@ -203,7 +215,7 @@ class ComponentSetReconciler:
 
     def __init__(self, client: KubeClient, sets: Informer, components: Informer, machines: Informer,
                  reviewer: Reviewer, *, on_event: EventFn | None = None, metrics: RolloutMetrics | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, nodes: Informer | None = None) -> None:
         self.client = client
         self.sets = sets
         self.components = components
@@ -212,12 +224,16 @@ class ComponentSetReconciler:
         self.on_event = on_event
         self.metrics = metrics
         self.clock = clock
+        self.nodes = nodes
         self._trackers: dict[str, _Tracker] = {}  # set uid → its incremental view (see `_sync_view`)
         self.full_syncs = 0  # how many times a view was built from scratch (tests and benches read it)
         components.cache.add_index(INDEX_OWNER, lambda o: [
             r["uid"] for r in o["metadata"].get("ownerReferences") or [] if r.get("controller")])
         machines.on_change(self._on_machine)
         components.on_change(self._on_component)
+        if nodes is not None:
+            nodes.cache.add_index(INDEX_CORDONED_BY, lambda o: [
+                v for v in [(o["metadata"].get("annotations") or {}).get(c.ANNOTATION_CORDONED_BY)] if v])
 
     # ------------------------------------------------------------------ the incremental view
 
@@ -313,6 +329,7 @@ class ComponentSetReconciler:
         mcs = self.sets.cache.get("", req.name)
         if mcs is None or mcs["metadata"].get("deletionTimestamp"):
             await self._release_admissions(req.name, keep=None)
+            await self._uncordon(req.name, None, keep=())
             live = {o["metadata"]["uid"] for o in self.sets.cache.list() if not o["metadata"].get("deletionTimestamp")}
             for gone in [u for u in self._trackers if u not in live]:
                 del self._trackers[gone]
@@ -351,7 +368,9 @@ class ComponentSetReconciler:
         templates = {r["name"]: r["template"] for r in history}
         await self._create(mcs, plan.creates, templates, target)
         admitted: str | None = str(old_status.get("batchOperation") or "") or None
-        if admitted is not None and not plan.in_flight:
+        proposed = (self._op_id(name, plan.batch, rollout_key(history, target))
+                    if plan.batch is not None and plan.batch.machines else None)
+        if admitted is not None and not plan.in_flight and admitted != proposed:
             self.reviewer.finished(admitted)  # the batch is done (`_release_admissions` catches the rest)
             admitted = None
         batch_ready = (None if plan.batch_ready is None else old_status["batchReadyTime"]
@@ -360,10 +379,22 @@ class ComponentSetReconciler:
         batch_start = old_status.get("batchStartTime") if same_rollout else None
         allowed: tuple[str, str, str] | None = None
         requeue = plan.requeue_after
+        draining: tuple[str, ...] = ()
         if plan.batch is not None and plan.batch.machines:
             verdict = await self._review(mcs, plan.batch, rollout_key(history, target))
+            drained = True
             if verdict.allowed:
-                admitted = self._op_id(name, plan.batch, rollout_key(history, target))
+                admitted = proposed
+                template = templates.get(plan.batch.revision) or templates.get(target) or {}
+                if template.get("disruption") == c.DISRUPTION_DRAIN:
+                    drained = await self._drain_batch(mcs, plan, old_status)
+                    if not drained:
+                        draining = plan.batch.machines
+                        requeue = DRAIN_RECHECK
+            if verdict.allowed and not drained:
+                allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
+                           verdict.message or "the Defender admitted the batch")
+            elif verdict.allowed:
                 await self._move(mcs, plan.batch, templates, target, view)
                 batch_start, batch_ready = now_rfc3339(), None
                 allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
@@ -380,11 +411,73 @@ class ComponentSetReconciler:
                 plan.message = f"batch held: {message}"
                 await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_DEFENDER_DENIED, f"{reason}: {message}")
                 requeue = verdict.retry_after_seconds or DEFAULT_HOLD_RETRY
+        await self._uncordon(name, view, keep=draining)
         await self._report_transition(mcs, old_status, plan)
         await self._write_status(mcs, plan, target, history, batch_start, allowed,
                                  batch_ready=batch_ready, batch_operation=admitted)
         await self._release_admissions(name, keep=admitted)
         return Result(requeue_after=min(requeue, RESYNC_SECONDS) if requeue else RESYNC_SECONDS)
+
+    # ------------------------------------------------------------------ disruption: Drain
+
+    async def _drain_batch(self, mcs: Obj, plan: Plan, old_status: Obj) -> bool:
+        """Cordon and drain the nodes of `plan.batch` (one round); True once every node is drained.
+
+        Sets `plan.reason`/`plan.message` while it waits, and says in an Event what blocks it.
+        """
+        assert plan.batch is not None
+        name = mcs["metadata"]["name"]
+        owner = f"mcs/{name}"
+        batch = plan.batch
+
+        async def one(node_name: str) -> Any:
+            node = self.nodes.cache.get("", node_name) if self.nodes is not None else None
+            if node is not None and not (node.get("spec") or {}).get("unschedulable"):
+                await cordon(self.client, node_name, field_manager=FIELD_MANAGER,
+                             annotations={c.ANNOTATION_CORDONED_BY: owner})
+            return await drain(self.client, node_name, field_manager=FIELD_MANAGER, cordon_first=False)
+
+        results = await asyncio.gather(*(one(n) for n in batch.nodes))
+        what = f"batch {batch.number}" if not batch.rollback else "rollback"
+        if all(r.done for r in results):
+            await self._event(mcs, "Normal", c.COMPONENT_SET_REASON_DRAINING,
+                              f"{what}: {len(results)} node(s) cordoned and drained: {', '.join(batch.nodes[:10])}")
+            return True
+        blocked = [r for r in results if r.blocked]
+        waiting = "; ".join(r.message() for r in results if not r.done)
+        plan.reason = c.COMPONENT_SET_REASON_DRAINING
+        plan.message = f"{what}: draining {len(results)} node(s) before the update: {waiting}"[:2048]
+        if blocked:
+            await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_DRAIN_BLOCKED,
+                              f"{what}: " + "; ".join(r.message() for r in blocked))
+        elif old_status.get("message") != plan.message:
+            log.info("machinecomponentset %s: %s", name, plan.message)
+        return False
+
+    async def _uncordon(self, set_name: str, view: FleetView | None, keep: Iterable[str]) -> None:
+        """Uncordon the nodes this set cordoned whose component is Running and healthy at its revision again
+        (all of them when the set is gone, `view` None); machines in `keep` are still being drained."""
+        if self.nodes is None:
+            return
+        kept = set(keep)
+        done = []
+        for node in self.nodes.cache.by_index(INDEX_CORDONED_BY, f"mcs/{set_name}"):
+            machine = str((node["metadata"].get("labels") or {}).get(c.LABEL_MACHINE) or node["metadata"]["name"])
+            if machine in kept:
+                continue
+            state = view.get(machine) if view is not None else None
+            comp = state.component if state is not None else None
+            if comp is not None and not (comp.fresh and comp.running_healthy()
+                                         and comp.installed_revision in ("", comp.revision)):
+                continue  # still updating (or failed: it stays cordoned until someone looks)
+            if await uncordon(self.client, node["metadata"]["name"], field_manager=FIELD_MANAGER,
+                              annotations={c.ANNOTATION_CORDONED_BY: None}):
+                done.append(node["metadata"]["name"])
+        if done:
+            mcs = self.sets.cache.get("", set_name)
+            if mcs is not None:
+                await self._event(mcs, "Normal", c.COMPONENT_SET_REASON_UNCORDONED,
+                                  f"{len(done)} node(s) healthy again and uncordoned: {', '.join(done[:10])}")
 
     # ------------------------------------------------------------------ Defender
 
