@@ -138,6 +138,9 @@ def _machine_spec() -> Schema:
         # is not undone by the node sync.
         "unschedulable": boolean("Cordon (true) or uncordon (false) the Node; unset leaves its schedulability "
                                  "to others (kubectl cordon, remediation)."),
+        "nodeDrainTimeoutSeconds": int32("On deletion: how long the drain may wait for pods to leave before the "
+                                         "machine is deleted anyway (unset: wait as long as it takes, as Cluster "
+                                         "API does; an Event names what blocks it).", minimum=0),
     })
     # A machine comes from somewhere: a provider that creates it, or an import of an existing host.
     s["anyOf"] = [{"required": ["providerRef"]}, {"required": ["import"]}]
