@@ -144,11 +144,13 @@ class MachineReconciler:
                       self.components.cache.by_index(INDEX_COMPONENTS_OF, machine["metadata"]["name"]))
         new_status = compute_status(machine, infra, node, now, self.config.timeouts, node_synced=synced,
                                     provider_problem=problem, components=components)
-        if new_status.get("phase") != status.get("phase"):
+        written = await self._write_status(machine, new_status)
+        if written and new_status.get("phase") != status.get("phase"):
+            # After the write, and once: the written object is in the cache, so a reconcile that runs before
+            # the watch event arrives sees the new phase and does not announce it again.
             kind = "Warning" if new_status.get("phase") == "Failed" else "Normal"
             msg = new_status.get("failureMessage") or f"machine is {new_status.get('phase')}"
             await self._event(machine, kind, str(new_status.get("failureReason") or new_status.get("phase")), msg)
-        await self._write_status(machine, new_status)
         if new_status.get("phase") == "Running":
             return Result(requeue_after=self.config.resync_seconds)
         if new_status.get("phase") == "Failed":
@@ -167,17 +169,20 @@ class MachineReconciler:
             return False, f"could not update the node: {exc}"
         return True, sync_summary(machine)
 
-    async def _write_status(self, machine: Obj, new_status: Obj) -> None:
+    async def _write_status(self, machine: Obj, new_status: Obj) -> bool:
+        """Write the status if it changed (the written object goes into the cache); True when written."""
         old = machine.get("status") or {}
         if _same_status(old, new_status):
-            return
+            return False
         # The agent owns status.agent (heartbeats): never overwrite it from a stale cache.
         body = {"status": {k: v for k, v in new_status.items() if k != "agent"}}
         for k in old:
             if k not in new_status and k != "agent":
                 body["status"][k] = None
-        await self.client.patch(MACHINES, machine["metadata"]["name"], body, subresource="status",
-                                field_manager=FIELD_MANAGER)
+        updated = await self.client.patch(MACHINES, machine["metadata"]["name"], body, subresource="status",
+                                          field_manager=FIELD_MANAGER)
+        self.machines.cache.remember(updated)
+        return True
 
     # ------------------------------------------------------------------ deletion
     async def _reconcile_delete(self, machine: Obj) -> Result | None:
