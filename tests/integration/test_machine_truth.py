@@ -138,3 +138,34 @@ async def test_a_drain_timeout_is_explicit(client: KubeClient) -> None:
     event = await eventually(timed_out, what="a DrainTimeout Event")
     assert "default/stuck" in event["message"] and "nodeDrainTimeoutSeconds 1" in event["message"]
     await client.patch(PODS, "stuck", {"metadata": {"finalizers": None}}, namespace="default")
+
+
+async def test_components_of_a_machine_whose_agent_stopped_reporting_become_unknown(client: KubeClient) -> None:
+    await machine(client, "m2")
+    await client.create(MACHINE_COMPONENTS, {
+        "apiVersion": c.API_VERSION, "kind": c.KIND_MACHINE_COMPONENT,
+        "metadata": {"name": "demo-m2", "labels": {c.LABEL_MACHINE: "m2"}},
+        "spec": {"machineName": "m2", "component": "demo", "revision": "r1", "version": "1.0.0",
+                 "source": {"url": "https://example.com/demo.tar.gz", "sha256": "a" * 64}}})
+    await client.patch_status(MACHINE_COMPONENTS, "demo-m2", {"status": {
+        "phase": "Running", "healthy": True, "installedVersion": "1.0.0", "installedRevision": "r1",
+        "conditions": [{"type": "Healthy", "status": "True", "reason": "HealthCheckPassed", "message": "",
+                        "lastTransitionTime": "2024-01-01T00:00:00Z"}]}})
+    # The agent's last heartbeat is long ago: it is gone (the Machine says AgentConnected=Unknown).
+    await client.patch_status(MACHINES, "m2", {"status": {"agent": {
+        "version": "test", "lastHeartbeatTime": "2024-01-01T00:00:00Z"}}})
+
+    async def unknown() -> Obj | None:
+        mc = await client.get(MACHINE_COMPONENTS, "demo-m2")
+        health = condition(mc, "Healthy")
+        return mc if health and health["status"] == "Unknown" else None
+
+    mc = await eventually(unknown, what="the component's health to become Unknown")
+    assert "healthy" not in mc["status"] and condition(mc, "Healthy")["reason"] == "AgentNotReporting"
+
+    async def not_ready() -> Obj | None:
+        ready = condition(await client.get(MACHINES, "m2"), c.MACHINE_CONDITION_COMPONENTS_READY)
+        return ready if ready is not None and ready["status"] == "False" else None
+
+    ready = await eventually(not_ready, what="ComponentsReady=False while the agent is gone")
+    assert "AgentNotReporting" in ready["message"] or "not reporting" in ready["message"]

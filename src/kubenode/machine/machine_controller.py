@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubenode.api.constants import (
+    COMPONENT_CONDITION_HEALTHY,
+    COMPONENT_REASON_AGENT_NOT_REPORTING,
     FINALIZER_MACHINE,
     LABEL_MACHINE,
     MACHINE_REASON_DRAIN_BLOCKED,
@@ -37,13 +39,14 @@ from kubenode.providers.base import (
     InfraStatus,
     ProviderError,
 )
+from kubenode.runtime.conditions import set_condition
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
 from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig
 from .node_sync import node_patch, sync_summary
 from .phases import Timeouts, compute_status, parse_time
-from .resources import MACHINES
+from .resources import MACHINE_COMPONENTS, MACHINES
 
 log = logging.getLogger("kubenode.machine")
 
@@ -145,6 +148,7 @@ class MachineReconciler:
         new_status = compute_status(machine, infra, node, now, self.config.timeouts, node_synced=synced,
                                     provider_problem=problem, components=components)
         written = await self._write_status(machine, new_status)
+        await self._age_out_components(machine, new_status, components)
         if written and new_status.get("phase") != status.get("phase"):
             # After the write, and once: the written object is in the cache, so a reconcile that runs before
             # the watch event arrives sees the new phase and does not announce it again.
@@ -168,6 +172,37 @@ class MachineReconciler:
         except errors.ApiError as exc:
             return False, f"could not update the node: {exc}"
         return True, sync_summary(machine)
+
+    async def _age_out_components(self, machine: Obj, status: Obj, components: list[Obj] | None) -> None:
+        """While the machine's agent does not report (AgentConnected Unknown: its heartbeat went stale),
+        its components' health is Unknown too, as the node lifecycle controller does for a Node's Ready:
+        a stale "healthy" must not keep a rollout or ComponentsReady going. The agent's next report
+        replaces it."""
+        agent = next((x for x in status.get("conditions") or [] if x.get("type") == "AgentConnected"), None)
+        if not components or agent is None or agent.get("status") != "Unknown":
+            return
+        for mc in components:
+            st = mc.get("status") or {}
+            health = next((x for x in st.get("conditions") or [] if x.get("type") == COMPONENT_CONDITION_HEALTHY),
+                          None)
+            if st.get("healthy") is None and health is not None and health.get("status") == "Unknown":
+                continue
+            conditions = [dict(x) for x in st.get("conditions") or []]
+            set_condition(conditions, COMPONENT_CONDITION_HEALTHY, "Unknown", COMPONENT_REASON_AGENT_NOT_REPORTING,
+                          f"the agent of machine {machine['metadata']['name']} is not reporting: "
+                          f"{agent.get('message', '')}".rstrip(": "))
+            try:
+                updated = await self.client.patch_status(MACHINE_COMPONENTS, mc["metadata"]["name"], {
+                    "metadata": {"resourceVersion": mc["metadata"]["resourceVersion"]},
+                    "status": {"healthy": None, "conditions": conditions}}, field_manager=FIELD_MANAGER)
+            except (errors.Conflict, errors.NotFound):
+                continue  # the agent (or a deletion) got there first: look again next time
+            except errors.ApiError as exc:
+                log.warning("machine %s: cannot mark component %s Unknown: %s", machine["metadata"]["name"],
+                            mc["metadata"]["name"], exc)
+                return
+            if self.components is not None:
+                self.components.cache.remember(updated)
 
     async def _write_status(self, machine: Obj, new_status: Obj) -> bool:
         """Write the status if it changed (the written object goes into the cache); True when written."""
