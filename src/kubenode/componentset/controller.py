@@ -46,12 +46,9 @@ write that needs no status field.
 from __future__ import annotations
 
 import asyncio
-import calendar
-import functools
 import hashlib
 import json
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,7 +56,8 @@ from typing import Any
 
 from kubenode.api import constants as c
 from kubenode.api.defender import COMPONENT_UPGRADE, Operation, Reviewer, Verdict
-from kubenode.apiserver.selectors import LabelSelector, label_selector_from_dict
+from kubenode.apimachinery.selectors import LabelSelector, label_selector_from_dict
+from kubenode.apimachinery.timefmt import format_time_up, parse_time
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.drain import cordon, drain, uncordon
@@ -113,18 +111,6 @@ def component_name(set_name: str, machine: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
     return f"{name[:MAX_NAME - 11].rstrip('-.')}-{digest}"
-
-
-@functools.lru_cache(maxsize=8192)
-def parse_time(value: str | None) -> float | None:
-    """metav1.Time → epoch seconds (None when absent or unparsable); cached, as strptime is slow and a
-    large fleet reports the same few seconds over and over."""
-    if not value:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
 
 
 def resume_approval(mcs: Obj, revision: str) -> int:
@@ -183,11 +169,6 @@ def machine_state(machine: Obj, mc: Obj | None) -> MachineState:
     in_service = (machine.get("status") or {}).get("phase") == c.MACHINE_PHASE_RUNNING
     return MachineState(meta["name"], str(meta.get("uid", "")), node_of(machine),
                         None if mc is None else component_state(mc), in_service)
-
-
-def format_time_up(t: float) -> str:
-    """metav1.Time of `t`, rounded up to the second (a soak measured from it is never cut short)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(t)))
 
 
 #: Prefix of every Defender operation id of a set's batches.

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from kubenode.api import constants as c
 from kubenode.api.constants import KIND_MACHINE_COMPONENT_SET
 from kubenode.api.defender import AllowAll, Reviewer
-from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.apimachinery.selectors import label_selector_from_dict
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES
 from kubenode.metrics.component_metrics import register_component_metrics

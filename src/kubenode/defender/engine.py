@@ -37,13 +37,12 @@ Semantics (docs/defender.md says the same for users):
 
 from __future__ import annotations
 
-import calendar
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kubenode.api import constants as c
 from kubenode.api.defender import ALLOWED, DENIED, PENDING_APPROVAL, Operation, Verdict
+from kubenode.apimachinery.timefmt import parse_time
 
 from .policy import Policy, Rule
 
@@ -77,6 +76,10 @@ class NodeHealth:
     unhealthy_since: float | None = None
 
 
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def node_health(node: Mapping[str, object]) -> NodeHealth:
     """Unhealthy = Ready is not True (False, Unknown or missing) or any other condition is True.
 
@@ -99,20 +102,10 @@ def node_health(node: Mapping[str, object]) -> NodeHealth:
         culprits = [x for x in conditions if x.get("type") != "Ready" and x.get("status") == "True"]
         if culprits:
             problem = ", ".join(f"{t}=True" for t in sorted(str(x.get("type")) for x in culprits))
-    times = [t for t in (_parse_time(x.get("lastTransitionTime")) for x in culprits) if t is not None]
+    times = [t for t in (parse_time(_str(x.get("lastTransitionTime"))) for x in culprits) if t is not None]
     labels = meta.get("labels") or {}
     return NodeHealth(str(meta.get("name", "")), dict(labels) if isinstance(labels, Mapping) else {},
                       bool(problem), problem, max(times) + 1 if times else None)
-
-
-def _parse_time(value: object) -> float | None:
-    """metav1.Time → epoch seconds (None when absent or unparsable)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
 
 
 class FleetState:

@@ -28,7 +28,7 @@ from kubenode.api.constants import (
     OPERATIONS,
     REMEDIATION_ACTIONS,
 )
-from kubenode.apiserver.selectors import LabelSelector, label_selector_from_dict
+from kubenode.apimachinery.selectors import LabelSelector, label_selector_from_dict
 
 from .cron import CronError, FreezeWindow, parse_freeze_window
 from .windows import WindowError, parse_window

@@ -13,12 +13,12 @@ is a summary for humans.
 
 from __future__ import annotations
 
-import calendar
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from kubenode.api import constants as c
+from kubenode.apimachinery.timefmt import parse_time
 from kubenode.providers.base import STATE_FAILED, STATE_MISSING, STATE_PENDING, STATE_RUNNING, InfraStatus
 from kubenode.runtime.conditions import get_condition, seconds_in_status, set_condition
 
@@ -39,16 +39,6 @@ class Timeouts:
     create: float = 600.0
     join: float = 600.0
     agent_grace: float = 40.0
-
-
-def parse_time(value: str | None) -> float | None:
-    """metav1.Time → epoch seconds."""
-    if not value:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
 
 
 def _fmt(now: float) -> str:

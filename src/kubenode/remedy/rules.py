@@ -8,23 +8,13 @@ lastTransitionTime, so an operator restart does not reset the clock.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubenode.apimachinery.timefmt import parse_time
+
 Obj = dict[str, Any]
-
-
-def parse_time(value: str | None) -> float | None:
-    """metav1.Time → epoch seconds (None when absent or unparsable)."""
-    if not value:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
