@@ -38,7 +38,7 @@ import aiohttp
 
 from kubenode.api import constants as c
 from kubenode.api.defender import COMPONENT_UPGRADE, Operation, Reviewer
-from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.apimachinery.selectors import label_selector_from_dict
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.runtime.conditions import get_condition, now_rfc3339, set_condition
