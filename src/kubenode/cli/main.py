@@ -152,6 +152,8 @@ def up(
         typer.echo(f"operator metrics: http://127.0.0.1:{cp.operators.manager.health_port}/metrics")
         if cp.prometheus is not None:
             typer.echo(f"prometheus: {cp.prometheus.url}")
+        if cp.console is not None:
+            typer.echo(f"console: {cp.console.url} (sign in with a token, e.g. the one in {kc})")
         typer.echo("try:")
         typer.echo(f"  export KUBECONFIG={kc}")
         typer.echo("  kubectl get machines,nodes")
@@ -217,6 +219,8 @@ def _up_clusters(data_dir: Path, names: list[str], machines: int | None, port: i
             kc = mc.management.server.kubeconfig
             typer.echo(f"kubenode management control plane listening on {mc.management.server.url}")
             typer.echo(f"kubeconfig: {kc}")
+            if mc.management.console is not None:
+                typer.echo(f"console: {mc.management.console.url}")
             for name, member in mc.members.items():
                 typer.echo(f"cluster {name}: {member.server.url} kubeconfig: {member.server.kubeconfig}")
             typer.echo("try:")
@@ -301,6 +305,50 @@ def operator(
             if lost:
                 typer.echo("lost the leader Lease; exiting so a fresh replica can campaign", err=True)
                 raise SystemExit(1)
+
+    asyncio.run(run())
+
+
+@app.command()
+def console(
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig naming the API server and "
+                                                    "its CA (users sign in with their own credentials).")] = None,
+    port: Annotated[int, typer.Option("--port", help="HTTPS port (0 = any free port).")] = 8443,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Certificate (PEM) to serve.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Its private key (PEM).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve the web console for a cluster (real or embedded), over TLS."""
+    import ssl
+    import tempfile
+
+    from kubenode.console import start_console
+
+    _long_running(verbose)
+    config = client_config(kubeconfig)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if tls_cert is not None and tls_key is not None:
+        ctx.load_cert_chain(str(tls_cert), str(tls_key))
+    elif tls_cert is not None or tls_key is not None:
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither", param_hint="--tls-cert")
+    else:
+        from kubenode.apiserver.security import ensure_pki
+
+        tmp = tempfile.mkdtemp(prefix="kubenode-console-")
+        paths = ensure_pki(Path(tmp), [host, "localhost"])
+        ctx.load_cert_chain(str(paths.server_cert), str(paths.server_key))
+        typer.echo(f"serving a self-signed certificate (CA {paths.ca_cert}); pass --tls-cert/--tls-key for your own")
+
+    async def run() -> None:
+        stop = _stop_on_signals()
+        running = await start_console(config, ctx, host, port)
+        typer.echo(f"console: {running.url}")
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
 
     asyncio.run(run())
 

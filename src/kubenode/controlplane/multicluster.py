@@ -102,7 +102,7 @@ async def start_multicluster(config: UpConfig, names: list[str], machines: int |
             member_dir = config.data_dir / "clusters" / name
             member_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             members[name] = await start_control_plane(dataclasses.replace(
-                config, data_dir=member_dir, machines=machines, port=0, demo=False, prometheus=False))
+                config, data_dir=member_dir, machines=machines, port=0, demo=False, prometheus=False, console=False))
         mgmt = await start_control_plane(dataclasses.replace(config, machines=0, demo=True, demo_set=False))
     except BaseException:
         for m in reversed(list(members.values())):

@@ -23,11 +23,13 @@ from kubenode.api.constants import API_VERSION
 from kubenode.api.crds import all_crds
 from kubenode.api.rbac import OPERATOR, SYSTEM_NAMESPACE
 from kubenode.apiserver.authz import Authorizer
+from kubenode.apiserver.security import server_ssl_context
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import CRDS
+from kubenode.console import RunningConsole, start_console
 from kubenode.defender.defaults import install_default_policy
 from kubenode.demo import Demo, start_demo
 from kubenode.machine.bootstrap import AgentEndpoint, ensure_system_namespace
@@ -71,6 +73,9 @@ class UpConfig:
     #: controller's poll of rolling members.
     probe_seconds: float | None = None
     release_poll_seconds: float = 3.0
+    #: Serve the web console (docs/console.md) on `console_port` (0: any free port).
+    console: bool = True
+    console_port: int = 0
     #: Start Debian's Prometheus wired to the operator, the agents and deploy/monitoring's rules.
     prometheus: bool = False
 
@@ -94,6 +99,7 @@ class ControlPlane:
     local: LocalProvider
     demo: Demo | None = None
     prometheus: RunningPrometheus | None = None
+    console: RunningConsole | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -104,6 +110,8 @@ class ControlPlane:
         """Stop Prometheus and the operators, power the fleet off, stop the server."""
         if self.prometheus is not None:
             await self.prometheus.stop()
+        if self.console is not None:
+            await self.console.stop()
         await self.operators.stop()
         await self.local.power_off_all()
         if self.demo is not None:
@@ -204,6 +212,13 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
         await server.stop()
         raise
     cp = ControlPlane(server, client, operators, local, demo)
+    if config.console:
+        try:
+            # The console serves with the API server's certificate and acts with each user's own credentials.
+            cp.console = await start_console(admin_config, server_ssl_context(server.pki), port=config.console_port)
+        except BaseException:
+            await cp.stop()
+            raise
     if config.prometheus:
         try:
             cp.prometheus = await start_prometheus(config.data_dir, int(operators.manager.health_port or 0))
