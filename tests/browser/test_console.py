@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import async_api as playwright_api
 
 from kubenode.apiserver.security import server_ssl_context
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
@@ -27,8 +28,6 @@ from kubenode.controlplane.up import install_crds
 from kubenode.machine.bootstrap import ensure_system_namespace
 from kubenode.runtime.conditions import now_rfc3339
 
-playwright_api = pytest.importorskip("playwright.async_api")
-
 CHROMIUM = os.environ.get("KUBENODE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
 MACHINES = Resource("kubenode.io", "v1alpha1", "machines", "Machine", namespaced=False)
@@ -36,8 +35,6 @@ MCS = Resource("kubenode.io", "v1alpha1", "machinecomponentsets", "MachineCompon
 SA = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
 CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False)
 BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False)
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
 
 
 @dataclass
