@@ -266,8 +266,13 @@ class Simulator:
                 self._work.put_nowait(self._duty(due, duty, index))
             delay = (self._heap[0][0] - now) if self._heap else 1.0
             self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), max(0.005, delay))
+            # A timer rather than asyncio.wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # arrives as the event is set (which happens after every duty), and stop() would wait forever.
+            timer = asyncio.get_running_loop().call_later(max(0.005, delay), self._wakeup.set)
+            try:
+                await self._wakeup.wait()
+            finally:
+                timer.cancel()
 
     def _duty(self, due: float, duty: int, index: int) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
