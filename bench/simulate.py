@@ -58,7 +58,7 @@ async def one_size(n: int, window: float, work: Path) -> dict[str, float]:
     try:
         await wait_file(data / "kubeconfig", server)
         config = dataclasses.replace(load_config(data / "kubeconfig"), qps=max(100.0, n / 2.5), burst=max(100, n),
-                                     connection_limit=64)
+                                     connection_limit=256)
         async with KubeClient(config) as client:
             for _ in range(100):
                 try:

@@ -52,7 +52,7 @@ def simulate(
                                            help="Create a Machine per node (else they must exist).")] = True,
     prefix: Annotated[str, typer.Option(help="Node and Machine names: PREFIX-000000, ...")] = "sim",
     pool: Annotated[str, typer.Option(help="Value of the kubenode.io/pool label on the Machines.")] = "simulated",
-    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 64,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 256,
     qps: Annotated[float, typer.Option(min=0.0, help="Client-side rate limit (0: enough for the "
                                                      "periods).")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the fleet's shape and of every random choice.")] = 0,

@@ -87,7 +87,7 @@ class SimulatorSettings:
     remedy_fixes: bool = True
     faults: list[Fault] = field(default_factory=list)
     #: Requests in flight at once (the simulator's connection pool).
-    concurrency: int = 64
+    concurrency: int = 256
     #: Create a Machine per node (off: the Machines exist, e.g. made by a MachineSet).
     create_machines: bool = True
     seed: int = 0
