@@ -19,6 +19,7 @@ from kubenode.cli.release_cmd import app as release_app
 from kubenode.cli.remedy_cmd import app as remedy_app
 from kubenode.cli.report_cmd import app as report_app
 from kubenode.cli.rollout_cmd import app as rollout_app
+from kubenode.cli.simulate_cmd import app as simulate_app
 from kubenode.client.config import ClientConfig, load_config
 from kubenode.client.errors import ConfigError
 from kubenode.gctune import tune_gc
@@ -36,6 +37,7 @@ app.add_typer(defender_app, name="defender")
 app.add_typer(remedy_app, name="remedy")
 app.add_typer(report_app, name="report")
 app.add_typer(diagnose_app, name="diagnose")
+app.add_typer(simulate_app, name="simulate")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="State directory (database, PKI, kubeconfig).")]
 Port = Annotated[int, typer.Option("--port", help="HTTPS port of the API server (0 = any free port).")]
