@@ -1,5 +1,6 @@
 """The InfraProvider implementations an operator process runs, built from the API.
 
+`existing` adopts Nodes the cluster already has (it only reads Nodes);
 `local` needs a data directory on this machine (only `kubenode up` and
 `kubenode operator --data-dir` have one); `libcloud` reads its credentials
 from the Secret named by `InfraProvider.spec.credentialsSecretRef`; SSH
@@ -16,11 +17,13 @@ from typing import Any
 
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import SECRETS
+from kubenode.client.resources import NODES, SECRETS
 from kubenode.machine.bootstrap import SYSTEM_NAMESPACE
 from kubenode.machine.provider_resolver import ProviderFactory
 from kubenode.providers.base import InfraProvider, ProviderError
 from kubenode.providers.bootstrap import AgentInstall
+from kubenode.providers.existing import TYPE as EXISTING
+from kubenode.providers.existing import ExistingNodesProvider
 from kubenode.providers.libcloud_provider import LibcloudProvider
 from kubenode.providers.local import LocalProvider
 from kubenode.providers.ssh_import import SSHCredentials, SSHImportProvider
@@ -60,6 +63,17 @@ def provider_factories(client: KubeClient, *, local: LocalProvider | None = None
                 from None
 
     factories["libcloud"] = libcloud_factory
+
+    async def get_node(name: str) -> Obj | None:
+        try:
+            return await client.get(NODES, name)
+        except errors.NotFound:
+            return None
+
+    async def existing_factory(_: Obj) -> InfraProvider:
+        return ExistingNodesProvider(get_node)
+
+    factories[EXISTING] = existing_factory
     return factories
 
 
