@@ -34,7 +34,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from kubenode.api.constants import API_VERSION, KIND_MACHINE
-from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.apimachinery.selectors import label_selector_from_dict
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.providers.existing import TYPE as EXISTING

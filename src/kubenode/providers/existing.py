@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.apimachinery.selectors import label_selector_from_dict
 
 from .base import STATE_MISSING, STATE_RUNNING, Bootstrap, InfraProvider, InfraStatus, Obj
 
