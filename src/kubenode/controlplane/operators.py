@@ -34,6 +34,8 @@ from kubenode.metrics.agent_sd import sd_handler
 from kubenode.metrics.operator_metrics import register_machine_metrics
 from kubenode.metrics.state_metrics import watch_state
 from kubenode.providers.base import InfraProvider
+from kubenode.release import add_release_controllers
+from kubenode.release.controller import ReleaseSettings
 from kubenode.remedy import RemedySettings, add_remedy_controllers
 from kubenode.runtime.controller import Request, owner_mapper
 from kubenode.runtime.events import EventRecorder
@@ -59,6 +61,9 @@ class OperatorSettings:
     #: builds the real Defender on the manager; pass `AllowAll()` for a deliberately unprotected setup.
     reviewer: Reviewer | None = None
     remedy: RemedySettings = field(default_factory=RemedySettings)
+    #: The ComponentRelease controller's timing; `probe_seconds` overrides every Cluster's probe interval.
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
+    probe_seconds: float | None = None
 
 
 @dataclass
@@ -135,6 +140,9 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     manager.add_route("/sd/agents", sd_handler(machines.cache.list))
     add_componentset_controllers(manager, client, reviewer=reviewer, registry=registry)
     add_remedy_controllers(manager, client, reviewer, settings.remedy, settings.identity)
+    # Many clusters: idle unless this is a management cluster with Cluster objects.
+    add_release_controllers(manager, client, reviewer=reviewer, registry=registry, settings=settings.release,
+                            probe_seconds=settings.probe_seconds, identity=settings.identity)
     return Operators(manager, resolver, registry, reviewer)
 
 
