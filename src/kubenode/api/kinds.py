@@ -272,7 +272,8 @@ INFRA_PROVIDER = KindSpec(
     description="An InfraProvider says how machines are provisioned (local processes, SSH import, a cloud "
                 "through libcloud, ...).",
     spec=obj("Desired state of the provider.", {
-        "type": string("Provider implementation: local, ssh, libcloud, ...", pattern=DNS_LABEL, minLength=1,
+        "type": string("Provider implementation: local, ssh, libcloud, aliyun, existing (adopt the Nodes "
+                       "spec.parameters.nodeSelector picks), ...", pattern=DNS_LABEL, minLength=1,
                        maxLength=63),
         "parameters": free_object("Provider-type-specific parameters (e.g. libcloud driver, region)."),
         "credentialsSecretRef": secret_ref("Secret holding the provider's credentials."),

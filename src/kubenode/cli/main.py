@@ -378,11 +378,16 @@ def rbac() -> None:
 
 @app.command()
 def agent(
-    machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
+    machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine (default: the node "
+                                         "name, as adopted Nodes' Machines are named).")] = "",
     kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig with the agent's token.")] = None,
     root: Annotated[Path | None, typer.Option("--root", help="Machine root (local mode).")] = None,
     register_node: Annotated[bool, typer.Option("--register-node", help="Register and own the Node.")] = False,
     node_name: Annotated[str, typer.Option("--node-name", help="Node name (default: the machine name).")] = "",
+    host_root: Annotated[Path | None, typer.Option(
+        "--host-root", help="DaemonSet mode: the host's root filesystem as mounted in the pod (e.g. /host). The "
+        "kubelet owns the Node: the agent only reports its conditions, installs components and systemd units "
+        "on the host through this root and reboots through the host's systemd.")] = None,
     heartbeat_seconds: Annotated[float, typer.Option(help="Machine heartbeat interval.")] = 10.0,
     lease_seconds: Annotated[float, typer.Option(help="Node Lease renew interval.")] = 10.0,
     metrics_port: Annotated[int | None, typer.Option(
@@ -408,9 +413,20 @@ def agent(
     from kubenode.agent.extensions import build_extensions
     from kubenode.client.client import KubeClient
 
+    if not machine and not node_name:
+        raise typer.BadParameter("give --machine NAME, --node-name NAME or both (in a DaemonSet: "
+                                 "--node-name $(NODE_NAME) from the downward API)", param_hint="--machine")
+    if host_root is not None and (root is not None or register_node):
+        raise typer.BadParameter("--host-root (DaemonSet mode, the kubelet owns the Node) cannot be combined "
+                                 "with --root or --register-node", param_hint="--host-root")
+    if host_root is not None and not host_root.is_dir():
+        raise typer.BadParameter(f"{host_root} is not a directory: mount the host's / there (hostPath)",
+                                 param_hint="--host-root")
     _long_running(verbose)
     config = client_config(kubeconfig)
-    cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
+    machine = machine or node_name
+    cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, host_root=host_root,
+                      register_node=register_node,
                       heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds,
                       metrics_host=metrics_address or ("127.0.0.1" if root is not None else "0.0.0.0"),
                       metrics_port=metrics_port,

@@ -19,6 +19,7 @@ from kubenode.client.resources import NODES
 from kubenode.componentset.resources import MACHINE_COMPONENTS
 from kubenode.componentset.wiring import add_componentset_controllers
 from kubenode.defender.wiring import build_defender, machine_deletion_gate
+from kubenode.machine.adoption_controller import AdoptionReconciler, provider_of_machine, providers_for_node
 from kubenode.machine.bootstrap import AgentEndpoint
 from kubenode.machine.machine_controller import (
     MachineControllerConfig,
@@ -123,6 +124,11 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
      .watches(nodes, machines_for_node)
      .watches(components, machine_of_component)
      .watches(infraproviders, _machines_for_provider(lambda: machines.cache.list())))
+    adoption = AdoptionReconciler(client, infraproviders, nodes, machines, registry, on_event=on_event)
+    (manager.new_controller("adoption", adoption, workers=1)
+     .watches(infraproviders)
+     .watches(nodes, providers_for_node(infraproviders))
+     .watches(machines, provider_of_machine))
     ms_rec = MachineSetReconciler(client, machinesets, machines, deletion_gate=machine_deletion_gate(reviewer))
     machines.on_change(_finish_machine_deletions(reviewer))
     (manager.new_controller("machineset", ms_rec, workers=2)

@@ -16,6 +16,16 @@ from pathlib import Path
 
 SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REBOOT_ARGV = ("systemctl", "reboot")
+
+
+def on_host(host_root: Path | None, argv: tuple[str, ...] | list[str]) -> list[str]:
+    """`argv` run on the host: unchanged on a host, `chroot HOST_ROOT argv` for an agent in a pod.
+
+    A DaemonSet agent sees the host's root filesystem at `--host-root`; chroot makes `systemctl` talk to the
+    host's systemd over its own socket (`/run/systemd/private` of the host). Only the fixed argvs of this
+    module and of the installer's systemd supervisor go through here, never a command from a resource.
+    """
+    return ["chroot", str(host_root), *argv] if host_root is not None else list(argv)
 MAX_MESSAGE = 1024
 
 

@@ -42,7 +42,7 @@ from kubenode.client.resources import Resource
 from kubenode.runtime.conditions import now_rfc3339, set_condition
 from kubenode.runtime.informer import Informer
 
-from .actions import REBOOT_ARGV, ActionRefused, remedy_dir, resolve_script, trim
+from .actions import REBOOT_ARGV, ActionRefused, on_host, remedy_dir, resolve_script, trim
 
 log = logging.getLogger("kubenode.agent.executor")
 Obj = dict[str, Any]
@@ -60,6 +60,8 @@ class ExecutorSettings:
     machine: str
     node_name: str
     root: Path | None = None
+    #: DaemonSet mode: the host's root filesystem as mounted in the pod (reboots go through the host's systemd).
+    host_root: Path | None = None
     restarters: dict[str, Restarter] = field(default_factory=dict)
     #: Restarts a component the installer supervises; False when it is not installed here.
     installed: Callable[[str], Awaitable[bool]] | None = None
@@ -109,7 +111,8 @@ class RemedyExecutor:
     def __init__(self, client: KubeClient, settings: ExecutorSettings, *, rebooter: Rebooter | None = None) -> None:
         self.client = client
         self.settings = settings
-        self.rebooter = rebooter or (self._local_reboot if settings.root is not None else self._host_reboot)
+        self.rebooter = rebooter or (self._local_reboot if settings.root is not None and settings.host_root is None
+                                     else self._host_reboot)
         self.marker = settings.state_dir / "reboot.json"
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self.informer = Informer(client, JOBS, label_selector=f"{c.LABEL_MACHINE}={settings.machine}")
@@ -255,8 +258,9 @@ class RemedyExecutor:
         os.execv(sys.executable, sys.orig_argv)
 
     async def _host_reboot(self) -> None:
-        proc = await asyncio.create_subprocess_exec(*REBOOT_ARGV, stdin=asyncio.subprocess.DEVNULL)
+        argv = on_host(self.settings.host_root, REBOOT_ARGV)
+        proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
         await proc.wait()
         if proc.returncode != 0:
-            raise JobOutcome(c.JOB_PHASE_FAILED, f"{' '.join(REBOOT_ARGV)} exited {proc.returncode}")
+            raise JobOutcome(c.JOB_PHASE_FAILED, f"{' '.join(argv)} exited {proc.returncode}")
         await asyncio.sleep(600)  # the machine goes down; if it does not, the controller times the job out
