@@ -472,7 +472,7 @@ class APIServer:
             raise errors.bad_request("name in URL does not match name in Eviction object")
         options = body.get("deleteOptions") or {}
         res = self.api.delete(t.info, self._ns(t), t.name, options,
-                              dry_run=bool(request.query.getall("dryRun", [])))
+                              dry_run=bool(request.query.getall("dryRun", [])), user=request[USER_KEY])
         await res.wait()
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
@@ -530,7 +530,7 @@ class APIServer:
             if not isinstance(body, dict):
                 raise errors.bad_request("the body must be an autoscaling/v1 Scale")
             new = apply_scale(t.info, current, body)
-            res = self.api.update(t.info, self._ns(t), t.name, new, opts)
+            res = self.api.update(t.info, self._ns(t), t.name, new, opts, subresource="scale")
             await res.wait()
             return json_response(scale_of(t.info, res.obj))
         if t.subresource == "finalize":
@@ -562,7 +562,7 @@ class APIServer:
                 raise errors.unsupported_media_type(base, ["application/json-patch+json",
                                                            "application/merge-patch+json"])
             new = apply_scale(t.info, current, patched)
-            res = self.api.update(t.info, self._ns(t), t.name, new, opts)
+            res = self.api.update(t.info, self._ns(t), t.name, new, opts, subresource="scale")
             await res.wait()
             return json_response(scale_of(t.info, res.obj))
         res = self.api.patch(t.info, self._ns(t), t.name, ctype, raw, opts, subresource=t.subresource)
@@ -586,14 +586,14 @@ class APIServer:
             items, _, _, _ = self.api.list_objects(t.info, t.namespace if t.info.namespaced else None,
                                             label_selector=ls, field_selector=fs)
             results = [self.api.delete(t.info, o["metadata"].get("namespace", ""), o["metadata"]["name"], options,
-                                       dry_run=dry) for o in items]
+                                       dry_run=dry, user=request[USER_KEY]) for o in items]
             for r in results:
                 await r.wait()
             return json_response({"kind": t.info.list_kind, "apiVersion": t.info.api_version,
                                   "metadata": {"resourceVersion": str(self.store.rv)},
                                   "items": [r.obj for r in results if r.obj.get("kind") != "Status"]})
         self._authorize(request, "delete", t)
-        res = self.api.delete(t.info, self._ns(t), t.name, options, dry_run=dry)
+        res = self.api.delete(t.info, self._ns(t), t.name, options, dry_run=dry, user=request[USER_KEY])
         return await self._respond(res)
 
     # ---- WATCH

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from . import defaults, errors
+from .admission_policy import INTERNAL_USER, AdmissionRequest, PolicyAdmission
 from .apply import server_side_apply, track_update
 from .errors import Cause, StatusError, field_cause
 from .metadata import generate_name, validate_metadata_update, validate_object_meta
@@ -70,7 +71,7 @@ class WriteOptions:
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     field_manager: str = ""
     force: bool = False
-    #: Who writes (None: the server's own control loops), for checks that depend on the writer.
+    #: Who writes (checks and admission policies, as request.userInfo); None: the server's own control loops.
     user: User | None = None
 
 
@@ -92,6 +93,7 @@ class ObjectAPI:
         self.snapshots = ListSnapshots()
         #: Run, in order, on every validated create and update (see WriteCheck).
         self.write_checks: list[WriteCheck] = []
+        self.policies = PolicyAdmission(store, registry)
 
     # ------------------------------------------------------------------ reads
     def get(self, info: ResourceInfo, namespace: str, name: str) -> Obj:
@@ -208,7 +210,7 @@ class ObjectAPI:
             m["generation"] = 1
         if info.status_subresource and not info.builtin:
             obj.pop("status", None)  # status is written only through /status
-        warnings = self._admit(info, obj, None, opts)
+        warnings = self._admit(info, obj, None, opts, "CREATE", subresource)
         if opts.field_manager:
             track_update(None, obj, manager=opts.field_manager, api_version=info.api_version, schema=info.schema,
                          hints=info.smp_hints, now=now_rfc3339())
@@ -269,7 +271,7 @@ class ObjectAPI:
                     "FieldValueForbidden", "metadata.finalizers",
                     f"Forbidden: no new finalizers can be added if the object is being deleted, found new "
                     f"finalizers {sorted(added)}")])
-        warnings = self._admit(info, new, old, opts)
+        warnings = self._admit(info, new, old, opts, "UPDATE", subresource)
         if info.track_generation:
             gen = om.get("generation", 1)
             if _spec_changed(old, new):
@@ -356,13 +358,13 @@ class ObjectAPI:
             if info.namespaced:
                 merged["metadata"]["namespace"] = namespace
             res = self.create(info, namespace, merged, WriteOptions(
-                dry_run=opts.dry_run, field_validation=opts.field_validation))
+                dry_run=opts.dry_run, field_validation=opts.field_validation, user=opts.user))
             return res
         return self._update(info, key, old, merged, opts, subresource, manager_op="Apply")
 
     # ------------------------------------------------------------------ delete
     def delete(self, info: ResourceInfo, namespace: str, name: str, options: Mapping[str, Any],
-               *, dry_run: bool = False) -> WriteResult:
+               *, dry_run: bool = False, user: User | None = None) -> WriteResult:
         """DELETE with propagationPolicy, preconditions and finalizers."""
         key = info.key(namespace if info.namespaced else "", name)
         old = self.store.get(key)
@@ -386,27 +388,28 @@ class ObjectAPI:
             raise errors.invalid("DeleteOptions", "", "", [field_cause(
                 "FieldValueNotSupported", "propagationPolicy",
                 f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"')])
-        opts = WriteOptions(dry_run=dry_run)
+        opts = WriteOptions(dry_run=dry_run, user=user)
+        warnings = self._admit_policies(info, None, old, opts, "DELETE", "")
         finalizers = list(om.get("finalizers") or [])
         extra = {"Foreground": FOREGROUND, "Orphan": ORPHAN}.get(policy or "")
         if info.plural == "namespaces" and not info.group:
-            return self._delete_namespace(info, key, old, opts)
+            return _warned(self._delete_namespace(info, key, old, opts), warnings)
         if extra and extra not in finalizers:
             finalizers.append(extra)
         if not finalizers:
-            return self._stage_delete(info, key, old, opts)
+            return _warned(self._stage_delete(info, key, old, opts), warnings)
         # Still present (finalizers): 200 with the object, as kube answers; 202 only when the client asked for
         # cascading deletion the old way (orphanDependents=false), a compatibility rule of kube's DELETE handler.
         code = 202 if options.get("orphanDependents") is False else 200
         if om.get("deletionTimestamp") and finalizers == list(om.get("finalizers") or []):
-            return WriteResult(self.as_version(info, old), code)
+            return WriteResult(self.as_version(info, old), code, None, warnings)
         new = clone(old)
         nm = new["metadata"]
         if not nm.get("deletionTimestamp"):
             nm["deletionTimestamp"] = now_rfc3339()
             nm["deletionGracePeriodSeconds"] = 0
         nm["finalizers"] = finalizers
-        return self._stage(info, key, new, code, opts, [])
+        return self._stage(info, key, new, code, opts, warnings)
 
     def _delete_namespace(self, info: ResourceInfo, key: str, old: Obj, opts: WriteOptions) -> WriteResult:
         if old["metadata"].get("deletionTimestamp"):
@@ -481,8 +484,9 @@ class ObjectAPI:
                 f"unable to create new content in namespace {namespace} because it is being terminated",
                 name=namespace, kind="namespaces")
 
-    def _admit(self, info: ResourceInfo, obj: Obj, old: Obj | None, opts: WriteOptions) -> list[str]:
-        """Prune, default and validate `obj` in place; returns warnings (Warn field validation)."""
+    def _admit(self, info: ResourceInfo, obj: Obj, old: Obj | None, opts: WriteOptions, operation: str,
+               subresource: str) -> list[str]:
+        """Prune, default and validate `obj` in place, then ValidatingAdmissionPolicies; returns warnings."""
         warnings: list[str] = []
         rid = _resource_id(info)
         defaults.apply(rid, obj, old)
@@ -519,7 +523,16 @@ class ObjectAPI:
             raise errors.invalid(info.kind, info.group, name, causes)
         for check in self.write_checks:
             check(info, obj, old, opts)
+        warnings.extend(self._admit_policies(info, obj, old, opts, operation, subresource))
         return warnings
+
+    def _admit_policies(self, info: ResourceInfo, obj: Obj | None, old: Obj | None, opts: WriteOptions,
+                        operation: str, subresource: str) -> list[str]:
+        meta = (obj if obj is not None else old or {}).get("metadata") or {}
+        return self.policies.admit(AdmissionRequest(
+            info=info, operation=operation, name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or ""), subresource=subresource, obj=obj, old=old,
+            user=opts.user or INTERNAL_USER, dry_run=opts.dry_run))
 
     def _stage(self, info: ResourceInfo, key: str, obj: Obj, code: int, opts: WriteOptions,
                warnings: list[str]) -> WriteResult:
@@ -527,6 +540,11 @@ class ObjectAPI:
             return WriteResult(obj, code, None, warnings)
         stored, durable = self.store.stage(key, obj)
         return WriteResult(stored, code, durable, warnings)
+
+
+def _warned(res: WriteResult, warnings: list[str]) -> WriteResult:
+    res.warnings.extend(warnings)
+    return res
 
 
 def _drop_empty_collections(meta: Obj) -> None:

@@ -11,6 +11,7 @@ import base64
 from collections.abc import Callable
 
 from . import gobase64
+from .builtins_admission import ADMISSION_VALIDATORS
 from .defaults import pod_qos_class
 from .errors import Cause, field_cause
 from .objects import Obj, now_rfc3339
@@ -167,4 +168,5 @@ PREPARE: dict[str, PrepareFn] = {
 VALIDATE: dict[str, ValidateFn] = {
     "/secrets": _validate_secret,
     "apiextensions.k8s.io/customresourcedefinitions": _validate_crd,
+    **ADMISSION_VALIDATORS,
 }
