@@ -24,6 +24,7 @@ import orjson
 from . import defaults, errors
 from .admission_policy import INTERNAL_USER, AdmissionRequest, PolicyAdmission
 from .apply import server_side_apply, track_update
+from .crd_validation import rule_causes
 from .errors import Cause, StatusError, field_cause
 from .metadata import generate_name, validate_metadata_update, validate_object_meta
 from .objects import Obj, clone, get_path, new_uid, now_rfc3339, set_path
@@ -516,6 +517,8 @@ class ObjectAPI:
                 warnings.extend(f'unknown field "{f}"' for f in unknown)
             schema.apply_defaults(obj)
             causes.extend(schema.validate(obj))
+            if not causes:
+                causes.extend(rule_causes(schema.schema, obj, old))
         validate = VALIDATE.get(rid)
         if validate is not None:
             causes.extend(validate(obj))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from . import gobase64
 from .builtins_admission import ADMISSION_VALIDATORS
+from .crd_validation import compile_errors
 from .defaults import pod_qos_class
 from .errors import Cause, field_cause
 from .objects import Obj, now_rfc3339
@@ -151,6 +152,7 @@ def _validate_crd(obj: Obj) -> list[Cause]:
                                       "Required value: schemas are required"))
             continue
         causes.extend(check_structural(schema, f"spec.versions[{i}].schema.openAPIV3Schema"))
+        causes.extend(compile_errors(schema, f"spec.versions[{i}].schema.openAPIV3Schema"))
     return causes
 
 
