@@ -163,7 +163,7 @@ _VALIDATIONS: list[Obj] = [
                 "an agent may not change the finalizers of a RemedyOperationJob"),
 ]
 
-_WRITES = ["CREATE", "UPDATE", "DELETE"]
+_WRITES = ("CREATE", "UPDATE", "DELETE")
 
 NODE_ISOLATION_POLICY: Obj = {
     "apiVersion": "admissionregistration.k8s.io/v1",
@@ -172,10 +172,11 @@ NODE_ISOLATION_POLICY: Obj = {
     "spec": {
         "failurePolicy": "Fail",
         "matchConstraints": {"resourceRules": [
-            {"apiGroups": [""], "apiVersions": ["v1"], "operations": _WRITES, "resources": ["nodes", "nodes/status"]},
-            {"apiGroups": ["coordination.k8s.io"], "apiVersions": ["v1"], "operations": _WRITES,
+            {"apiGroups": [""], "apiVersions": ["v1"], "operations": list(_WRITES),
+             "resources": ["nodes", "nodes/status"]},
+            {"apiGroups": ["coordination.k8s.io"], "apiVersions": ["v1"], "operations": list(_WRITES),
              "resources": ["leases"]},
-            {"apiGroups": [c.GROUP], "apiVersions": ["*"], "operations": _WRITES,
+            {"apiGroups": [c.GROUP], "apiVersions": ["*"], "operations": list(_WRITES),
              "resources": ["machines", "machines/status", "machinecomponents", "machinecomponents/status",
                            "remedyoperationjobs", "remedyoperationjobs/status"]},
         ]},

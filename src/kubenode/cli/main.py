@@ -256,6 +256,14 @@ def rbac() -> None:
 
 
 @app.command()
+def policies() -> None:
+    """Print the node-isolation ValidatingAdmissionPolicy and binding as YAML (kubectl apply -f -)."""
+    from kubenode.api.policies import policies_yaml
+
+    typer.echo(policies_yaml(), nl=False)
+
+
+@app.command()
 def agent(
     machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
     kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig with the agent's token.")] = None,

@@ -37,6 +37,7 @@ from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
 from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
 
+from .admission_install import install_admission_policies
 from .agent_authz import agent_rule, is_legacy_agent
 from .operators import Operators, OperatorSettings, build_manager
 from .prometheus import RunningPrometheus, start_prometheus
@@ -161,6 +162,7 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
     try:
         # The installer's part, as the admin (`kubectl apply` on a real cluster): CRDs, namespace, RBAC.
         await install_crds(client)
+        await install_admission_policies(client)
         await ensure_system_namespace(client)
         await install_rbac(client)
         # The operators run as their ServiceAccount with least privilege (api/rbac.py), not as an admin.
