@@ -28,7 +28,7 @@ from kubenode.agent.installer import ComponentAgent, ComponentAgentConfig
 from kubenode.agent.installer.component_agent import MACHINE_COMPONENTS
 from kubenode.agent.installer.journal import recover
 from kubenode.agent.installer.layout import ComponentLayout
-from kubenode.api.constants import FINALIZER_MACHINE_COMPONENT
+from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT
 from kubenode.apiserver.authz import Authorizer
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
@@ -53,6 +53,8 @@ from .installer_env import (
 Obj = dict[str, Any]
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
+MACHINE_COMPONENT_SETS = Resource("kubenode.io", "v1alpha1", "machinecomponentsets", "MachineComponentSet",
+                                  namespaced=False)
 MACHINE = "m1"
 COMPONENT = "node-exporter"
 
@@ -65,6 +67,11 @@ class Env:
     root: Path
     artifacts: dict[str, Artifact]
     tmp: Path
+    #: The MachineComponentSet that controls the test's MachineComponents (the agent acts only on those).
+    owner: Obj
+
+    def machine_component(self, name: str, machine: str, component: str, tmpl: Obj) -> Obj:
+        return machine_component(name, machine, component, tmpl, owner=self.owner)
 
     def layout(self) -> ComponentLayout:
         return ComponentLayout(self.root, COMPONENT)
@@ -101,8 +108,12 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     try:
         await install_crds(admin)
         agent = agent_client(server, await _token_for(admin, MACHINE))
-        yield Env(server, admin, agent, tmp_path / "machines" / MACHINE, demo_archives(tmp_path / "artifacts"),
-                  tmp_path)
+        artifacts = demo_archives(tmp_path / "artifacts")
+        owner = await admin.create(MACHINE_COMPONENT_SETS, {
+            "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": COMPONENT},
+            "spec": {"component": COMPONENT, "selector": {"matchLabels": {"none": "none"}},
+                     "template": spec_for(artifacts["1.0.0"])}})
+        yield Env(server, admin, agent, tmp_path / "machines" / MACHINE, artifacts, tmp_path, owner)
     finally:
         if agent is not None:
             await agent.close()
@@ -159,7 +170,7 @@ def nothing_installed(layout: ComponentLayout) -> None:
 
 
 async def test_install_from_file_url_then_remove_on_delete(env: Env) -> None:
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT,
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT,
                                                                  spec_for(env.artifacts["1.0.0"])))
     async with running_agent(env):
         st = await env.status_where("mc1", "1.0.0 running", phase="Running", installedVersion="1.0.0", healthy=True)
@@ -198,7 +209,7 @@ async def test_install_from_http_url(env: Env) -> None:
     await server.start()
     try:
         a = env.artifacts["1.0.0"]
-        await env.admin.create(MACHINE_COMPONENTS, machine_component(
+        await env.admin.create(MACHINE_COMPONENTS, env.machine_component(
             "mc1", MACHINE, COMPONENT, spec_for(a, url=server.url(a.filename))))
         async with running_agent(env):
             await env.status_where("mc1", "1.0.0 running over http", phase="Running", installedVersion="1.0.0",
@@ -210,7 +221,7 @@ async def test_install_from_http_url(env: Env) -> None:
 async def test_checksum_mismatch_installs_nothing(env: Env) -> None:
     tmpl = spec_for(env.artifacts["1.0.0"])
     tmpl["source"]["sha256"] = "0" * 64
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     async with running_agent(env):
         st = await env.status_where("mc1", "Failed", phase="Failed")
         assert "checksum mismatch" in st["message"] and "nothing was installed" in st["message"]
@@ -221,7 +232,7 @@ async def test_checksum_mismatch_installs_nothing(env: Env) -> None:
 
 
 async def test_upgrade_switches_atomically_then_unhealthy_upgrade_rolls_back(env: Env) -> None:
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT,
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT,
                                                                  spec_for(env.artifacts["1.0.0"])))
     async with running_agent(env):
         await env.status_where("mc1", "1.0.0 running", phase="Running", installedVersion="1.0.0", healthy=True)
@@ -275,7 +286,7 @@ async def _phases_of(env: Env, name: str, mc: Obj, seen: list[str]) -> None:
 ])
 async def test_installing_is_reported_only_for_slow_installs(env: Env, report_after: float,
                                                              phases: list[str]) -> None:
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT,
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT,
                                                                  spec_for(env.artifacts["1.0.0"])))
     async with running_agent(env, installing_report_after=report_after):
         await env.status_where("mc1", "1.0.0 running", phase="Running", installedVersion="1.0.0", healthy=True)
@@ -305,7 +316,7 @@ async def _true(x: bool) -> bool:
 async def test_absolute_command_path_rejected_by_the_api(env: Env) -> None:
     tmpl = spec_for(env.artifacts["1.0.0"], run={"command": ["/bin/sh", "-c", "id"]})
     with pytest.raises(errors.Invalid) as exc:
-        await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+        await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     assert "spec.run.command[0]" in str(exc.value)
 
 
@@ -313,7 +324,7 @@ async def test_command_outside_the_artifact_refused(env: Env) -> None:
     # Passes the schema, but the program is a file written from the custom resource, not from the artifact.
     tmpl = spec_for(env.artifacts["1.0.0"], run={"command": ["etc/run.sh"]},
                     files=[{"path": "etc/run.sh", "content": "#!/bin/sh\nid\n", "mode": 493}])
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     async with running_agent(env):
         st = await env.status_where("mc1", "Failed", phase="Failed")
         assert "spec.run.command[0]" in st["message"] and "not a file of the verified artifact" in st["message"]
@@ -326,7 +337,7 @@ async def test_link_escaping_the_artifact_refused(env: Env) -> None:
     path.write_bytes(data)
     tmpl = {"version": "1.0.0", "source": {"url": path.as_uri(), "sha256": hashlib.sha256(data).hexdigest()},
             "run": {"command": ["bin/tool"]}}
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     async with running_agent(env):
         st = await env.status_where("mc1", "Failed", phase="Failed")
         assert "escapes the directory" in st["message"]
@@ -338,7 +349,7 @@ async def test_tar_with_dotdot_member_refused(env: Env) -> None:
     path = env.tmp / "evil.tar.gz"
     path.write_bytes(data)
     tmpl = {"version": "1.0.0", "source": {"url": path.as_uri(), "sha256": hashlib.sha256(data).hexdigest()}}
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     async with running_agent(env):
         st = await env.status_where("mc1", "Failed", phase="Failed")
         assert "'..' in path" in st["message"]
@@ -350,8 +361,8 @@ async def test_tar_with_dotdot_member_refused(env: Env) -> None:
 
 async def test_agent_may_patch_only_its_own_machine_components(env: Env) -> None:
     a = env.artifacts["1.0.0"]
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mine", MACHINE, COMPONENT, spec_for(a)))
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("theirs", "m2", COMPONENT, spec_for(a)))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mine", MACHINE, COMPONENT, spec_for(a)))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("theirs", "m2", COMPONENT, spec_for(a)))
     body = {"metadata": {"finalizers": [FINALIZER_MACHINE_COMPONENT]}}
     await env.agent.patch(MACHINE_COMPONENTS, "mine", body)
     with pytest.raises(errors.Forbidden):
@@ -405,7 +416,7 @@ async def test_agent_killed_mid_upgrade_is_consistent_after_restart(env: Env, st
         assert layout.is_complete(v)
 
     # Then it converges on the desired version, and no orphan of the killed agent survives.
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, spec_for(a2)))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, spec_for(a2)))
     try:
         async with running_agent(env):
             await env.status_where("mc1", "1.1.0 running after the restart", phase="Running",

@@ -288,6 +288,9 @@ def agent(
     system_stats_monitor: Annotated[str, typer.Option(
         "--config.system-stats-monitor", help="node-problem-detector's flag: comma-separated system stats "
         "monitor configs (exported as metrics on /metrics).")] = "",
+    trust_file_dir: Annotated[list[Path] | None, typer.Option(
+        "--trust-file-dir", help="A directory file:// component sources may come from (repeatable; default: "
+                                 "DATA/artifacts in local mode, none otherwise).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the KubeNode agent for one machine."""
@@ -303,7 +306,8 @@ def agent(
                       metrics_port=metrics_port,
                       system_log_monitors=_paths(system_log_monitor),
                       custom_plugin_monitors=_paths(custom_plugin_monitor),
-                      system_stats_monitors=_paths(system_stats_monitor))
+                      system_stats_monitors=_paths(system_stats_monitor),
+                      trusted_file_dirs=tuple(trust_file_dir) if trust_file_dir else None)
 
     async def run() -> None:
         stop = _stop_on_signals()
