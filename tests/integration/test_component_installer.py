@@ -123,6 +123,9 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
 
 @contextlib.asynccontextmanager
 async def running_agent(env: Env, **config: Any) -> AsyncIterator[ComponentAgent]:
+    # The tests' hand-made archives live in the test directory: the agent trusts it for file:// sources
+    # (as `--trust-file-dir` would); a test that passes trusted_file_dirs=None gets the local-mode default.
+    config.setdefault("trusted_file_dirs", (env.tmp,))
     ext = ComponentAgent(env.agent, ComponentAgentConfig(machine=MACHINE, root=env.root, **config))
     stop = asyncio.Event()
     task = asyncio.create_task(ext.run(stop), name="component-agent")
@@ -373,6 +376,66 @@ async def test_agent_may_patch_only_its_own_machine_components(env: Env) -> None
     mine["spec"]["version"] = "9.9.9"
     with pytest.raises(errors.Forbidden):
         await env.agent.replace(MACHINE_COMPONENTS, mine)
+
+
+async def _ignored_events(env: Env, name: str) -> list[str] | None:
+    events, _ = await env.admin.list(Resource("", "v1", "events", "Event", namespaced=True), "default")
+    msgs = [e["message"] for e in events if e["involvedObject"]["name"] == name and e["reason"] == "NotForThisNode"
+            and e["type"] == "Warning"]
+    return msgs or None
+
+
+@pytest.mark.parametrize(("case", "why"), [
+    ("relabelled", "names machine 'm2' in spec.machineName"),
+    ("no controller", "has no MachineComponentSet as its controller"),
+])
+async def test_agent_ignores_components_that_are_not_its_own(env: Env, case: str, why: str) -> None:
+    """A MachineComponent labelled for this machine but whose spec names another one (what the relabel attack
+    produces on a server that lacks the admission policy), or that no MachineComponentSet controls, runs nothing."""
+    mc = env.machine_component("mc1", "m2", COMPONENT, spec_for(env.artifacts["1.0.0"]))
+    if case == "relabelled":
+        mc["metadata"]["labels"]["kubenode.io/machine"] = MACHINE  # label says m1, spec says m2
+    else:
+        mc = env.machine_component("mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"]))
+        del mc["metadata"]["ownerReferences"]
+    await env.admin.create(MACHINE_COMPONENTS, mc)
+    async with running_agent(env):
+        msgs = await eventually(lambda: _ignored_events(env, "mc1"), 20, "a NotForThisNode Warning Event")
+        assert why in msgs[0]
+        nothing_installed(env.layout())
+        assert not (await env.mc()).get("status")  # not a single write about it
+        assert FINALIZER_MACHINE_COMPONENT not in ((await env.mc())["metadata"].get("finalizers") or [])
+
+
+async def test_file_source_outside_the_trusted_directory_installs_nothing(env: Env) -> None:
+    a = env.artifacts["1.0.0"]
+    elsewhere = env.tmp / "elsewhere"
+    elsewhere.mkdir()
+    copy = elsewhere / a.path.name
+    copy.write_bytes(a.path.read_bytes())
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT,
+                                                                     spec_for(a, copy.as_uri())))
+    async with running_agent(env, trusted_file_dirs=None):  # local mode's default: DATA/artifacts only
+        st = await env.status_where("mc1", "Failed", phase="Failed")
+        assert "file:// sources must be inside a trusted directory" in st["message"], st
+        assert {c["type"]: c["reason"] for c in st["conditions"]}["Installed"] == "DownloadFailed"
+        nothing_installed(env.layout())
+
+
+async def test_a_file_may_not_replace_an_artifact_member_by_another_spelling(env: Env) -> None:
+    a = env.artifacts["1.0.0"]
+    tmpl = spec_for(a, files=[{"path": "bin//node-exporter", "content": "#!/bin/sh\necho pwned\n", "mode": 0o755}])
+    with pytest.raises(errors.Invalid):  # the CRD rule wants the normal form
+        await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
+
+
+async def test_loader_environment_is_refused_at_admission(env: Env) -> None:
+    a = env.artifacts["1.0.0"]
+    tmpl = spec_for(a)
+    tmpl["run"] = dict(tmpl["run"], env=[{"name": "LD_PRELOAD", "value": "/tmp/evil.so"}])
+    with pytest.raises(errors.Invalid) as exc:
+        await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    assert [c["field"] for c in exc.value.causes] == ["spec.run.env[0].name"]
 
 
 # --------------------------------------------------------------------------- crash consistency
