@@ -43,6 +43,7 @@ from .cel_engine import (
     activation,
     compile_expression,
 )
+from .cel_inline import inline_variables
 from .errors import StatusError
 from .objects import Obj
 from .registry import Registry
@@ -108,7 +109,7 @@ def _resource_matches(pattern: str, resource: str, sub: str) -> bool:
         return True
     if not p_sub and "/" not in pattern:
         return not sub and (p_res == "*" or p_res == resource)
-    return (p_res == "*" or p_res == resource) and (p_sub == "*" or p_sub == sub)
+    return (p_res == "*" or p_res == resource) and bool(sub) and (p_sub == "*" or p_sub == sub)
 
 
 def _rules(raw: Any) -> tuple[_Rule, ...]:
@@ -154,6 +155,7 @@ class _Validation:
     message: str
     message_program: Program | None
     reason: str
+    source: str = ""  # the expression as written (program may have the variables inlined)
 
 
 @dataclass
@@ -166,6 +168,10 @@ class _Policy:
     validations: list[_Validation]
     param_kind: tuple[str, str] | None  # (apiVersion, kind)
     broken: str = ""  # a policy that cannot be compiled (old data): fails per failurePolicy
+    #: Validations carry their variables inlined (cel_inline.py): no variable is evaluated on its own.
+    inlined: bool = False
+    #: All validations ANDed in one program: the common case (the request passes) costs one evaluation.
+    all_valid: Program | None = None
 
 
 @dataclass
@@ -338,16 +344,30 @@ def _compile_policy(obj: Obj) -> _Policy:
     try:
         for m in spec.get("matchConditions") or []:
             policy.conditions.append((str(m["name"]), compile_expression(m["expression"], MATCH_CONDITION_VARIABLES)))
+        sources: dict[str, str] = {}
+        inlinable = True
         for v in spec.get("variables") or []:
             policy.variables.append((str(v["name"]), compile_expression(v["expression"], POLICY_VARIABLES)))
-        for v in spec.get("validations") or []:
+            src = inline_variables(str(v["expression"]), sources)
+            inlinable = inlinable and src is not None
+            sources[str(v["name"])] = src or ""
+        raw = [(str(v["expression"]), v.get("messageExpression")) for v in spec.get("validations") or []]
+        inlined = [(inline_variables(e, sources), inline_variables(str(me), sources) if me else None) for e, me in raw]
+        policy.inlined = inlinable and all(e is not None and (me is None or m is not None)
+                                           for (e, m), (_, me) in zip(inlined, raw, strict=True))
+        for v, (e, m) in zip(spec.get("validations") or [], inlined, strict=True):
             me = v.get("messageExpression")
+            expr, msg_expr = (e, m) if policy.inlined else (v["expression"], me)
             policy.validations.append(_Validation(
-                program=compile_expression(v["expression"], POLICY_VARIABLES),
+                program=compile_expression(str(expr), POLICY_VARIABLES),
                 message=str(v.get("message") or ""),
-                message_program=compile_expression(me, POLICY_VARIABLES) if me else None,
+                message_program=compile_expression(str(msg_expr), POLICY_VARIABLES) if msg_expr else None,
                 reason=str(v.get("reason") or "Invalid"),
+                source=str(v["expression"]),
             ))
+        if policy.inlined and len(policy.validations) > 1:
+            policy.all_valid = compile_expression(
+                " && ".join(f"({v.program.expression})" for v in policy.validations), POLICY_VARIABLES)
     except (CELCompileError, KeyError, TypeError) as exc:
         policy.broken = f"policy {name} cannot be compiled: {exc}"
     return policy
@@ -402,18 +422,25 @@ def _evaluate(policy: _Policy, values: dict[str, Any]) -> tuple[str, str] | None
                 return None
     variables: dict[str, Any] = {}
     full = dict(values, variables=variables)
-    for vname, program in policy.variables:
-        try:
-            variables[vname] = program.evaluate(activation(POLICY_VARIABLES, full))
-        except CELEvalError:
-            continue  # an expression that reads it fails with "no such key" and follows failurePolicy
+    if not policy.inlined:
+        for vname, program in policy.variables:
+            try:
+                variables[vname] = program.evaluate(activation(POLICY_VARIABLES, full))
+            except CELEvalError:
+                continue  # an expression that reads it fails with "no such key" and follows failurePolicy
     act = activation(POLICY_VARIABLES, full)
+    if policy.all_valid is not None:
+        try:
+            if policy.all_valid.evaluate_bool(act):
+                return None
+        except CELEvalError:
+            pass  # one of them failed to evaluate: find which, in order, below
     for v in policy.validations:
         try:
             ok = v.program.evaluate_bool(act)
         except CELEvalError as exc:
             if policy.failure_fail:
-                return "Invalid", f"expression '{v.program.expression}' resulted in error: {exc}"
+                return "Invalid", f"expression '{v.source}' resulted in error: {exc}"
             continue
         if ok:
             continue
@@ -431,4 +458,4 @@ def _message(v: _Validation, act: Activation) -> str:
             log.debug("messageExpression failed: %s", exc)
     if v.message:
         return v.message
-    return f"failed expression: {v.program.expression}"
+    return f"failed expression: {v.source}"
