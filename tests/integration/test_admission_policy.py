@@ -180,3 +180,25 @@ async def test_printer_columns_and_status_subresource(kube: Kube) -> None:
     assert [c["name"] for c in r.json["columnDefinitions"]] == ["Name", "PolicyName", "ParamRef", "Age"]
     r = await kube.patch(f"{VAP}/p/status", {"status": {"observedGeneration": 1}})
     assert r.status == 200 and r.json["status"]["observedGeneration"] == 1
+
+
+async def test_namespace_selector(kube: Kube) -> None:
+    for ns, labels in (("prod", {"env": "prod"}), ("dev", {"env": "dev"})):
+        assert (await kube.post("/api/v1/namespaces", {"metadata": {"name": ns, "labels": labels}})).status == 201
+    p = policy("prod-only", [{"expression": "false", "message": "frozen", "reason": "Forbidden"}])
+    await install(kube, p, binding("prod-only", "prod-only", ["Deny"], matchResources={
+        "namespaceSelector": {"matchLabels": {"env": "prod"}}}))
+    assert (await kube.post("/api/v1/namespaces/prod/configmaps", cm("x"))).status == 403
+    assert (await kube.post("/api/v1/namespaces/dev/configmaps", cm("x"))).status == 201
+
+
+async def test_up_installs_the_shipped_policies_idempotently(server: RunningServer) -> None:
+    from kubenode.client.client import KubeClient
+    from kubenode.client.config import load_config
+    from kubenode.controlplane.admission_install import install_admission_policies
+
+    async with KubeClient(load_config(server.kubeconfig)) as client:
+        assert await install_admission_policies(client) == [
+            "validatingadmissionpolicies/kubenode-node-isolation",
+            "validatingadmissionpolicybindings/kubenode-node-isolation"]
+        assert await install_admission_policies(client) == []
