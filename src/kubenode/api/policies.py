@@ -29,6 +29,7 @@ which objects, by content.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -75,8 +76,6 @@ _VARIABLES: list[Obj] = [
     {"name": "core", "expression": "request.resource.group == ''"},
     {"name": "kubenode", "expression": f"request.resource.group == '{c.GROUP}'"},
     {"name": "res", "expression": "request.resource.resource"},
-    # Objects that exist on either side of the write (none is null on update; one is on create/delete).
-    {"name": "sides", "expression": "(object == null ? [] : [object]) + (oldObject == null ? [] : [oldObject])"},
     {"name": "newLabels", "expression":
         "object == null || !has(object.metadata.labels) ? {} : object.metadata.labels"},
     {"name": "oldLabels", "expression":
@@ -105,6 +104,17 @@ _NODE_LABEL_OK = _lines(
     "|| (k == 'kubenode.io/machine' && oldObject == null)")
 
 
+def _both(predicate: str) -> str:
+    """`predicate` (about `o`) holds for the object before and after the write, where they exist.
+
+    Written out for `object` and `oldObject` (rather than as a list of both) so that every use of them is a
+    field selection: the server then hands the policy only the top-level fields it names.
+    """
+    def on(name: str) -> str:
+        return f"({name} == null || " + re.sub(r"\bo\.", f"{name}.", predicate) + ")"
+    return f"({on('object')} && {on('oldObject')})"
+
+
 def _validation(expression: str, message: str, message_expression: str = "") -> Obj:
     v: Obj = {"expression": expression, "message": message, "reason": "Forbidden"}
     if message_expression:
@@ -118,7 +128,7 @@ _VALIDATIONS: list[Obj] = [
                 f"kubenode-agent ServiceAccount with a token bound to a node"),
     # --- Node
     _validation("!(variables.core && variables.res == 'nodes') || "
-                "variables.sides.all(o, o.metadata.name == variables.nodeName)",
+                + _both("o.metadata.name == variables.nodeName"),
                 "an agent may write only its own Node",
                 "'an agent may write only its own Node (' + variables.nodeName + ')'"),
     _validation("!(variables.core && variables.res == 'nodes') || variables.changedLabels.all(k, "
@@ -133,23 +143,21 @@ _VALIDATIONS: list[Obj] = [
                 f"variables.changedLabels.filter(k, !({_NODE_LABEL_OK})).join(', ')"),
     # --- Lease
     _validation("!(request.resource.group == 'coordination.k8s.io' && variables.res == 'leases') || "
-                "(request.namespace == 'kube-node-lease' && "
-                "variables.sides.all(o, o.metadata.name == variables.nodeName))",
+                "(request.namespace == 'kube-node-lease' && " + _both("o.metadata.name == variables.nodeName") + ")",
                 "an agent may write only its own Lease (kube-node-lease/<its node>)"),
     # --- Machine
     _validation("!(variables.kubenode && variables.res == 'machines') || (request.subResource == 'status' && "
-                "variables.sides.all(o, (has(o.spec.nodeName) ? o.spec.nodeName : o.metadata.name) == "
-                "variables.nodeName))",
+                + _both("(has(o.spec.nodeName) ? o.spec.nodeName : o.metadata.name) == variables.nodeName") + ")",
                 "an agent may write only the status of its own Machine"),
     # --- MachineComponent / RemedyOperationJob
     _validation("!(variables.kubenode && variables.res in ['machinecomponents', 'remedyoperationjobs']) || "
                 "request.operation == 'UPDATE'",
                 "an agent may not create or delete MachineComponents or RemedyOperationJobs"),
-    _validation("!(variables.kubenode && variables.res == 'machinecomponents') || variables.sides.all(o, "
-                "(has(o.spec.nodeName) ? o.spec.nodeName : o.spec.machineName) == variables.nodeName)",
+    _validation("!(variables.kubenode && variables.res == 'machinecomponents') || "
+                + _both("(has(o.spec.nodeName) ? o.spec.nodeName : o.spec.machineName) == variables.nodeName"),
                 "an agent may write only MachineComponents of its own node (spec.nodeName)"),
     _validation("!(variables.kubenode && variables.res == 'remedyoperationjobs') || "
-                "variables.sides.all(o, o.spec.nodeName == variables.nodeName)",
+                + _both("o.spec.nodeName == variables.nodeName"),
                 "an agent may write only RemedyOperationJobs of its own node (spec.nodeName)"),
     _validation("!(variables.kubenode && variables.res in ['machinecomponents', 'remedyoperationjobs']) || "
                 "variables.sameOwnersAndSpec",

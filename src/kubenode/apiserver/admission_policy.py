@@ -29,12 +29,12 @@ a dictionary walk and the CEL evaluation of the policies that match it.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .builtins_admission import BINDINGS, GROUP, POLICIES
 from .cel_engine import (
-    MATCH_CONDITION_VARIABLES,
     POLICY_VARIABLES,
     Activation,
     CELCompileError,
@@ -172,6 +172,8 @@ class _Policy:
     inlined: bool = False
     #: All validations ANDed in one program: the common case (the request passes) costs one evaluation.
     all_valid: Program | None = None
+    #: The top-level fields of object/oldObject the policy can read (None: whole objects); see `_fields_read`.
+    object_fields: frozenset[str] | None = None
 
 
 @dataclass
@@ -238,7 +240,8 @@ class PolicyAdmission:
                                  "failed to configure binding: no params found for policy binding with "
                                  "`Deny` parameterNotFoundAction", warnings)
                     continue
-                values = dict(base, params=params)
+                values = dict(base, params=params, object=_project(req.obj, policy.object_fields),
+                              oldObject=_project(req.old, policy.object_fields))
                 verdict = _evaluate(policy, values)
                 if verdict is not None:
                     reason, message = verdict
@@ -266,12 +269,13 @@ class PolicyAdmission:
             return not required
         info = req.info
         if m.rules or required:
-            versions = [info.version]
-            if m.equivalent:
-                versions += [v.version for v in self._registry.versions_of(info.group, info.plural)
-                             if v.version != info.version]
-            hit = any(r.matches(req.operation, info.group, v, info.plural, req.subresource, req.name, info.namespaced)
-                      for r in m.rules for v in versions)
+            hit = any(r.matches(req.operation, info.group, info.version, info.plural, req.subresource, req.name,
+                                info.namespaced) for r in m.rules)
+            if not hit and m.equivalent:  # the same resource served in another version
+                others = [v.version for v in self._registry.versions_of(info.group, info.plural)
+                          if v.version != info.version]
+                hit = any(r.matches(req.operation, info.group, v, info.plural, req.subresource, req.name,
+                                    info.namespaced) for r in m.rules for v in others)
             if not hit:
                 return False
         if any(r.matches(req.operation, info.group, info.version, info.plural, req.subresource, req.name,
@@ -343,7 +347,9 @@ def _compile_policy(obj: Obj) -> _Policy:
     )
     try:
         for m in spec.get("matchConditions") or []:
-            policy.conditions.append((str(m["name"]), compile_expression(m["expression"], MATCH_CONDITION_VARIABLES)))
+            # Checked against MATCH_CONDITION_VARIABLES when the policy is written (builtins_admission.py);
+            # compiled over all variables here so that one activation serves the whole policy.
+            policy.conditions.append((str(m["name"]), compile_expression(m["expression"], POLICY_VARIABLES)))
         sources: dict[str, str] = {}
         inlinable = True
         for v in spec.get("variables") or []:
@@ -365,12 +371,48 @@ def _compile_policy(obj: Obj) -> _Policy:
                 reason=str(v.get("reason") or "Invalid"),
                 source=str(v["expression"]),
             ))
+        policy.object_fields = _fields_read(
+            [str(m.get("expression", "")) for m in spec.get("matchConditions") or []]
+            + [str(v.get("expression", "")) for v in spec.get("variables") or []]
+            + [str(v.get(k) or "") for v in spec.get("validations") or [] for k in ("expression", "messageExpression")])
         if policy.inlined and len(policy.validations) > 1:
             policy.all_valid = compile_expression(
                 " && ".join(f"({v.program.expression})" for v in policy.validations), POLICY_VARIABLES)
     except (CELCompileError, KeyError, TypeError) as exc:
         policy.broken = f"policy {name} cannot be compiled: {exc}"
     return policy
+
+
+_OBJECT_USE = re.compile(r"\b(object|oldObject)\b")
+#: A use that selects a top-level field: `object.metadata`, `oldObject.?spec` (not a method call: `object.all(`).
+_FIELD_SELECTION = re.compile(r"\s*\.\??\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
+_NULL_TEST = re.compile(r"\s*[!=]=\s*null\b")
+
+
+def _fields_read(expressions: list[str]) -> frozenset[str] | None:
+    """Top-level fields of `object`/`oldObject` that `expressions` can reach, or None for "all of them".
+
+    The binding converts a variable's whole value when an expression first touches it (a Node's status
+    is most of its size). When every use of `object`/`oldObject` selects a named field (`object.metadata`,
+    `oldObject.?spec`) or compares it with null, the policy can read no other top-level field, so the
+    others need not be handed over. Any other use (indexing, iterating, comparing, passing the whole
+    object) keeps whole objects.
+    """
+    fields: set[str] = set()
+    for text in expressions:
+        for m in _OBJECT_USE.finditer(text):
+            sel = _FIELD_SELECTION.match(text, m.end())
+            if sel is not None:
+                fields.add(sel.group(1))
+            elif not _NULL_TEST.match(text, m.end()):
+                return None
+    return frozenset(fields)
+
+
+def _project(obj: Obj | None, fields: frozenset[str] | None) -> Obj | None:
+    if obj is None or fields is None:
+        return obj
+    return {k: v for k, v in obj.items() if k in fields}
 
 
 def _compile_binding(obj: Obj) -> _Binding:
@@ -410,8 +452,10 @@ def _evaluate(policy: _Policy, values: dict[str, Any]) -> tuple[str, str] | None
     """(reason, message) of the first violation, or None when the request passes."""
     if policy.broken:
         return ("Invalid", policy.broken) if policy.failure_fail else None
+    variables: dict[str, Any] = {}
+    full = dict(values, variables=variables)
+    act = activation(POLICY_VARIABLES, full)
     if policy.conditions:
-        act = activation(MATCH_CONDITION_VARIABLES, values)
         for cname, program in policy.conditions:
             try:
                 if not program.evaluate_bool(act):
@@ -420,15 +464,13 @@ def _evaluate(policy: _Policy, values: dict[str, Any]) -> tuple[str, str] | None
                 if policy.failure_fail:
                     return "Invalid", f"failed to evaluate matchCondition '{cname}': {exc}"
                 return None
-    variables: dict[str, Any] = {}
-    full = dict(values, variables=variables)
     if not policy.inlined:
         for vname, program in policy.variables:
             try:
                 variables[vname] = program.evaluate(activation(POLICY_VARIABLES, full))
             except CELEvalError:
                 continue  # an expression that reads it fails with "no such key" and follows failurePolicy
-    act = activation(POLICY_VARIABLES, full)
+        act = activation(POLICY_VARIABLES, full)
     if policy.all_valid is not None:
         try:
             if policy.all_valid.evaluate_bool(act):
