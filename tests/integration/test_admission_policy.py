@@ -202,3 +202,21 @@ async def test_up_installs_the_shipped_policies_idempotently(server: RunningServ
             "validatingadmissionpolicies/kubenode-node-isolation",
             "validatingadmissionpolicybindings/kubenode-node-isolation"]
         assert await install_admission_policies(client) == []
+
+
+async def test_policies_see_the_fields_they_read(kube: Kube) -> None:
+    """Objects are handed over without the top-level fields a policy cannot select: those it reads are there."""
+    p = policy("status-reader", [{"expression": "!has(object.status) || object.status.phase != 'Bad'",
+                                  "message": "bad phase", "reason": "Forbidden"},
+                                 {"expression": "object == oldObject || request.subResource != 'status' || "
+                                                "!has(oldObject.status) || oldObject.status.phase != 'Frozen'",
+                                  "message": "frozen"}],
+               matchConstraints={"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["*"],
+                                                    "resources": ["nodes", "nodes/status"]}]})
+    await install(kube, p, binding("status-reader", "status-reader", ["Deny"]))
+    assert (await kube.post("/api/v1/nodes", {"metadata": {"name": "n1"}})).status == 201
+    r = await kube.patch("/api/v1/nodes/n1/status", {"status": {"phase": "Bad"}})
+    assert r.status == 403 and "bad phase" in r.json["message"], r
+    assert (await kube.patch("/api/v1/nodes/n1/status", {"status": {"phase": "Frozen"}})).status == 200
+    r = await kube.patch("/api/v1/nodes/n1/status", {"status": {"phase": "Running"}})
+    assert r.status == 422 and "frozen" in r.json["message"], r

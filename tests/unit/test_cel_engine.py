@@ -197,3 +197,22 @@ def test_rules(rule: dict[str, Any], op: str, namespaced: bool, name: str, hit: 
                                       **rule}]})
     assert m is not None
     assert m.rules[0].matches(op, "", "v1", "configmaps", "", name, namespaced) == hit
+
+
+@pytest.mark.parametrize(("exprs", "fields"), [
+    (["object.metadata.name == 'x'", "oldObject.?spec.?x.orValue(1) == 1"], {"metadata", "spec"}),
+    (["object == null || object.metadata.name == 'status'"], {"metadata"}),  # a string names no field
+    (["has(object.status) && object.status.phase == 'x'"], {"status"}),
+    (["request.subResource == 'status'"], set()),
+    (["object == oldObject"], None),
+    (["[object].all(o, o.spec == 1)"], None),
+    (["object.all(k, k != 'status')"], None),
+    (["object['status'] == 1"], None),
+    (["cel.bind(o, object, o.status)"], None),
+    (["size(object) > 1"], None),
+])
+def test_fields_a_policy_can_read(exprs: list[str], fields: set[str] | None) -> None:
+    from kubenode.apiserver.admission_policy import _fields_read
+
+    got = _fields_read(exprs)
+    assert (None if got is None else set(got)) == fields
