@@ -43,8 +43,8 @@ from kubenode.runtime.controller import Controller, Request, Result
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
-from .drift import DriftResult, verify_hashes
 from ..trust import REASON_IGNORED, component_mismatch, controller_set
+from .drift import DriftResult, verify_hashes
 from .layout import ComponentLayout, validate_name
 from .plan import Action, Desired, Observation, compute_status, plan
 from .transaction import ComponentHandle, Outcome
