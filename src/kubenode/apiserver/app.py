@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import discovery, errors, openapi, rbac, reviews
+from . import builtins_certificates, discovery, errors, openapi, rbac, reviews, service_account_tokens
+from .authn import RequestAuthenticator
 from .authz import MASTERS, Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
@@ -87,6 +88,7 @@ class APIServer:
         self.api = ObjectAPI(store, self.registry)
         self.hub = WatchHub(store.rv, watch_history)
         self.tokens = tokens
+        self.authn = RequestAuthenticator(store, tokens) if tokens is not None else None
         self.authorizer = authorizer or Authorizer()
         # RBAC is the last link of the chain (rules registered before it, e.g. kube's Node authorizer, first).
         self.rbac = rbac.RBACIndex(store)
@@ -159,14 +161,8 @@ class APIServer:
     def _authenticate(self, request: web.Request) -> User:
         if self.tokens is None:
             return User("kubenode:anonymous-admin", ("system:masters",))
-        user = self.tokens.authenticate(request.headers.get("Authorization"))
-        if user is not None and user.name.startswith("system:serviceaccount:"):
-            # A service account's tokens die with it, and do not pass to a new account of the same name
-            # (e.g. the `default` one the serviceaccounts controller re-creates): kube binds them to the UID.
-            _, _, ns, name = user.name.split(":", 3)
-            sa = self.store.get(f"/serviceaccounts/{ns}/{name}")
-            if sa is None or (user.uid and sa["metadata"].get("uid") != user.uid):
-                user = None
+        assert self.authn is not None
+        user = self.authn.authenticate(request.transport, request.headers.get("Authorization"), time.time())
         if user is None:
             if request.path in PUBLIC_PATHS:
                 return User("system:anonymous", ("system:unauthenticated",))
@@ -460,6 +456,8 @@ class APIServer:
         meta = body.get("metadata") if isinstance(body, dict) else None
         name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
         self._authorize(request, "create", dataclasses.replace(t, name=name))
+        if t.info.group == builtins_certificates.GROUP and t.info.plural == "certificatesigningrequests":
+            builtins_certificates.set_requester(body, request[USER_KEY])
         res = self.api.create(t.info, self._ns(t), body, self._write_options(request))
         return await self._respond(res)
 
@@ -478,12 +476,11 @@ class APIServer:
                               "code": 201}, 201)
 
     async def _token_request(self, request: web.Request, t: Target, raw: bytes) -> web.Response:
-        """TokenRequest: a bearer token for a ServiceAccount (authentication.k8s.io/v1).
+        """TokenRequest: a bearer token for a ServiceAccount (authentication.k8s.io/v1), as kube ≥ 1.30.
 
-        A token is valid while its ServiceAccount exists (checked on every request) and, when the request
-        sets `spec.expirationSeconds` (`kubectl create token --duration`), until then — at least 10 minutes,
-        as kube requires. Without it the token does not expire by time (the machines' agents hold such
-        tokens and do not rotate them), which the response states with a far expirationTimestamp.
+        The token is bound to the ServiceAccount's UID and, with `spec.boundObjectRef`, to a Pod, Secret or
+        Node (`service_account_tokens.py`); it expires after `spec.expirationSeconds` (default 3600, at least
+        10 minutes, as kube requires).
         """
         body = decode_body(raw, request.content_type) if raw.strip() else {}
         if not isinstance(body, dict) or body.get("kind", "TokenRequest") != "TokenRequest":
@@ -496,25 +493,24 @@ class APIServer:
             raise errors.invalid("TokenRequest", "authentication.k8s.io", t.name, [errors.field_cause(
                 "FieldValueInvalid", "spec", "Invalid value: must be an object")])
         seconds = spec.get("expirationSeconds")
-        if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
-                                    or not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS):
+        if seconds is None:
+            seconds = service_account_tokens.DEFAULT_SECONDS
+        if (not isinstance(seconds, int) or isinstance(seconds, bool)
+                or not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS):
             raise errors.invalid("TokenRequest", "authentication.k8s.io", t.name, [errors.field_cause(
                 "FieldValueInvalid", "spec.expirationSeconds",
                 f"Invalid value: {seconds!r}: may not specify a duration less than 10 minutes or longer than "
                 f"2^32 seconds")])
         sa = self.api.get(t.info, self._ns(t), t.name)
         ns = self._ns(t)
-        user = User(f"system:serviceaccount:{ns}:{t.name}",
-                    ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"),
-                    uid=str(sa["metadata"].get("uid") or ""))
-        expires_at = time.time() + seconds if seconds is not None else None
-        token = await asyncio.to_thread(self.tokens.issue, user, expires_at)
-        expiry = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)) if expires_at is not None
-                  else "2126-01-01T00:00:00Z")
+        user, bound = service_account_tokens.token_identity(self.store, sa, spec)
+        expires_at = time.time() + seconds
+        token = await asyncio.to_thread(self.tokens.issue, user, expires_at, bound)
+        expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
         return json_response({
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
             "metadata": {"name": t.name, "namespace": ns, "uid": sa["metadata"].get("uid")},
-            "spec": {"audiences": spec.get("audiences") or [], "expirationSeconds": spec.get("expirationSeconds"),
+            "spec": {"audiences": spec.get("audiences") or [], "expirationSeconds": seconds,
                      "boundObjectRef": spec.get("boundObjectRef")},
             "status": {"token": token, "expirationTimestamp": expiry},
         }, 201)

@@ -33,6 +33,7 @@ from kubenode.apiserver.builtin_columns import (
 )
 from kubenode.apiserver.builtins_admission import ADMISSION_RESOURCES
 from kubenode.apiserver.builtins_rbac import RBAC_KINDS
+from kubenode.apiserver.builtins_certificates import CSR_RESOURCE
 from kubenode.apiserver.resources import DEFAULT_VERBS, Obj, PrinterColumn, ResourceInfo, ScaleSpec
 from kubenode.apiserver.tables import CREATION_TIMESTAMP_DESCRIPTION, custom_resource_columns
 
@@ -1078,6 +1079,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     _review("authentication.k8s.io", "SelfSubjectReview"),
     *RBAC_KINDS,
     *ADMISSION_RESOURCES,
+    CSR_RESOURCE,
 )
 
 

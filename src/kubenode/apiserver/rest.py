@@ -34,7 +34,7 @@ from .resources import ResourceInfo
 from .security import User
 from .selectors import FieldSelector, LabelSelector
 from .storage import Store
-from .strategies import PREPARE, VALIDATE
+from .strategies import PREPARE, STATUS_LIKE, VALIDATE, VALIDATE_UPDATE
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -238,7 +238,8 @@ class ObjectAPI:
 
     def _update(self, info: ResourceInfo, key: str, old: Obj, new: Obj, opts: WriteOptions,
                 subresource: str, *, manager_op: str = "Update") -> WriteResult:
-        if subresource == "status":
+        status_like = STATUS_LIKE.get((_resource_id(info), subresource))
+        if subresource == "status" or status_like is not None:
             status = new.get("status")
             managed = new["metadata"].get("managedFields")
             new = clone(old)
@@ -248,6 +249,8 @@ class ObjectAPI:
                 new["status"] = status
             if managed is not None:
                 new["metadata"]["managedFields"] = managed
+            if status_like is not None:
+                status_like(new, old)
         else:
             if info.status_subresource:
                 if "status" in old:
@@ -522,6 +525,9 @@ class ObjectAPI:
         validate = VALIDATE.get(rid)
         if validate is not None:
             causes.extend(validate(obj))
+        validate_update = VALIDATE_UPDATE.get(rid)
+        if validate_update is not None and old is not None:
+            causes.extend(validate_update(obj, old))
         if causes:
             raise errors.invalid(info.kind, info.group, name, causes)
         for check in self.write_checks:
