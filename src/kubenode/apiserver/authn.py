@@ -78,7 +78,7 @@ class RequestAuthenticator:
         if len(parts) != 2 or parts[0].lower() != "bearer":
             return None
         token = parts[1]
-        if bootstrap_tokens.TOKEN_RE.match(token):
+        if bootstrap_tokens.TOKEN_RE.fullmatch(token):
             return bootstrap_tokens.authenticate(self.store, token, now)
         found = self.tokens.lookup_bound(token)
         if found is None:

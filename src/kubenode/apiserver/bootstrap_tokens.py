@@ -60,7 +60,7 @@ def secret_key(token_id: str) -> str:
 
 def parse_token(token: str) -> tuple[str, str] | None:
     """(`id`, `secret`) of a bearer token of the form ``<id>.<secret>``, or None."""
-    m = TOKEN_RE.match(token)
+    m = TOKEN_RE.fullmatch(token)
     return (m.group(1), m.group(2)) if m else None
 
 
@@ -113,13 +113,13 @@ def read_secret(secret: Obj) -> TokenSecret | None:
     groups_raw = _data(secret, "auth-extra-groups") or ""
     groups = tuple(g.strip() for g in groups_raw.split(",") if g.strip())
     problem = ""
-    if not ID_RE.match(token_id) or name != SECRET_PREFIX + token_id:
+    if not ID_RE.fullmatch(token_id) or name != SECRET_PREFIX + token_id:
         problem = f"token-id must match [a-z0-9]{{6}} and the Secret must be named {SECRET_PREFIX}<token-id>"
-    elif not SECRET_RE.match(token_secret):
+    elif not SECRET_RE.fullmatch(token_secret):
         problem = "token-secret must match [a-z0-9]{16}"
     elif expiration and expires_at is None:
         problem = f"expiration {expiration!r} is not an RFC 3339 time"
-    elif any(not EXTRA_GROUP_RE.match(g) for g in groups):
+    elif any(not EXTRA_GROUP_RE.fullmatch(g) for g in groups):
         problem = "every auth-extra-groups entry must match system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]"
     return TokenSecret(token_id, token_secret, expires_at, _data(secret, "usage-bootstrap-authentication") == "true",
                        groups, problem)

@@ -30,9 +30,9 @@ from kubenode.providers.base import (
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
-from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig
+from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig, revoke_bootstrap_token, token_id_of
 from .node_sync import node_patch, sync_summary
-from .phases import Timeouts, compute_status, parse_time
+from .phases import AGENT, Timeouts, compute_status, parse_time
 from .resources import MACHINES
 
 log = logging.getLogger("kubenode.machine")
@@ -129,6 +129,11 @@ class MachineReconciler:
             msg = new_status.get("failureMessage") or f"machine is {new_status.get('phase')}"
             await self._event(machine, kind, str(new_status.get("failureReason") or new_status.get("phase")), msg)
         await self._write_status(machine, new_status)
+        if token_id_of(machine) and _condition_true(new_status, AGENT):
+            # The agent works with its own certificate now: its bootstrap token has served its purpose.
+            await revoke_bootstrap_token(self.client, machine)
+            await self._event(machine, "Normal", "BootstrapTokenRevoked",
+                              "the agent connected with its client certificate; its bootstrap token was deleted")
         if new_status.get("phase") == "Running":
             return Result(requeue_after=self.config.resync_seconds)
         if new_status.get("phase") == "Failed":
@@ -230,6 +235,10 @@ class MachineReconciler:
             except errors.TooManyRequests:
                 pass  # a disruption budget says not now: try again next round
         return remaining
+
+
+def _condition_true(status: Obj, type_: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == "True" for c in status.get("conditions") or [])
 
 
 def _same_status(old: Obj, new: Obj) -> bool:
