@@ -89,7 +89,7 @@ def sign(request: x509.CertificateSigningRequest, usages: list[str], ca_cert: x5
         digital_signature="digital signature" in usages, content_commitment=False,
         key_encipherment="key encipherment" in usages, data_encipherment=False, key_agreement=False,
         key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False)
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(request.subject)
         .issuer_name(ca_cert.subject)
@@ -98,7 +98,12 @@ def sign(request: x509.CertificateSigningRequest, usages: list[str], ca_cert: x5
         .not_valid_before(now - BACKDATE)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(key_usage, critical=True)
+    )
+    if key_usage.digital_signature or key_usage.key_encipherment:
+        # As Go's x509 (and so kube's signer): no KeyUsage extension at all when no key usage was asked for.
+        builder = builder.add_extension(key_usage, critical=True)
+    return (
+        builder
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())

@@ -122,6 +122,9 @@ def up(
     prometheus: Annotated[bool, typer.Option(
         "--prometheus", help="Also run Prometheus (Debian's `prometheus`) scraping the operator and agents, "
                              "with deploy/monitoring's rules; data under DIR/prometheus.")] = False,
+    cert_max_seconds: Annotated[int, typer.Option(
+        min=10, help="Longest validity of a certificate the control plane signs (agents renew at 70 to 90 "
+                     "percent of it; kube's --cluster-signing-duration).")] = 365 * 24 * 3600,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
@@ -151,6 +154,7 @@ def up(
             cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
             cfg.import_dir = import_dir
             cfg.prometheus = prometheus
+            cfg.cert_max_seconds = cert_max_seconds
             await run_up(cfg, stop, ready)
         except PrometheusUnavailable as exc:
             raise typer.BadParameter(str(exc), param_hint="--prometheus") from None
