@@ -243,8 +243,8 @@ def prepare_csr_status(obj: Obj, old: Obj | None) -> None:
     assert isinstance(new_status, dict)
     old_conds = [c for c in old_status.get("conditions") or [] if isinstance(c, dict)]
     kept = [c for c in old_conds if c.get("type") in APPROVAL_TYPES]
-    others = [c for c in new_status.get("conditions") or []
-              if not (isinstance(c, dict) and c.get("type") in APPROVAL_TYPES)]
+    body_conds = new_status.get("conditions") if isinstance(new_status.get("conditions"), list) else []
+    others = [c for c in body_conds or [] if not (isinstance(c, dict) and c.get("type") in APPROVAL_TYPES)]
     new_status["conditions"] = kept + _stamp(others, old_conds)
     if not new_status["conditions"]:
         del new_status["conditions"]
@@ -260,8 +260,8 @@ def prepare_csr_approval(obj: Obj, old: Obj | None) -> None:
     assert isinstance(new_status, dict)
     old_conds = [c for c in old_status.get("conditions") or [] if isinstance(c, dict)]
     others = [c for c in old_conds if c.get("type") not in APPROVAL_TYPES]
-    approvals = [c for c in new_status.get("conditions") or []
-                 if isinstance(c, dict) and c.get("type") in APPROVAL_TYPES]
+    body_conds = new_status.get("conditions") if isinstance(new_status.get("conditions"), list) else []
+    approvals = [c for c in body_conds or [] if isinstance(c, dict) and c.get("type") in APPROVAL_TYPES]
     status: Obj = {"conditions": _stamp(approvals, old_conds) + others}
     if old_status.get("certificate"):
         status["certificate"] = old_status["certificate"]
@@ -294,7 +294,8 @@ def parse_request(spec: Obj) -> x509.CertificateSigningRequest:
 def validate_csr(obj: Obj) -> list[Cause]:
     """kube's ValidateCertificateSigningRequest (create and update), with field paths."""
     causes: list[Cause] = []
-    spec = obj.get("spec") or {}
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
     if not spec.get("request"):
         causes.append(field_cause("FieldValueRequired", "spec.request", "Required value"))
     elif _decode_pem(spec.get("request"), "spec.request", causes) is not None:
@@ -305,16 +306,20 @@ def validate_csr(obj: Obj) -> list[Cause]:
     signer = spec.get("signerName")
     if not signer:
         causes.append(field_cause("FieldValueRequired", "spec.signerName", "Required value"))
-    elif not _SIGNER_NAME.match(str(signer)) or len(str(signer)) > 571:
+    elif not _SIGNER_NAME.fullmatch(str(signer)) or len(str(signer)) > 571:
         causes.append(field_cause("FieldValueInvalid", "spec.signerName",
                                   f'Invalid value: "{signer}": must be a fully qualified domain and path of the '
                                   f'form \'example.com/signer-name\''))
     usages = spec.get("usages")
     if not usages:
         causes.append(field_cause("FieldValueRequired", "spec.usages", "Required value"))
+    elif not isinstance(usages, list):
+        causes.append(field_cause("FieldValueInvalid", "spec.usages", "Invalid value: must be a list"))
     else:
         seen: set[str] = set()
         for i, u in enumerate(usages):
+            if not isinstance(u, str):
+                continue  # the schema reports the type
             if u in seen:
                 causes.append(field_cause("FieldValueDuplicate", f"spec.usages[{i}]", f'Duplicate value: "{u}"'))
             seen.add(u)
@@ -323,14 +328,17 @@ def validate_csr(obj: Obj) -> list[Cause]:
         causes.append(field_cause("FieldValueInvalid", "spec.expirationSeconds",
                                   f"Invalid value: {seconds}: may not specify a duration less than 600 seconds "
                                   f"(10 minutes)"))
-    status = obj.get("status") or {}
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    assert isinstance(status, dict)
+    conditions = status.get("conditions") if isinstance(status.get("conditions"), list) else []
+    assert isinstance(conditions, list)
     types: set[str] = set()
-    for i, c in enumerate(status.get("conditions") or []):
+    for i, c in enumerate(conditions):
         if not isinstance(c, dict):
             continue
         t = c.get("type")
         path = f"status.conditions[{i}]"
-        if not t:
+        if not isinstance(t, str) or not t:
             causes.append(field_cause("FieldValueRequired", f"{path}.type", "Required value"))
             continue
         if t in types and t in (APPROVED, DENIED, FAILED):
@@ -365,8 +373,11 @@ def validate_csr(obj: Obj) -> list[Cause]:
 def validate_csr_update(obj: Obj, old: Obj) -> list[Cause]:
     """Rules of an update: approval conditions are never removed, an issued certificate never replaced."""
     causes: list[Cause] = []
-    old_status, new_status = old.get("status") or {}, obj.get("status") or {}
-    new_types = {c.get("type") for c in new_status.get("conditions") or [] if isinstance(c, dict)}
+    old_status = old.get("status") or {}
+    new_status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    assert isinstance(new_status, dict)
+    new_conds = new_status.get("conditions") if isinstance(new_status.get("conditions"), list) else []
+    new_types = {c.get("type") for c in new_conds or [] if isinstance(c, dict)}
     for c in old_status.get("conditions") or []:
         if isinstance(c, dict) and c.get("type") in (APPROVED, DENIED, FAILED) and c.get("type") not in new_types:
             causes.append(field_cause("FieldValueForbidden", "status.conditions",
