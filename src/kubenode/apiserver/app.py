@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
@@ -737,13 +738,18 @@ def _impersonated(request: web.Request, user: User,
 
     As kube, the caller needs the `impersonate` verb (RBAC, through `allowed`) on every user, group and
     ServiceAccount it names; `system:masters` have it, and without `allowed` only they may impersonate.
-    The impersonated user is `system:authenticated`, and a ServiceAccount named without groups gets its
-    ServiceAccount groups.
+    The impersonated user is `system:authenticated`, a ServiceAccount named without groups gets its
+    ServiceAccount groups, `Impersonate-Uid` sets the UID (`kubectl --as-uid`) and each
+    `Impersonate-Extra-<key>` header adds a value to extra `<key>` (lower-cased, percent-decoded).
     """
     name = request.headers.get("Impersonate-User", "")
     groups = request.headers.getall("Impersonate-Group", [])
-    others = [h for h in request.headers
-              if h.lower() == "impersonate-uid" or h.lower().startswith("impersonate-extra-")]
+    uid = request.headers.get("Impersonate-Uid", "")
+    extra: dict[str, list[str]] = {}
+    for header, value in request.headers.items():
+        if header.lower().startswith(_EXTRA_PREFIX):
+            extra.setdefault(unquote(header[len(_EXTRA_PREFIX):].lower()), []).append(value)
+    others = bool(uid or extra)  # only system:masters (kube asks RBAC about uids and userextras)
     if not name and not groups and not others:
         return user
     if not name:
@@ -767,4 +773,7 @@ def _impersonated(request: web.Request, user: User,
         groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
     if "system:authenticated" not in groups:
         groups = [*groups, "system:authenticated"]
-    return User(name, tuple(groups))
+    return User(name, tuple(groups), uid, tuple(sorted((k, tuple(v)) for k, v in extra.items())))
+
+
+_EXTRA_PREFIX = "impersonate-extra-"
