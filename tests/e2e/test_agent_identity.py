@@ -39,6 +39,13 @@ class Fleet:
     def agent(self, name: str) -> Kubectl:
         return Kubectl(self.data / "machines" / name / "etc" / "kubeconfig", self.cache)
 
+    def node_ready(self, name: str) -> bool:
+        node = self.k.run("get", "node", name, "-o", "json", check=False)
+        if node.returncode != 0:
+            return False
+        conds = json.loads(node.stdout)["status"].get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
     def pem(self, name: str) -> Path:
         return self.data / "machines" / name / "etc" / "agent-client.pem"
 
@@ -139,3 +146,28 @@ def test_kubectl_certificate_approve_and_whoami_with_the_certificate(fleet: Flee
     kubeconfig.write_text(yaml.safe_dump(admin))
     who = json.loads(Kubectl(kubeconfig, fleet.cache).run("auth", "whoami", "-o", "json").stdout)
     assert who["status"]["userInfo"] == {"username": "alice", "groups": ["devs", "system:authenticated"]}
+
+
+def test_agents_whose_certificates_expired_while_off_rejoin_with_a_fresh_bootstrap_token(fleet: Fleet,
+                                                                                     tmp_path: Path) -> None:
+    def bootstrap_csrs() -> set[str]:
+        return {c["metadata"]["name"] for c in fleet.k.json("get", "csr")["items"]
+                if c["spec"]["username"].startswith("system:bootstrap:")}
+
+    names = fleet.running()
+    before = bootstrap_csrs()
+    assert fleet.proc.stop() == 0  # powers the machines off
+    expiries = [x509.load_pem_x509_certificate(fleet.pem(n).read_bytes()).not_valid_after_utc.timestamp()
+                for n in names]
+    wait_for(lambda: time.time() > max(expiries) + 1 or None, CERT_SECONDS + 10, "the certificates to expire")
+    fleet.proc, _ = start_up(fleet.data, 2, GRACE, tmp_path / "up-again.log", "--cert-max-seconds",
+                             str(CERT_SECONDS))
+
+    def running_again() -> bool:
+        return fleet.running() == names and all(fleet.node_ready(n) for n in names) and all(
+            x509.load_pem_x509_certificate(fleet.pem(n).read_bytes()).not_valid_after_utc.timestamp() > time.time()
+            for n in names)
+
+    wait_for(running_again, 120, "the agents to obtain new certificates and report again")
+    fresh = bootstrap_csrs() - before
+    assert len(fresh) >= len(names), "each agent asked again with a new bootstrap token"

@@ -246,9 +246,18 @@ class CertificateRotator:
         while not stop.is_set():
             cert = load_certificate(self.paths.pem, self.node_name)
             if cert is None:
-                log.error("the agent certificate in %s is missing or expired; restart the agent with a bootstrap "
-                          "kubeconfig to obtain a new one", self.paths.pem)
-                wait = self.retry_seconds
+                # Expired (e.g. renewal failed for too long): start again from the bootstrap kubeconfig, which
+                # the Machine controller refreshes for an agent that stopped reporting.
+                log.error("the agent certificate in %s is missing or expired; requesting a new one with the "
+                          "bootstrap kubeconfig", self.paths.pem)
+                try:
+                    await ensure_identity(self.paths, self.node_name, self.seconds, stop, self.retry_seconds)
+                    self.rotations += 1
+                except asyncio.CancelledError:
+                    return
+                except IdentityError as exc:
+                    log.error("cannot obtain a new certificate: %s", exc)
+                wait = 0.0 if load_certificate(self.paths.pem, self.node_name) else self.retry_seconds
             else:
                 try:
                     issued = self.paths.pem.stat().st_mtime

@@ -463,11 +463,11 @@ class TokenStore:
     not lose each other's writes.
 
     File format: ``{"version": 1, "tokens": {"<sha256 hex>": {"user": NAME,
-    "groups": [...], "uid": UID, "expires": EPOCH_SECONDS}}}``; `expires` is
-    optional (a token without it is valid until revoked), and so is `uid` (a
-    ServiceAccount token names the account's UID, which binds it to that
-    account and not to a later one of the same name). Expired entries are dropped at
-    the next write.
+    "groups": [...], "uid": UID, "extra": {KEY: [...]}, "expires": EPOCH_SECONDS,
+    "bound": [{"key": STORAGE_KEY, "uid": UID}]}}}``; everything but `user`
+    and `groups` is optional (a token without `expires` is valid until
+    revoked; `bound` lists the objects a TokenRequest bound it to, which the
+    authenticator checks). Expired entries are dropped at the next write.
     """
 
     def __init__(self, path: Path) -> None:

@@ -22,6 +22,7 @@ from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES, PODS
 from kubenode.providers.base import (
     STATE_MISSING,
+    STATE_RUNNING,
     Bootstrap,
     InfraProvider,
     InfraStatus,
@@ -109,6 +110,15 @@ class MachineReconciler:
                         machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
                         node_name=node_name_of(machine), kubeconfig=kubeconfig))
                     await self._event(machine, "Normal", "Provisioning", f"{provider.type} provider creating the host")
+                elif infra.state == STATE_RUNNING and _condition_is(status, AGENT, "Unknown"):
+                    # The host runs but its agent stopped reporting: its certificate may have expired while the
+                    # host was off. Hand it a fresh bootstrap token (reused while still valid; the approver
+                    # accepts it for this Machine's node only). An agent with a valid certificate ignores it,
+                    # and the token is revoked as soon as the agent reports again.
+                    kubeconfig = await ensure_agent_kubeconfig(self.client, machine, self.endpoint)
+                    infra = await provider.create(machine, Bootstrap(
+                        machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
+                        node_name=node_name_of(machine), kubeconfig=kubeconfig))
             except ProviderError as exc:
                 problem = (exc.reason, str(exc))
                 if not exc.retryable:
@@ -237,8 +247,12 @@ class MachineReconciler:
         return remaining
 
 
+def _condition_is(status: Obj, type_: str, value: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == value for c in status.get("conditions") or [])
+
+
 def _condition_true(status: Obj, type_: str) -> bool:
-    return any(c.get("type") == type_ and c.get("status") == "True" for c in status.get("conditions") or [])
+    return _condition_is(status, type_, "True")
 
 
 def _same_status(old: Obj, new: Obj) -> bool:
