@@ -21,20 +21,18 @@ import pytest
 from cryptography import x509
 
 from kubenode.agent import identity
-from kubenode.apiserver.authz import Authorizer
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import CSRS, EVENTS, SECRETS, Resource
-from kubenode.controlplane.agent_authz import agent_rule
-from kubenode.controlplane.up import install_crds
 from kubenode.machine.bootstrap import AgentEndpoint, ensure_agent_kubeconfig, revoke_bootstrap_token
 from kubenode.machine.csr_approver import CSRApprover, csrs_for_machine
 from kubenode.machine.resources import MACHINES
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.manager import Manager
 
+from .installer_env import install_node_isolation
 from .polling import eventually
 
 WHOAMI = Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", namespaced=False)
@@ -62,14 +60,11 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    authorizer = Authorizer()
-    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0, csr_max_seconds=MAX_SECONDS),
-                                authorizer=authorizer)
-    authorizer.add(agent_rule(server.store.get))
+    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0, csr_max_seconds=MAX_SECONDS))
     admin = KubeClient(load_config(server.kubeconfig))
     manager = Manager(admin)
     try:
-        await install_crds(admin)
+        await install_node_isolation(admin)  # agents and bootstrap tokens: the shipped RBAC and policy alone
         machines = manager.informers.informer(MACHINES)
         csrs = manager.informers.informer(CSRS)
         approver = CSRApprover(admin, csrs, machines, EventRecorder(admin, "kubenode-csr-approver", "test"))

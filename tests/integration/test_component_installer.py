@@ -29,22 +29,20 @@ from kubenode.agent.installer.component_agent import MACHINE_COMPONENTS
 from kubenode.agent.installer.journal import recover
 from kubenode.agent.installer.layout import ComponentLayout
 from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT
-from kubenode.apiserver.authz import Authorizer
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import Resource
-from kubenode.controlplane.agent_authz import agent_rule
-from kubenode.controlplane.up import install_crds
 from kubenode.demo.artifact_server import ArtifactServer
 from kubenode.demo.artifacts import Artifact
 
 from .installer_env import (
-    agent_client,
+    agent_cert_client,
     demo_archives,
     eventually,
     has_finalizer,
+    install_node_isolation,
     machine_component,
     raw_archive,
     spec_for,
@@ -87,27 +85,15 @@ class Env:
         return result
 
 
-async def _token_for(admin: KubeClient, machine: str) -> str:
-    with contextlib.suppress(errors.AlreadyExists):
-        await admin.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                        "metadata": {"name": "kubenode-system"}})
-    with contextlib.suppress(errors.AlreadyExists):
-        await admin.create(SERVICE_ACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                              "metadata": {"name": f"machine-{machine}",
-                                                           "namespace": "kubenode-system"}}, "kubenode-system")
-    return (await admin.create_token("kubenode-system", f"machine-{machine}")).token
-
-
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    authorizer = Authorizer()
-    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0), authorizer=authorizer)
-    authorizer.add(agent_rule(server.store.get))
+    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0))
     admin = KubeClient(load_config(server.kubeconfig))
     agent: KubeClient | None = None
     try:
-        await install_crds(admin)
-        agent = agent_client(server, await _token_for(admin, MACHINE))
+        # The agent works under the shipped RBAC and node-isolation policy alone, with its certificate.
+        await install_node_isolation(admin)
+        agent = agent_cert_client(server, MACHINE, tmp_path / "agent-pki")
         artifacts = demo_archives(tmp_path / "artifacts")
         owner = await admin.create(MACHINE_COMPONENT_SETS, {
             "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": COMPONENT},

@@ -1,8 +1,9 @@
 """The shipped node-isolation policy on the in-process server, with agent identities in both trust-model forms.
 
-Authorization is not under test here: a rule lets group `kubenode:agents` (and the kubenode-agent
-ServiceAccount) pass the authorizer, as the `kubenode-agent` ClusterRole does with RBAC. Everything
-these tests reject is rejected by the ValidatingAdmissionPolicy (or a CRD rule), by content.
+Authorization is the shipped RBAC (`api/rbac.py`, installed as `kubenode up` does): the `kubenode-agent`
+ClusterRole lets agents write these kinds at all. Everything these tests reject beyond that is rejected by
+the ValidatingAdmissionPolicy (or a CRD rule), by content. The DaemonSet identity is a real TokenRequest
+bound to the agent's pod on n-a (its node-name extra).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import pytest
 
 from kubenode.api.crds import all_crds
 from kubenode.api.policies import all_policies
-from kubenode.apiserver.authz import Attributes
 from kubenode.apiserver.security import User
 from kubenode.apiserver.server import RunningServer
+from kubenode.client.client import KubeClient
+from kubenode.client.config import load_config
+from kubenode.controlplane.rbac_install import install_rbac
+from kubenode.machine.bootstrap import ensure_system_namespace
 
 from ..api_examples import TEMPLATE
 from .kube import Kube
@@ -29,10 +33,6 @@ LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 SA = "system:serviceaccount:kubenode-system:kubenode-agent"
 
 
-def _agents_pass_authorization(a: Attributes) -> bool | None:
-    return True if "kubenode:agents" in a.user.groups or a.user.name == SA else None
-
-
 async def _ok(r: Any, code: int = 201) -> Any:
     assert r.status == code, r
     return r.json
@@ -41,7 +41,10 @@ async def _ok(r: Any, code: int = 201) -> Any:
 @pytest.fixture
 async def fleet(kube: Kube, server: RunningServer) -> AsyncIterator[dict[str, Kube]]:
     """CRDs, the shipped policy, machines m-a and m-b (nodes n-a and n-b) and their components."""
-    server.api.authorizer.add(_agents_pass_authorization)
+    # Authorization is the shipped RBAC alone (as `kubenode up` installs it); the policy decides by content.
+    async with KubeClient(load_config(server.kubeconfig)) as admin:
+        await ensure_system_namespace(admin)
+        await install_rbac(admin)
     for crd in all_crds():
         await _ok(await kube.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd))
     for crd in all_crds():
@@ -59,8 +62,6 @@ async def fleet(kube: Kube, server: RunningServer) -> AsyncIterator[dict[str, Ku
     for ns in ("kube-node-lease", "kubenode-system"):
         r = await kube.post("/api/v1/namespaces", {"metadata": {"name": ns}})
         assert r.status in (201, 409), r
-    await _ok(await kube.post("/api/v1/namespaces/kubenode-system/serviceaccounts",
-                              {"metadata": {"name": "kubenode-agent"}}))
     mcs = await _ok(await kube.post(f"{KN}/machinecomponentsets", {
         "apiVersion": "kubenode.io/v1alpha1", "kind": "MachineComponentSet", "metadata": {"name": "x"},
         "spec": {"component": "x", "selector": {}, "template": TEMPLATE}}))
@@ -81,16 +82,21 @@ async def fleet(kube: Kube, server: RunningServer) -> AsyncIterator[dict[str, Ku
                      "action": {"type": "Reboot"}}}))
     agents = {}
     for node in ("n-a", "n-b"):
+        # The identity of the node's client certificate (CN=kubenode:agent:<node>, O=kubenode:agents).
         token = server.api.tokens.issue(User(f"kubenode:agent:{node}",  # type: ignore[union-attr]
                                              ("kubenode:agents", "system:authenticated")), None)
         agents[node] = Kube(server, token=token)
-    unbound = server.api.tokens.issue(User(SA, ("system:serviceaccounts", "system:authenticated")),  # type: ignore[union-attr]
-                                      None)
-    agents["ds-unbound"] = Kube(server, token=unbound)
-    # Issued last: the token file does not keep `extra` yet (bound tokens are issue 9c's), only memory does.
-    ds_token = server.api.tokens.issue(User(SA, ("system:serviceaccounts", "system:authenticated"),  # type: ignore[union-attr]
-                                            extra={"authentication.kubernetes.io/node-name": ["n-a"]}), None)
-    agents["ds-a"] = Kube(server, token=ds_token)
+    token_path = "/api/v1/namespaces/kubenode-system/serviceaccounts/kubenode-agent/token"
+    unbound = await _ok(await kube.post(token_path, {"kind": "TokenRequest", "spec": {}}))
+    agents["ds-unbound"] = Kube(server, token=unbound["status"]["token"])
+    # The DaemonSet's pod on n-a: its token is bound to the pod, and so names the node (kube >= 1.30).
+    pod = await _ok(await kube.post("/api/v1/namespaces/kubenode-system/pods", {
+        "metadata": {"name": "kubenode-agent-n-a"},
+        "spec": {"nodeName": "n-a", "serviceAccountName": "kubenode-agent",
+                 "containers": [{"name": "agent", "image": "kubenode"}]}}))
+    bound = await _ok(await kube.post(token_path, {"kind": "TokenRequest", "spec": {"boundObjectRef": {
+        "kind": "Pod", "apiVersion": "v1", "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"]}}}))
+    agents["ds-a"] = Kube(server, token=bound["status"]["token"])
     try:
         yield agents
     finally:
@@ -112,6 +118,11 @@ def forbidden(r: Any, policy_message: str) -> None:
     assert "ValidatingAdmissionPolicy 'kubenode-node-isolation' with binding 'kubenode-node-isolation' denied " \
            "request: " in r.json["message"], r
     assert policy_message in r.json["message"], r
+
+
+def rbac_forbidden(r: Any, verb: str, resource: str) -> None:
+    assert r.status == 403, r
+    assert f'cannot {verb} resource "{resource}"' in r.json["message"], r
 
 
 async def test_relabel_attack_is_refused(fleet: dict[str, Kube], kube: Kube) -> None:
@@ -138,14 +149,16 @@ async def test_other_nodes_components_and_jobs_are_out_of_reach(fleet: dict[str,
               "only MachineComponents of its own node")
     forbidden(await a.patch(f"{KN}/remedyoperationjobs/j-b/status", {"status": {"phase": "Succeeded"}}),
               "only RemedyOperationJobs of its own node")
-    forbidden(await a.post(f"{KN}/remedyoperationjobs", {
+    rbac_forbidden(await a.post(f"{KN}/remedyoperationjobs", {
         "apiVersion": "kubenode.io/v1alpha1", "kind": "RemedyOperationJob", "metadata": {"name": "j-evil"},
         "spec": {"nodeName": "n-b", "remedier": "r", "rule": "hung", "action": {"type": "Reboot"}}}),
-        "may not create or delete")
+        "create", "remedyoperationjobs")
     mc = {"apiVersion": "kubenode.io/v1alpha1", "kind": "MachineComponent", "metadata": {"name": "x-evil"},
           "spec": {"machineName": "m-b", "nodeName": "n-b", "component": "x", **copy.deepcopy(TEMPLATE)}}
-    forbidden(await a.post(f"{KN}/machinecomponents", mc), "may not create or delete")
-    forbidden(await a.delete(f"{KN}/machinecomponents/x-m-a"), "may not create or delete")
+    # Creating and deleting these kinds is not in the agents' ClusterRole: RBAC refuses before the policy
+    # (which refuses them too, for a role that would grant them: test_admission_policy_e2e.py).
+    rbac_forbidden(await a.post(f"{KN}/machinecomponents", mc), "create", "machinecomponents")
+    rbac_forbidden(await a.delete(f"{KN}/machinecomponents/x-m-a"), "delete", "machinecomponents")
 
 
 async def test_legit_agent_writes_pass(fleet: dict[str, Kube]) -> None:
@@ -193,12 +206,25 @@ async def test_other_nodes_node_lease_and_machine(fleet: dict[str, Kube], kube: 
     await _ok(await kube.post(NODES, node("n-b")))
     forbidden(await a.patch(f"{NODES}/n-b/status", {"status": {"phase": "Running"}}), "only its own Node")
     forbidden(await a.post(LEASES, {"metadata": {"name": "n-b"}, "spec": {}}), "only its own Lease")
-    forbidden(await a.post("/apis/coordination.k8s.io/v1/namespaces/default/leases",
-                           {"metadata": {"name": "n-a"}, "spec": {}}), "only its own Lease")
+    # Leases elsewhere: the agents' Role is only in kube-node-lease (and the policy says the same).
+    rbac_forbidden(await a.post("/apis/coordination.k8s.io/v1/namespaces/default/leases",
+                                {"metadata": {"name": "n-a"}, "spec": {}}), "create", "leases")
     forbidden(await a.patch(f"{KN}/machines/m-b/status", {"status": {"phase": "Failed"}}),
               "only the status of its own Machine")
-    forbidden(await a.patch(f"{KN}/machines/m-a", {"spec": {"nodeLabels": {"x": "y"}}}),
-              "only the status of its own Machine")
+    rbac_forbidden(await a.patch(f"{KN}/machines/m-a", {"spec": {"nodeLabels": {"x": "y"}}}), "patch", "machines")
+
+
+async def test_agent_cannot_forge_its_machines_bootstrap_token_annotation(fleet: dict[str, Kube], kube: Kube) -> None:
+    # The CSR approver trusts kubenode.io/bootstrap-token-id on the Machine: an agent that could write it
+    # through its Machine's status could make another token (e.g. one it stole) count as its Machine's.
+    a = fleet["n-a"]
+    status = f"{KN}/machines/m-a/status"
+    r = await a.patch(status, {"metadata": {"annotations": {"kubenode.io/bootstrap-token-id": "abcdef"}},
+                               "status": {"phase": "Running"}})
+    if r.status != 200:  # the policy refuses the write as a whole
+        forbidden(r, "may not change the annotations of a Machine")
+    got = (await kube.get(f"{KN}/machines/m-a")).json
+    assert "kubenode.io/bootstrap-token-id" not in (got["metadata"].get("annotations") or {})
 
 
 async def test_daemonset_identity_by_bound_node_name(fleet: dict[str, Kube]) -> None:

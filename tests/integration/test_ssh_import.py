@@ -141,9 +141,13 @@ async def _approve_agent_csrs(kube: Kube, stop: asyncio.Event) -> None:
 
 async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, tmp_path: Path,
                                 host_dir: Path) -> None:
-    from kubenode.controlplane.agent_authz import agent_rule
+    from kubenode.client.client import KubeClient
+    from kubenode.client.config import load_config
 
-    server.api.authorizer.add(agent_rule(server.store.get))  # what `kubenode up` authorizes for agents
+    from .installer_env import install_node_isolation
+
+    async with KubeClient(load_config(server.kubeconfig)) as admin:  # what `kubenode up` installs for agents
+        await install_node_isolation(admin)
     p = provider(tmp_path, host_dir, sshd.client_key)
     m = machine(sshd.port)
     boot = Bootstrap(machine_name="imported-1", machine_uid=m["metadata"]["uid"], node_name="imported-node-1",

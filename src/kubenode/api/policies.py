@@ -149,6 +149,11 @@ _VALIDATIONS: list[Obj] = [
     _validation("!(variables.kubenode && variables.res == 'machines') || (request.subResource == 'status' && "
                 + _both("(has(o.spec.nodeName) ? o.spec.nodeName : o.metadata.name) == variables.nodeName") + ")",
                 "an agent may write only the status of its own Machine"),
+    # The CSR approver trusts the Machine's kubenode.io/bootstrap-token-id annotation: an agent never writes it.
+    _validation("!(variables.kubenode && variables.res == 'machines') || object == null || oldObject == null || "
+                "(has(object.metadata.annotations) ? object.metadata.annotations : {}) == "
+                "(has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {})",
+                "an agent may not change the annotations of a Machine"),
     # --- MachineComponent / RemedyOperationJob
     _validation("!(variables.kubenode && variables.res in ['machinecomponents', 'remedyoperationjobs']) || "
                 "request.operation == 'UPDATE'",

@@ -32,6 +32,7 @@ from .resources import ResourceInfo
 from .rest import ObjectAPI, WriteOptions, WriteResult, apply_scale, scale_of
 from .security import TokenStore, User
 from .selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
+from .signer_authz import signer_check
 from .storage import Change, Store
 from .tables import render_table
 from .watch import Expired, WatchHub
@@ -95,6 +96,7 @@ class APIServer:
         self.rbac = rbac.RBACIndex(store)
         self.authorizer.add(self.rbac.rule, listable=True)
         self.api.write_checks.append(rbac.write_check(self.rbac, self.authorizer.allowed))
+        self.api.write_checks.append(signer_check(self.authorizer.allowed))
         self.bookmark_interval = bookmark_interval
         self._doc_cache: dict[Any, tuple[int, Any]] = {}
         self._watchers: set[asyncio.Task[Any]] = set()

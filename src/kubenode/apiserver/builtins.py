@@ -32,8 +32,8 @@ from kubenode.apiserver.builtin_columns import (
     age_cell,
 )
 from kubenode.apiserver.builtins_admission import ADMISSION_RESOURCES
-from kubenode.apiserver.builtins_rbac import RBAC_KINDS
 from kubenode.apiserver.builtins_certificates import CSR_RESOURCE
+from kubenode.apiserver.builtins_rbac import RBAC_KINDS
 from kubenode.apiserver.resources import DEFAULT_VERBS, Obj, PrinterColumn, ResourceInfo, ScaleSpec
 from kubenode.apiserver.tables import CREATION_TIMESTAMP_DESCRIPTION, custom_resource_columns
 

@@ -70,14 +70,9 @@ def _banner(server: RunningServer, what: str) -> None:
 
 
 async def _serve(config: ServerConfig, what: str) -> None:
-    from kubenode.apiserver.authz import Authorizer
-    from kubenode.controlplane.agent_authz import agent_rule, is_legacy_agent
-
-    authorizer = Authorizer()
     try:
-        server = await start_server(config, authorizer=authorizer)
-        # KubeNode agents may write only their own node's objects (the server itself stays generic).
-        authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
+        # Who may do what comes from the RBAC, policy and CRD objects in the store alone (the server stays generic).
+        server = await start_server(config)
     except OSError as exc:
         raise typer.BadParameter(f"cannot listen on {config.host}:{config.port}: {exc.strerror}. "
                                  "Choose another --port.", param_hint="--port") from None

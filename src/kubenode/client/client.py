@@ -338,11 +338,20 @@ class KubeClient:
         await self._request("POST", PODS.path(namespace, pod_name, "eviction"), body=body)
 
     async def create_token(self, namespace: str, service_account: str, audiences: Iterable[str] = (),
-                           expiration_seconds: int | None = None) -> IssuedToken:
-        """Issue a bearer token for a ServiceAccount (TokenRequest, ``authentication.k8s.io/v1``)."""
+                           expiration_seconds: int | None = None, bound_object: Obj | None = None) -> IssuedToken:
+        """Issue a bearer token for a ServiceAccount (TokenRequest, ``authentication.k8s.io/v1``).
+
+        `bound_object` binds the token to a Pod, Secret or Node (`spec.boundObjectRef`: the object itself,
+        as read from the API): it dies with that object, and a Pod's names the Pod's node.
+        """
         spec: Obj = {"audiences": list(audiences)}
         if expiration_seconds is not None:
             spec["expirationSeconds"] = expiration_seconds
+        if bound_object is not None:
+            meta = bound_object.get("metadata") or {}
+            spec["boundObjectRef"] = {"kind": bound_object.get("kind", ""),
+                                      "apiVersion": bound_object.get("apiVersion", ""),
+                                      "name": meta.get("name", ""), "uid": meta.get("uid", "")}
         body: Obj = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
         answer: Obj = await self._request("POST", SERVICEACCOUNTS.path(namespace, service_account, "token"),
                                           body=body)

@@ -22,7 +22,6 @@ from typing import Any
 from kubenode.api.constants import API_VERSION
 from kubenode.api.crds import all_crds
 from kubenode.api.rbac import OPERATOR, SYSTEM_NAMESPACE
-from kubenode.apiserver.authz import Authorizer
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
@@ -38,7 +37,6 @@ from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
 
 from .admission_install import install_admission_policies
-from .agent_authz import agent_rule, is_legacy_agent
 from .operators import Operators, OperatorSettings, build_manager
 from .prometheus import RunningPrometheus, start_prometheus
 from .providers import provider_factories, ssh_importer
@@ -151,13 +149,10 @@ async def ensure_fleet(client: KubeClient, machines: int | None) -> int:
 
 async def start_control_plane(config: UpConfig) -> ControlPlane:
     """Start everything; returns once the operators' caches are synced."""
-    authorizer = Authorizer()
+    # Authorization is RBAC alone and admission the shipped policy and CRD rules: the objects installed below.
     server = await start_server(ServerConfig(data_dir=config.data_dir, port=config.port,
                                              node_grace_seconds=config.node_grace_seconds,
-                                             csr_max_seconds=config.cert_max_seconds),
-                                authorizer=authorizer)
-    # The legacy per-machine ServiceAccounts' rule, chained before RBAC as kube chains Node before RBAC.
-    authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
+                                             csr_max_seconds=config.cert_max_seconds))
     admin_config = load_config(server.kubeconfig)
     local = LocalProvider(config.data_dir, agent_args=config.agent_args)
     demo: Demo | None = None
