@@ -7,10 +7,11 @@ import dataclasses
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
+from kubenode.apiserver.datadir import StartupError
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.cli.defender_cmd import app as defender_app
 from kubenode.cli.diagnose_cmd import app as diagnose_app
@@ -69,13 +70,18 @@ def _banner(server: RunningServer, what: str) -> None:
     typer.echo("Ctrl-C stops everything; starting again resumes the same state.", err=False)
 
 
+def _fail_start(exc: StartupError) -> NoReturn:
+    """Exit non-zero with the startup error's own words (they say what to do), no traceback."""
+    typer.echo(f"Error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
 async def _serve(config: ServerConfig, what: str) -> None:
     try:
         # Who may do what comes from the RBAC, policy and CRD objects in the store alone (the server stays generic).
         server = await start_server(config)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot listen on {config.host}:{config.port}: {exc.strerror}. "
-                                 "Choose another --port.", param_hint="--port") from None
+    except StartupError as exc:
+        _fail_start(exc)
     _banner(server, what)
     try:
         await _wait_for_signal()
@@ -153,6 +159,8 @@ def up(
             await run_up(cfg, stop, ready)
         except PrometheusUnavailable as exc:
             raise typer.BadParameter(str(exc), param_hint="--prometheus") from None
+        except StartupError as exc:
+            _fail_start(exc)
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None
