@@ -1,9 +1,9 @@
 """The shipped node-isolation policy, applied with the real kubectl to a real `kubenode apiserver` process.
 
-kubectl applies exactly what `kubenode policies` prints (what a real cluster gets), then acts as an
-agent with `--as kubenode:agent:<node> --as-group kubenode:agents`. The extra `--as-group system:masters`
-only gets the request past authorization (RBAC grants an agent these verbs; issue 9's RBAC part): what
-is refused below is refused by the ValidatingAdmissionPolicy, by content.
+kubectl applies exactly what `kubenode rbac` and `kubenode policies` print (what a real cluster gets),
+then acts as an agent with `--as kubenode:agent:<node> --as-group kubenode:agents`: the `kubenode-agent`
+ClusterRole lets the request through authorization, and what is refused below is refused by the
+ValidatingAdmissionPolicy, by content — the same standard objects, nothing else.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .conftest import Cluster, wait_until
 
 pytestmark = pytest.mark.e2e
 
-AGENT_A = ("--as", "kubenode:agent:n-a", "--as-group", "kubenode:agents", "--as-group", "system:masters")
+AGENT_A = ("--as", "kubenode:agent:n-a", "--as-group", "kubenode:agents")
 
 
 def kubenode(*args: str) -> str:
@@ -34,6 +34,7 @@ def policed(cluster: Cluster) -> Cluster:
     wait_until(lambda: cluster.jsonpath(
         "crd", "machinecomponents.kubenode.io",
         path='{.status.conditions[?(@.type=="Established")].status}') == "True", 10, "CRD Established")
+    cluster.kubectl("apply", "-f", "-", stdin=kubenode("rbac"))
     r = cluster.kubectl("apply", "-f", "-", stdin=kubenode("policies"))
     assert r.lines() == [
         "validatingadmissionpolicy.admissionregistration.k8s.io/kubenode-node-isolation created",

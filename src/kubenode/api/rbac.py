@@ -142,12 +142,13 @@ def agent_rules() -> list[Obj]:
     """The agents' cluster-wide rules (ClusterRole kubenode-agent); per-node limits come from the VAP."""
     return [
         _rule([""], ["nodes"], [*_READ, "create", "patch", "update"]),
-        _rule([""], ["nodes/status"], ["patch", "update"]),
+        # get: `kubectl patch --subresource=status` reads the subresource first (as the kubelet's role allows).
+        _rule([""], ["nodes/status"], ["get", "patch", "update"]),
         _rule([""], ["pods"], _READ),
         _rule([""], ["events"], ["create", "patch"]),
         _rule([GROUP], ["machines", "machinecomponents", "machinecomponentsets", "remedyoperationjobs"], _READ),
         _rule([GROUP], ["machines/status", "machinecomponents/status", "remedyoperationjobs/status"],
-              ["patch", "update"]),
+              ["get", "patch", "update"]),
         # Its finalizer kubenode.io/machinecomponent (added before the first install, dropped after removal).
         _rule([GROUP], ["machinecomponents"], ["patch"]),
         # Its client certificate, renewed before expiry (agent/identity.py): kube's selfnodeclient role.
