@@ -31,6 +31,8 @@ from kubenode.apiserver.builtin_columns import (
     SECRET_COLUMNS,
     age_cell,
 )
+from kubenode.apiserver.builtins_admission import ADMISSION_RESOURCES
+from kubenode.apiserver.builtins_certificates import CSR_RESOURCE
 from kubenode.apiserver.builtins_rbac import RBAC_KINDS
 from kubenode.apiserver.resources import DEFAULT_VERBS, Obj, PrinterColumn, ResourceInfo, ScaleSpec
 from kubenode.apiserver.tables import CREATION_TIMESTAMP_DESCRIPTION, custom_resource_columns
@@ -1076,6 +1078,8 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     _review("authorization.k8s.io", "SelfSubjectRulesReview"),
     _review("authentication.k8s.io", "SelfSubjectReview"),
     *RBAC_KINDS,
+    *ADMISSION_RESOURCES,
+    CSR_RESOURCE,
 )
 
 

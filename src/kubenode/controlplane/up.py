@@ -22,7 +22,6 @@ from typing import Any
 from kubenode.api.constants import API_VERSION
 from kubenode.api.crds import all_crds
 from kubenode.api.rbac import OPERATOR, SYSTEM_NAMESPACE
-from kubenode.apiserver.authz import Authorizer
 from kubenode.apiserver.security import server_ssl_context
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
@@ -40,7 +39,7 @@ from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
 from kubenode.release.controller import ReleaseSettings
 
-from .agent_authz import agent_rule, is_legacy_agent
+from .admission_install import install_admission_policies
 from .operators import Operators, OperatorSettings, build_manager
 from .prometheus import RunningPrometheus, start_prometheus
 from .providers import provider_factories, ssh_importer
@@ -78,6 +77,8 @@ class UpConfig:
     console_port: int = 0
     #: Start Debian's Prometheus wired to the operator, the agents and deploy/monitoring's rules.
     prometheus: bool = False
+    #: Longest validity of certificates the control plane signs (agents renew at 70-90 % of it).
+    cert_max_seconds: int = 365 * 24 * 3600
 
     @classmethod
     def with_grace(cls, data_dir: Path, machines: int | None, port: int, grace: float) -> UpConfig:
@@ -163,12 +164,10 @@ async def ensure_fleet(client: KubeClient, machines: int | None) -> int:
 
 async def start_control_plane(config: UpConfig) -> ControlPlane:
     """Start everything; returns once the operators' caches are synced."""
-    authorizer = Authorizer()
+    # Authorization is RBAC alone and admission the shipped policy and CRD rules: the objects installed below.
     server = await start_server(ServerConfig(data_dir=config.data_dir, port=config.port,
-                                             node_grace_seconds=config.node_grace_seconds),
-                                authorizer=authorizer)
-    # The legacy per-machine ServiceAccounts' rule, chained before RBAC as kube chains Node before RBAC.
-    authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
+                                             node_grace_seconds=config.node_grace_seconds,
+                                             csr_max_seconds=config.cert_max_seconds))
     admin_config = load_config(server.kubeconfig)
     local = LocalProvider(config.data_dir, agent_args=config.agent_args)
     demo: Demo | None = None
@@ -176,6 +175,7 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
     try:
         # The installer's part, as the admin (`kubectl apply` on a real cluster): CRDs, namespace, RBAC.
         await install_crds(client)
+        await install_admission_policies(client)
         await ensure_system_namespace(client)
         await install_rbac(client)
         # The operators run as their ServiceAccount with least privilege (api/rbac.py), not as an admin.

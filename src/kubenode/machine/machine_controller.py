@@ -37,6 +37,7 @@ from kubenode.client.resources import NODES
 from kubenode.drain import drain
 from kubenode.providers.base import (
     STATE_MISSING,
+    STATE_RUNNING,
     Bootstrap,
     InfraProvider,
     InfraStatus,
@@ -47,9 +48,9 @@ from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
 from .adoption_controller import ANNOTATION_ADOPT
-from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig
+from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig, revoke_bootstrap_token, token_id_of
 from .node_sync import node_patch, sync_summary
-from .phases import Timeouts, compute_status, parse_time
+from .phases import AGENT, Timeouts, compute_status, parse_time
 from .resources import MACHINE_COMPONENTS, MACHINES
 
 log = logging.getLogger("kubenode.machine")
@@ -136,6 +137,15 @@ class MachineReconciler:
                         machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
                         node_name=node_name_of(machine), kubeconfig=kubeconfig))
                     await self._event(machine, "Normal", "Provisioning", f"{provider.type} provider creating the host")
+                elif infra.state == STATE_RUNNING and _condition_is(status, AGENT, "Unknown"):
+                    # The host runs but its agent stopped reporting: its certificate may have expired while the
+                    # host was off. Hand it a fresh bootstrap token (reused while still valid; the approver
+                    # accepts it for this Machine's node only). An agent with a valid certificate ignores it,
+                    # and the token is revoked as soon as the agent reports again.
+                    kubeconfig = await ensure_agent_kubeconfig(self.client, machine, self.endpoint)
+                    infra = await provider.create(machine, Bootstrap(
+                        machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
+                        node_name=node_name_of(machine), kubeconfig=kubeconfig))
             except ProviderError as exc:
                 problem = (exc.reason, str(exc))
                 if not exc.retryable:
@@ -162,6 +172,11 @@ class MachineReconciler:
             kind = "Warning" if new_status.get("phase") == "Failed" else "Normal"
             msg = new_status.get("failureMessage") or f"machine is {new_status.get('phase')}"
             await self._event(machine, kind, str(new_status.get("failureReason") or new_status.get("phase")), msg)
+        if token_id_of(machine) and _condition_true(new_status, AGENT):
+            # The agent works with its own certificate now: its bootstrap token has served its purpose.
+            await revoke_bootstrap_token(self.client, machine)
+            await self._event(machine, "Normal", "BootstrapTokenRevoked",
+                              "the agent connected with its client certificate; its bootstrap token was deleted")
         if new_status.get("phase") == "Running":
             return Result(requeue_after=self.config.resync_seconds)
         if new_status.get("phase") == "Failed":
@@ -300,6 +315,14 @@ class MachineReconciler:
     async def _set_phase(self, machine: Obj, phase: str) -> None:
         await self.client.patch(MACHINES, machine["metadata"]["name"], {"status": {"phase": phase}},
                                 subresource="status", field_manager=FIELD_MANAGER)
+
+
+def _condition_is(status: Obj, type_: str, value: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == value for c in status.get("conditions") or [])
+
+
+def _condition_true(status: Obj, type_: str) -> bool:
+    return _condition_is(status, type_, "True")
 
 
 def _same_status(old: Obj, new: Obj) -> bool:

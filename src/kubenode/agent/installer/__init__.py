@@ -45,6 +45,6 @@ def build_installer(client: KubeClient, config: AgentConfig, *, metrics: AgentMe
             machine=config.machine, root=config.host_root, local=False, host_root=config.host_root,
             failpoint=_exit_after(crash_after) if crash_after else None, metrics=metrics))
     return ComponentAgent(client, ComponentAgentConfig(
-        machine=config.machine, root=config.root if config.root is not None else Path("/"),
+        machine=config.machine, node=config.node_name, root=config.root if config.root is not None else Path("/"),
         local=config.root is not None, failpoint=_exit_after(crash_after) if crash_after else None,
-        metrics=metrics))
+        metrics=metrics, trusted_file_dirs=config.trusted_file_dirs))
