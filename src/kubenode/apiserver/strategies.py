@@ -15,6 +15,10 @@ from .defaults import pod_qos_class
 from .errors import Cause, field_cause
 from .objects import Obj, now_rfc3339
 from .schema import check_structural
+from .workload_strategies import PREPARE_CREATE as _WORKLOAD_PREPARE
+from .workload_strategies import VALIDATE as _WORKLOAD_VALIDATE
+from .workload_strategies import VALIDATE_UPDATE as _WORKLOAD_VALIDATE_UPDATE
+from .workload_strategies import prepare_service
 
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
@@ -163,8 +167,13 @@ PREPARE: dict[str, PrepareFn] = {
     "/secrets": _prepare_secret,
     "/configmaps": _prepare_configmap,
     "apiextensions.k8s.io/customresourcedefinitions": _prepare_crd,
+    "/services": prepare_service,
+    **_WORKLOAD_PREPARE,
 }
 VALIDATE: dict[str, ValidateFn] = {
     "/secrets": _validate_secret,
     "apiextensions.k8s.io/customresourcedefinitions": _validate_crd,
+    **_WORKLOAD_VALIDATE,
 }
+#: Checks of an update against the stored object (immutable fields), keyed like VALIDATE.
+VALIDATE_UPDATE: dict[str, Callable[[Obj, Obj], list[Cause]]] = dict(_WORKLOAD_VALIDATE_UPDATE)
