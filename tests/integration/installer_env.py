@@ -42,10 +42,14 @@ def spec_for(artifact: Artifact, url: str | None = None, **overrides: Any) -> Ob
     return t
 
 
-def machine_component(name: str, machine: str, component: str, tmpl: Obj) -> Obj:
-    """A MachineComponent object as the MachineComponentSet controller would create it."""
-    return {"apiVersion": API_VERSION, "kind": "MachineComponent",
-            "metadata": {"name": name, "labels": {LABEL_MACHINE: machine, "kubenode.io/component": component}},
+def machine_component(name: str, machine: str, component: str, tmpl: Obj, owner: Obj | None = None) -> Obj:
+    """A MachineComponent object as the MachineComponentSet controller would create it (controlled by `owner`)."""
+    meta: Obj = {"name": name, "labels": {LABEL_MACHINE: machine, "kubenode.io/component": component}}
+    if owner is not None:
+        meta["ownerReferences"] = [{"apiVersion": API_VERSION, "kind": "MachineComponentSet",
+                                    "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                                    "controller": True, "blockOwnerDeletion": True}]
+    return {"apiVersion": API_VERSION, "kind": "MachineComponent", "metadata": meta,
             "spec": {"machineName": machine, "component": component, **tmpl}}
 
 

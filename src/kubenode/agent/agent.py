@@ -64,6 +64,8 @@ class AgentConfig:
     system_log_monitors: tuple[str, ...] = ()
     custom_plugin_monitors: tuple[str, ...] = ()
     system_stats_monitors: tuple[str, ...] = ()
+    #: Directories the installer may read `file://` sources from; None: its default (see installer/inputs.py).
+    trusted_file_dirs: tuple[Path, ...] | None = None
 
 
 class AgentExtension(Protocol):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import constants as c
+from .loader_env import cel_rule as loader_env_rule
 from .schema_parts import (
     ARCHIVE_URL,
     COMPONENT_VERSION,
@@ -141,6 +142,11 @@ def _machine_spec() -> Schema:
     })
     # A machine comes from somewhere: a provider that creates it, or an import of an existing host.
     s["anyOf"] = [{"required": ["providerRef"]}, {"required": ["import"]}]
+    # ...but not both: the operator would silently import and ignore the provider.
+    s["x-kubernetes-validations"] = [{
+        "rule": "!(has(self.providerRef) && has(self.import))",
+        "message": "set either providerRef (provision a machine) or import (adopt an existing host), not both",
+    }]
     return s
 
 
@@ -210,18 +216,30 @@ def _component_template_props() -> dict[str, Schema]:
             "command": _exec_command("Program and arguments; the program is a path inside the unpacked "
                                      "archive."),
             "env": map_list("Environment variables of the process.", obj("One environment variable.", {
-                "name": string("Variable name.", pattern=ENV_NAME, minLength=1, maxLength=256),
+                "name": string("Variable name. Names that change how programs load (LD_*, BASH_ENV, "
+                               "PYTHONPATH, NODE_OPTIONS, ...) are refused.", pattern=ENV_NAME, minLength=1,
+                               maxLength=256, x_kubernetes_validations=[{
+                                   "rule": loader_env_rule(), "reason": "FieldValueForbidden",
+                                   "message": "this variable changes how programs load or what code they run "
+                                              "first, so a component may not set it"}]),
                 "value": string("Variable value.", default="", maxLength=32768),
             }, required=["name"])),
         }, required=["command"]),
         "healthCheck": _health_check(),
         "files": map_list("Files written into the component directory before it starts.", obj(
             "One file.", {
-                "path": string("Path relative to the component directory (no leading '/', no '..').",
-                               pattern=RELATIVE_PATH, minLength=1, maxLength=1024),
+                "path": string("Path relative to the component directory, in normal form (no leading '/', "
+                               "no '.', '..' or empty segments).", pattern=RELATIVE_PATH, minLength=1,
+                               maxLength=1024, x_kubernetes_validations=[{
+                                   "rule": "!self.split('/').exists(seg, seg == '.' || seg == '')",
+                                   "message": "must be a normalised path: write 'bin/run', not './bin/run' or "
+                                              "'bin/./run'"}]),
                 "content": string("File content (UTF-8 text).", maxLength=1048576),
-                "mode": int32("Permission bits (decimal in JSON: 420 = 0644).", minimum=0, maximum=511,
-                              default=420),
+                "mode": int32("Permission bits (decimal in JSON: 420 = 0644); never world-writable, never "
+                              "set-user/group-ID.", minimum=0, maximum=511, default=420,
+                              x_kubernetes_validations=[{
+                                  "rule": "(self / 2) % 2 == 0", "reason": "FieldValueForbidden",
+                                  "message": "files may not be world-writable (mode & 0o002)"}]),
             }, required=["path", "content"]), key="path"),
         "disruption": string("What changing this component does to the node: None, Restart (the "
                              "component), Drain (drain the node around the change) or Reboot.",
@@ -451,11 +469,19 @@ MACHINE_COMPONENT_SET = KindSpec(
 # --------------------------------------------------------------------------- MachineComponent
 
 _MC_SPEC = obj("One component on one machine, copied from its MachineComponentSet's template.", {
-    "machineName": name_field("The Machine the component runs on.", subdomain=True),
+    "machineName": name_field("The Machine the component runs on (immutable).", subdomain=True),
+    "nodeName": name_field("The Node of that Machine (its spec.nodeName, or its name), immutable. The "
+                           "node-isolation policy lets only this node's agent write the component's status.",
+                           subdomain=True),
     "component": name_field("Component name."),
     "revision": string("Template revision (hash) of the owning MachineComponentSet.", maxLength=64),
     **_component_template_props(),
-}, required=["machineName", "component", "version", "source"])
+}, required=["machineName", "component", "version", "source"], x_kubernetes_validations=[
+    {"rule": "self.machineName == oldSelf.machineName", "message": "machineName is immutable"},
+    # Objects created before nodeName existed get it once.
+    {"rule": "!has(oldSelf.nodeName) || has(self.nodeName) && self.nodeName == oldSelf.nodeName",
+     "message": "nodeName is immutable"},
+])
 
 MACHINE_COMPONENT = KindSpec(
     kind=c.KIND_MACHINE_COMPONENT, plural="machinecomponents", singular="machinecomponent", short_name="mc",
@@ -552,7 +578,11 @@ REMEDY_OPERATION_JOB = KindSpec(
         "action": _remediation_action("The action to perform."),
         "reason": string("Why the job exists, e.g. 'KernelDeadlock=True for 312s'.", maxLength=32768),
         "dryRun": boolean("Record the decision, do nothing.", default=False),
-    }, required=["nodeName", "remedier", "rule", "action"]),
+    }, required=["nodeName", "remedier", "rule", "action"], x_kubernetes_validations=[
+        {"rule": "self.nodeName == oldSelf.nodeName", "message": "nodeName is immutable"},
+        {"rule": "has(self.machineName) == has(oldSelf.machineName) && (!has(self.machineName) || "
+                 "self.machineName == oldSelf.machineName)", "message": "machineName is immutable"},
+    ]),
     status=obj("Progress of the step.", {
         "phase": string("Pending, Approved, Denied, Running, Succeeded, Failed or TimedOut.",
                         enum=c.JOB_PHASES),

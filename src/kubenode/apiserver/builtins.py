@@ -81,6 +81,8 @@ from kubenode.apiserver.builtin_schema import (
     timestamp as _time,
 )
 from kubenode.apiserver.builtin_workloads import WORKLOAD_KINDS
+from kubenode.apiserver.builtins_admission import ADMISSION_RESOURCES
+from kubenode.apiserver.builtins_certificates import CSR_RESOURCE
 from kubenode.apiserver.builtins_rbac import RBAC_KINDS
 from kubenode.apiserver.resources import DEFAULT_VERBS, Obj, PrinterColumn, ResourceInfo, ScaleSpec
 from kubenode.apiserver.tables import CREATION_TIMESTAMP_DESCRIPTION, custom_resource_columns
@@ -561,6 +563,8 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     _review("authentication.k8s.io", "SelfSubjectReview"),
     *RBAC_KINDS,
     *WORKLOAD_KINDS,
+    *ADMISSION_RESOURCES,
+    CSR_RESOURCE,
 )
 
 

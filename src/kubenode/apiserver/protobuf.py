@@ -133,12 +133,28 @@ TABLES: dict[str, dict[int, Field]] = {
                                 3: ("maxUnavailable", "IntOrString", False),
                                 4: ("unhealthyPodEvictionPolicy", "string", False)},
     "PodDisruptionBudget": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodDisruptionBudgetSpec", False)},
+    # certificates.k8s.io/v1 (`kubectl certificate approve|deny` PUT /approval). spec.extra (6, a map of
+    # ExtraValue messages) is not read: the server sets the requester fields itself and keeps them.
+    "CertificateSigningRequestSpec": {1: ("request", "bytes", False), 2: ("username", "string", False),
+                                      3: ("uid", "string", False), 4: ("groups", "string", True),
+                                      5: ("usages", "string", True), 7: ("signerName", "string", False),
+                                      8: ("expirationSeconds", "int", False)},
+    "CertificateSigningRequestCondition": {1: ("type", "string", False), 6: ("status", "string", False),
+                                           2: ("reason", "string", False), 3: ("message", "string", False),
+                                           4: ("lastUpdateTime", "Time", False),
+                                           5: ("lastTransitionTime", "Time", False)},
+    "CertificateSigningRequestStatus": {1: ("conditions", "CertificateSigningRequestCondition", True),
+                                        2: ("certificate", "bytes", False)},
+    "CertificateSigningRequest": {1: ("metadata", "ObjectMeta", False),
+                                  2: ("spec", "CertificateSigningRequestSpec", False),
+                                  3: ("status", "CertificateSigningRequestStatus", False)},
 }
 
 #: Top-level kinds that may arrive as protobuf, by (apiVersion, kind).
 KINDS = {("v1", k) for k in ("Namespace", "ConfigMap", "Secret", "ServiceAccount")} | {
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
-    ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest")} | {
+    ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest"),
+    ("certificates.k8s.io/v1", "CertificateSigningRequest")} | {
     ("rbac.authorization.k8s.io/v1", k) for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")} | {
     ("apps/v1", "Deployment"), ("v1", "Service"), ("policy/v1", "PodDisruptionBudget")}
 

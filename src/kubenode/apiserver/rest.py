@@ -22,7 +22,9 @@ from typing import Any
 import orjson
 
 from . import defaults, errors
+from .admission_policy import INTERNAL_USER, AdmissionRequest, PolicyAdmission
 from .apply import server_side_apply, track_update
+from .crd_validation import rule_causes
 from .errors import Cause, StatusError, field_cause
 from .metadata import generate_name, validate_metadata_update, validate_object_meta
 from .objects import Obj, clone, get_path, new_uid, now_rfc3339, set_path
@@ -32,7 +34,7 @@ from .resources import ResourceInfo
 from .security import User
 from .selectors import FieldSelector, LabelSelector, label_selector_from_dict
 from .storage import Store
-from .strategies import PREPARE, VALIDATE, VALIDATE_UPDATE
+from .strategies import PREPARE, STATUS_LIKE, VALIDATE, VALIDATE_UPDATE
 from .workload_strategies import ServiceAllocator
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -71,7 +73,7 @@ class WriteOptions:
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     field_manager: str = ""
     force: bool = False
-    #: Who writes (None: the server's own control loops), for checks that depend on the writer.
+    #: Who writes (checks and admission policies, as request.userInfo); None: the server's own control loops.
     user: User | None = None
 
 
@@ -94,6 +96,7 @@ class ObjectAPI:
         #: Run, in order, on every validated create and update (see WriteCheck).
         self.write_checks: list[WriteCheck] = []
         self.services = ServiceAllocator(store)
+        self.policies = PolicyAdmission(store, registry)
 
     # ------------------------------------------------------------------ reads
     def get(self, info: ResourceInfo, namespace: str, name: str) -> Obj:
@@ -210,7 +213,7 @@ class ObjectAPI:
             m["generation"] = 1
         if info.status_subresource and not info.builtin:
             obj.pop("status", None)  # status is written only through /status
-        warnings = self._admit(info, obj, None, opts)
+        warnings = self._admit(info, obj, None, opts, "CREATE", subresource)
         if opts.field_manager:
             track_update(None, obj, manager=opts.field_manager, api_version=info.api_version, schema=info.schema,
                          hints=info.smp_hints, now=now_rfc3339())
@@ -237,7 +240,8 @@ class ObjectAPI:
 
     def _update(self, info: ResourceInfo, key: str, old: Obj, new: Obj, opts: WriteOptions,
                 subresource: str, *, manager_op: str = "Update") -> WriteResult:
-        if subresource == "status":
+        status_like = STATUS_LIKE.get((_resource_id(info), subresource))
+        if subresource == "status" or status_like is not None:
             status = new.get("status")
             managed = new["metadata"].get("managedFields")
             new = clone(old)
@@ -247,6 +251,8 @@ class ObjectAPI:
                 new["status"] = status
             if managed is not None:
                 new["metadata"]["managedFields"] = managed
+            if status_like is not None:
+                status_like(new, old)
         else:
             if info.status_subresource:
                 if "status" in old:
@@ -271,7 +277,7 @@ class ObjectAPI:
                     "FieldValueForbidden", "metadata.finalizers",
                     f"Forbidden: no new finalizers can be added if the object is being deleted, found new "
                     f"finalizers {sorted(added)}")])
-        warnings = self._admit(info, new, old, opts)
+        warnings = self._admit(info, new, old, opts, "UPDATE", subresource)
         if info.track_generation:
             gen = om.get("generation", 1)
             if _spec_changed(old, new):
@@ -358,13 +364,13 @@ class ObjectAPI:
             if info.namespaced:
                 merged["metadata"]["namespace"] = namespace
             res = self.create(info, namespace, merged, WriteOptions(
-                dry_run=opts.dry_run, field_validation=opts.field_validation))
+                dry_run=opts.dry_run, field_validation=opts.field_validation, user=opts.user))
             return res
         return self._update(info, key, old, merged, opts, subresource, manager_op="Apply")
 
     # ------------------------------------------------------------------ delete
     def delete(self, info: ResourceInfo, namespace: str, name: str, options: Mapping[str, Any],
-               *, dry_run: bool = False) -> WriteResult:
+               *, dry_run: bool = False, user: User | None = None) -> WriteResult:
         """DELETE with propagationPolicy, preconditions and finalizers."""
         key = info.key(namespace if info.namespaced else "", name)
         old = self.store.get(key)
@@ -388,27 +394,28 @@ class ObjectAPI:
             raise errors.invalid("DeleteOptions", "", "", [field_cause(
                 "FieldValueNotSupported", "propagationPolicy",
                 f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"')])
-        opts = WriteOptions(dry_run=dry_run)
+        opts = WriteOptions(dry_run=dry_run, user=user)
+        warnings = self._admit_policies(info, None, old, opts, "DELETE", "")
         finalizers = list(om.get("finalizers") or [])
         extra = {"Foreground": FOREGROUND, "Orphan": ORPHAN}.get(policy or "")
         if info.plural == "namespaces" and not info.group:
-            return self._delete_namespace(info, key, old, opts)
+            return _warned(self._delete_namespace(info, key, old, opts), warnings)
         if extra and extra not in finalizers:
             finalizers.append(extra)
         if not finalizers:
-            return self._stage_delete(info, key, old, opts)
+            return _warned(self._stage_delete(info, key, old, opts), warnings)
         # Still present (finalizers): 200 with the object, as kube answers; 202 only when the client asked for
         # cascading deletion the old way (orphanDependents=false), a compatibility rule of kube's DELETE handler.
         code = 202 if options.get("orphanDependents") is False else 200
         if om.get("deletionTimestamp") and finalizers == list(om.get("finalizers") or []):
-            return WriteResult(self.as_version(info, old), code)
+            return WriteResult(self.as_version(info, old), code, None, warnings)
         new = clone(old)
         nm = new["metadata"]
         if not nm.get("deletionTimestamp"):
             nm["deletionTimestamp"] = now_rfc3339()
             nm["deletionGracePeriodSeconds"] = 0
         nm["finalizers"] = finalizers
-        return self._stage(info, key, new, code, opts, [])
+        return self._stage(info, key, new, code, opts, warnings)
 
     def _delete_namespace(self, info: ResourceInfo, key: str, old: Obj, opts: WriteOptions) -> WriteResult:
         if old["metadata"].get("deletionTimestamp"):
@@ -483,8 +490,9 @@ class ObjectAPI:
                 f"unable to create new content in namespace {namespace} because it is being terminated",
                 name=namespace, kind="namespaces")
 
-    def _admit(self, info: ResourceInfo, obj: Obj, old: Obj | None, opts: WriteOptions) -> list[str]:
-        """Prune, default and validate `obj` in place; returns warnings (Warn field validation)."""
+    def _admit(self, info: ResourceInfo, obj: Obj, old: Obj | None, opts: WriteOptions, operation: str,
+               subresource: str) -> list[str]:
+        """Prune, default and validate `obj` in place, then ValidatingAdmissionPolicies; returns warnings."""
         warnings: list[str] = []
         rid = _resource_id(info)
         defaults.apply(rid, obj, old)
@@ -514,6 +522,8 @@ class ObjectAPI:
                 warnings.extend(f'unknown field "{f}"' for f in unknown)
             schema.apply_defaults(obj)
             causes.extend(schema.validate(obj))
+            if not causes:
+                causes.extend(rule_causes(schema.schema, obj, old))
         validate = VALIDATE.get(rid)
         if validate is not None:
             causes.extend(validate(obj))
@@ -527,7 +537,16 @@ class ObjectAPI:
             raise errors.invalid(info.kind, info.group, name, causes)
         for check in self.write_checks:
             check(info, obj, old, opts)
+        warnings.extend(self._admit_policies(info, obj, old, opts, operation, subresource))
         return warnings
+
+    def _admit_policies(self, info: ResourceInfo, obj: Obj | None, old: Obj | None, opts: WriteOptions,
+                        operation: str, subresource: str) -> list[str]:
+        meta = (obj if obj is not None else old or {}).get("metadata") or {}
+        return self.policies.admit(AdmissionRequest(
+            info=info, operation=operation, name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or ""), subresource=subresource, obj=obj, old=old,
+            user=opts.user or INTERNAL_USER, dry_run=opts.dry_run))
 
     def _stage(self, info: ResourceInfo, key: str, obj: Obj, code: int, opts: WriteOptions,
                warnings: list[str]) -> WriteResult:
@@ -535,6 +554,11 @@ class ObjectAPI:
             return WriteResult(obj, code, None, warnings)
         stored, durable = self.store.stage(key, obj)
         return WriteResult(stored, code, durable, warnings)
+
+
+def _warned(res: WriteResult, warnings: list[str]) -> WriteResult:
+    res.warnings.extend(warnings)
+    return res
 
 
 def _drop_empty_collections(meta: Obj) -> None:

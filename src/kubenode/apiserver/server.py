@@ -20,6 +20,8 @@ from aiohttp import web
 
 from .app import APIServer
 from .authz import Authorizer
+from .bootstrap_tokens import TokenCleaner
+from .certificates import DEFAULT_MAX_SECONDS, CSRSigner
 from .controllers import NODE_LEASE_NAMESPACE, ControlLoops
 from .rbac_defaults import default_cluster_role_bindings, default_cluster_roles
 from .rest import WriteOptions
@@ -49,6 +51,8 @@ class ServerConfig:
     bookmark_interval: float = 5.0
     watch_history: int = 50_000
     extra_hosts: tuple[str, ...] = ()
+    #: Longest validity of a certificate the CSR signer issues (kube's --cluster-signing-duration).
+    csr_max_seconds: int = DEFAULT_MAX_SECONDS
 
 
 @dataclass
@@ -65,10 +69,14 @@ class RunningServer:
     store: Store
     loops: ControlLoops
     _runner: web.AppRunner = field(repr=False)
+    #: The CSR signer and the bootstrap-token cleaner (kube-controller-manager's csrsigning and tokencleaner).
+    auth_loops: tuple[CSRSigner, TokenCleaner] | None = None
 
     async def stop(self) -> None:
         """Stop serving, finish durable writes, close the database."""
         await self.loops.stop()
+        for loop in self.auth_loops or ():
+            await loop.stop()
         self.api.hub.close()
         await self._runner.cleanup()
         await self.store.close()
@@ -117,6 +125,7 @@ async def start_server(config: ServerConfig, *, authorizer: Authorizer | None = 
                     watch_history=config.watch_history)
     loops = ControlLoops(api.api, store, node_grace_seconds=config.node_grace_seconds,
                          node_check_interval=config.node_check_interval)
+    auth_loops = (CSRSigner(api.api, store, pki, max_seconds=config.csr_max_seconds), TokenCleaner(api.api, store))
     await _bootstrap(api)
     app = api.build_app()
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -130,9 +139,11 @@ async def start_server(config: ServerConfig, *, authorizer: Authorizer | None = 
         await store.close()
         raise
     loops.start()
+    for loop in auth_loops:
+        loop.start()
     host = f"[{config.host}]" if ":" in config.host else config.host
     url = f"https://{host}:{port}"
     kubeconfig = data / "kubeconfig"
     await asyncio.to_thread(write_kubeconfig, kubeconfig, server=url, ca_cert_pem=pki.ca_cert.read_bytes(),
                             token=admin_token)
-    return RunningServer(config, url, port, kubeconfig, pki, admin_token, api, store, loops, runner)
+    return RunningServer(config, url, port, kubeconfig, pki, admin_token, api, store, loops, runner, auth_loops)

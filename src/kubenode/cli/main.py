@@ -122,6 +122,9 @@ def up(
     prometheus: Annotated[bool, typer.Option(
         "--prometheus", help="Also run Prometheus (Debian's `prometheus`) scraping the operator and agents, "
                              "with deploy/monitoring's rules; data under DIR/prometheus.")] = False,
+    cert_max_seconds: Annotated[int, typer.Option(
+        min=10, help="Longest validity of a certificate the control plane signs (agents renew at 70 to 90 "
+                     "percent of it; kube's --cluster-signing-duration).")] = 365 * 24 * 3600,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
@@ -151,6 +154,7 @@ def up(
             cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
             cfg.import_dir = import_dir
             cfg.prometheus = prometheus
+            cfg.cert_max_seconds = cert_max_seconds
             await run_up(cfg, stop, ready)
         except PrometheusUnavailable as exc:
             raise typer.BadParameter(str(exc), param_hint="--prometheus") from None
@@ -256,9 +260,19 @@ def rbac() -> None:
 
 
 @app.command()
+def policies() -> None:
+    """Print the node-isolation ValidatingAdmissionPolicy and binding as YAML (kubectl apply -f -)."""
+    from kubenode.api.policies import policies_yaml
+
+    typer.echo(policies_yaml(), nl=False)
+
+
+@app.command()
 def agent(
     machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig with the agent's token.")] = None,
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help=(
+        "The agent's kubeconfig. With --bootstrap-kubeconfig the agent writes it itself (client certificate).")
+    )] = None,
     root: Annotated[Path | None, typer.Option("--root", help="Machine root (local mode).")] = None,
     register_node: Annotated[bool, typer.Option("--register-node", help="Register and own the Node.")] = False,
     node_name: Annotated[str, typer.Option("--node-name", help="Node name (default: the machine name).")] = "",
@@ -280,27 +294,52 @@ def agent(
     system_stats_monitor: Annotated[str, typer.Option(
         "--config.system-stats-monitor", help="node-problem-detector's flag: comma-separated system stats "
         "monitor configs (exported as metrics on /metrics).")] = "",
+    trust_file_dir: Annotated[list[Path] | None, typer.Option(
+        "--trust-file-dir", help="A directory file:// component sources may come from (repeatable; default: "
+                                 "DATA/artifacts in local mode, none otherwise).")] = None,
+    bootstrap_kubeconfig: Annotated[Path | None, typer.Option("--bootstrap-kubeconfig", help=(
+        "Kubeconfig with a bootstrap token, used to request the agent's client certificate when --kubeconfig "
+        "holds no valid one."))] = None,
+    cert_seconds: Annotated[int, typer.Option("--cert-seconds", help=(
+        "Requested validity of the agent's client certificate (the signer may shorten it).")
+    )] = 7 * 24 * 3600,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the KubeNode agent for one machine."""
     from kubenode.agent.agent import Agent, AgentConfig
     from kubenode.agent.extensions import build_extensions
+    from kubenode.agent.identity import CertificateRotator, IdentityError, IdentityPaths, ensure_identity
     from kubenode.client.client import KubeClient
 
     _long_running(verbose)
-    config = client_config(kubeconfig)
     cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
                       heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds,
                       metrics_host=metrics_address or ("127.0.0.1" if root is not None else "0.0.0.0"),
                       metrics_port=metrics_port,
                       system_log_monitors=_paths(system_log_monitor),
                       custom_plugin_monitors=_paths(custom_plugin_monitor),
-                      system_stats_monitors=_paths(system_stats_monitor))
+                      system_stats_monitors=_paths(system_stats_monitor),
+                      trusted_file_dirs=tuple(trust_file_dir) if trust_file_dir else None)
+    if bootstrap_kubeconfig is not None and kubeconfig is None:
+        raise typer.BadParameter("--bootstrap-kubeconfig needs --kubeconfig: where the agent writes its own",
+                                 param_hint="--kubeconfig")
+    paths = IdentityPaths(kubeconfig, bootstrap_kubeconfig) if kubeconfig is not None else None
 
     async def run() -> None:
         stop = _stop_on_signals()
+        if paths is not None and bootstrap_kubeconfig is not None:
+            try:
+                await ensure_identity(paths, cfg.node_name, cert_seconds, stop)
+            except asyncio.CancelledError:
+                return
+            except IdentityError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
+        config = client_config(kubeconfig)
         async with KubeClient(config) as client:
-            await Agent(client, cfg, build_extensions(client, cfg)).run(stop)
+            extensions = build_extensions(client, cfg)
+            if paths is not None and config.client_cert_file:
+                extensions.append(CertificateRotator(client, paths, cfg.node_name, cert_seconds))
+            await Agent(client, cfg, extensions).run(stop)
 
     typer.echo(f"kubenode agent for machine {machine} (node {cfg.node_name})")
     asyncio.run(run())

@@ -17,6 +17,7 @@ import os
 import ssl
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +55,24 @@ class ClientConfig:
     connection_limit: int = 100
     request_timeout: float = 30.0
     max_retries: int = 5
+    #: A client certificate kept in files (kubeconfig `client-certificate`/`client-key`): a rotated
+    #: certificate (the files replaced) is picked up by `KubeClient` for new connections.
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    #: Rebuilds `ssl_context` from the kubeconfig (set by `load_config` when the certificate is in files).
+    ssl_factory: Callable[[], ssl.SSLContext] | None = field(default=None, repr=False, compare=False)
     _token_cache: tuple[float, str] | None = field(default=None, repr=False, compare=False)
+
+    def client_cert_version(self) -> tuple[int, int, int, int] | None:
+        """A value that changes whenever the client certificate or key file is replaced (None: no files)."""
+        if not self.client_cert_file:
+            return None
+        try:
+            a = os.stat(self.client_cert_file)
+            b = os.stat(self.client_key_file or self.client_cert_file)
+        except OSError:
+            return None
+        return (a.st_ino, a.st_mtime_ns, b.st_ino, b.st_mtime_ns)
 
     def authorization(self) -> str | None:
         """The Authorization header value, re-reading a token file when it may have rotated."""
@@ -130,6 +148,10 @@ def _from_single(single: SingleConfig) -> ClientConfig:
     if server.startswith("https://"):
         ctx = _ssl_context(single)
     cfg = ClientConfig(server=server, ssl_context=ctx, namespace=single.namespace)
+    if ctx is not None and user is not None and user.client_cert and not user.client_cert_data:
+        cfg.client_cert_file = str(single.abs_file(user.client_cert))
+        cfg.client_key_file = str(single.abs_file(user.client_key)) if user.client_key else None
+        cfg.ssl_factory = lambda: _ssl_context(single)
     if user is not None:
         if user.exec is not None or user.auth_provider is not None:
             raise ConfigError("exec and auth-provider credentials are not supported; use a token or client cert")

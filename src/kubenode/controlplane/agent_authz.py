@@ -21,6 +21,16 @@ a real cluster can narrow it to finalizers.
 
 On a real cluster the same limits come from RBAC plus an admission policy;
 this rule is how `kubenode up` enforces them without either.
+
+TRANSITIONAL (issue 9): agents on hosts now authenticate with a client
+certificate ``CN=kubenode:agent:<node>, O=kubenode:agents`` obtained with a
+bootstrap token (`agent/identity.py`). Until RBAC (the ``kubenode-agent``
+ClusterRole) and the node-isolation ValidatingAdmissionPolicy are merged,
+this rule gives that identity the same limits as the legacy
+``machine-<M>`` ServiceAccount, plus what kube's ``system:node-bootstrapper``
+and self-node-client roles grant: bootstrap tokens and agents may create and
+read CertificateSigningRequests. The whole module goes once RBAC and the VAP
+cover both.
 """
 
 from __future__ import annotations
@@ -38,6 +48,10 @@ Obj = dict[str, Any]
 StoreGet = Callable[[str], Obj | None]
 
 _PREFIX = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{SA_PREFIX}"
+_CERT_PREFIX = "kubenode:agent:"
+_AGENTS = "kubenode:agents"
+_BOOTSTRAPPERS = "system:bootstrappers"
+_CSR_VERBS = frozenset({"create", "get", "list", "watch"})
 _READ = frozenset({"get", "list", "watch"})
 _WRITE = frozenset({"create", "update", "patch"})
 _LABELLED_STATUS = frozenset({"machinecomponents", "remedyoperationjobs"})
@@ -52,13 +66,22 @@ def agent_rule(get: StoreGet) -> Rule:
     """The authorization rule for agent identities, reading Machines through `get`."""
 
     def rule(a: Attributes) -> bool | None:
-        if not a.user.name.startswith(_PREFIX):
+        csr = a.group == "certificates.k8s.io" and a.resource == "certificatesigningrequests" and not a.subresource
+        if a.user.name.startswith(_PREFIX):
+            machine_name = a.user.name[len(_PREFIX):]
+            machine = get(f"{GROUP}/machines//{machine_name}")
+            node_name = str(((machine or {}).get("spec") or {}).get("nodeName") or machine_name)
+        elif a.user.name.startswith(_CERT_PREFIX) and _AGENTS in a.user.groups:
+            node_name = a.user.name[len(_CERT_PREFIX):]
+            machine_name, machine = _machine_of_node(get, node_name)
+        elif _BOOTSTRAPPERS in a.user.groups:
+            return True if csr and a.verb in _CSR_VERBS else None
+        else:
             return None
         if a.path:
             return None  # discovery, /version: RBAC's bootstrap roles
-        machine_name = a.user.name[len(_PREFIX):]
-        machine = get(f"{GROUP}/machines//{machine_name}")
-        node_name = str(((machine or {}).get("spec") or {}).get("nodeName") or machine_name)
+        if csr and a.verb in _CSR_VERBS:
+            return True
         if a.verb in _READ:
             return a.resource != "secrets"
         if a.verb not in _WRITE:
@@ -83,6 +106,14 @@ def agent_rule(get: StoreGet) -> Rule:
         return None
 
     return rule
+
+
+def _machine_of_node(get: StoreGet, node_name: str) -> tuple[str, Obj | None]:
+    """The Machine of the same name whose node is `node_name` (never a label the agent itself could write)."""
+    machine = get(f"{GROUP}/machines//{node_name}")
+    if machine is not None and str((machine.get("spec") or {}).get("nodeName") or node_name) == node_name:
+        return node_name, machine
+    return node_name, None
 
 
 def _labelled_for(get: StoreGet, a: Attributes, machine_name: str) -> bool:

@@ -15,10 +15,11 @@ from prometheus_client import CollectorRegistry
 
 from kubenode.api.defender import AllowAll, Reviewer
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import NODES
+from kubenode.client.resources import CSRS, NODES
 from kubenode.componentset.wiring import add_componentset_controllers
 from kubenode.defender.wiring import build_defender, machine_deletion_gate
 from kubenode.machine.bootstrap import AgentEndpoint
+from kubenode.machine.csr_approver import CSRApprover, csrs_for_machine
 from kubenode.machine.machine_controller import MachineControllerConfig, MachineReconciler, machines_for_node
 from kubenode.machine.machineset_controller import MachineSetReconciler
 from kubenode.machine.provider_resolver import ProviderFactory, ProviderResolver
@@ -119,6 +120,10 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     # Per-object state series (pre-rendered on watch events) and Prometheus service discovery of the agents.
     manager.add_exposition(watch_state(manager.informers).parts)
     manager.add_route("/sd/agents", sd_handler(machines.cache.list))
+    csrs = manager.informers.informer(CSRS)
+    approver = CSRApprover(client, csrs, machines, EventRecorder(client, "kubenode-csr-approver", settings.identity),
+                           registry)
+    manager.new_controller("csr-approver", approver).watches(csrs).watches(machines, csrs_for_machine(csrs))
     add_componentset_controllers(manager, client, reviewer=reviewer, registry=registry)
     add_remedy_controllers(manager, client, reviewer, settings.remedy, settings.identity)
     return Operators(manager, resolver, registry, reviewer)

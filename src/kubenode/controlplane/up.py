@@ -37,6 +37,7 @@ from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
 from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
 
+from .admission_install import install_admission_policies
 from .agent_authz import agent_rule, is_legacy_agent
 from .operators import Operators, OperatorSettings, build_manager
 from .prometheus import RunningPrometheus, start_prometheus
@@ -66,6 +67,8 @@ class UpConfig:
     demo: bool = True
     #: Start Debian's Prometheus wired to the operator, the agents and deploy/monitoring's rules.
     prometheus: bool = False
+    #: Longest validity of certificates the control plane signs (agents renew at 70-90 % of it).
+    cert_max_seconds: int = 365 * 24 * 3600
 
     @classmethod
     def with_grace(cls, data_dir: Path, machines: int | None, port: int, grace: float) -> UpConfig:
@@ -150,7 +153,8 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
     """Start everything; returns once the operators' caches are synced."""
     authorizer = Authorizer()
     server = await start_server(ServerConfig(data_dir=config.data_dir, port=config.port,
-                                             node_grace_seconds=config.node_grace_seconds),
+                                             node_grace_seconds=config.node_grace_seconds,
+                                             csr_max_seconds=config.cert_max_seconds),
                                 authorizer=authorizer)
     # The legacy per-machine ServiceAccounts' rule, chained before RBAC as kube chains Node before RBAC.
     authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
@@ -161,6 +165,7 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
     try:
         # The installer's part, as the admin (`kubectl apply` on a real cluster): CRDs, namespace, RBAC.
         await install_crds(client)
+        await install_admission_policies(client)
         await ensure_system_namespace(client)
         await install_rbac(client)
         # The operators run as their ServiceAccount with least privilege (api/rbac.py), not as an admin.

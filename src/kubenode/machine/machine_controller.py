@@ -22,6 +22,7 @@ from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES, PODS
 from kubenode.providers.base import (
     STATE_MISSING,
+    STATE_RUNNING,
     Bootstrap,
     InfraProvider,
     InfraStatus,
@@ -30,9 +31,9 @@ from kubenode.providers.base import (
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
-from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig
+from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig, revoke_bootstrap_token, token_id_of
 from .node_sync import node_patch, sync_summary
-from .phases import Timeouts, compute_status, parse_time
+from .phases import AGENT, Timeouts, compute_status, parse_time
 from .resources import MACHINES
 
 log = logging.getLogger("kubenode.machine")
@@ -109,6 +110,15 @@ class MachineReconciler:
                         machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
                         node_name=node_name_of(machine), kubeconfig=kubeconfig))
                     await self._event(machine, "Normal", "Provisioning", f"{provider.type} provider creating the host")
+                elif infra.state == STATE_RUNNING and _condition_is(status, AGENT, "Unknown"):
+                    # The host runs but its agent stopped reporting: its certificate may have expired while the
+                    # host was off. Hand it a fresh bootstrap token (reused while still valid; the approver
+                    # accepts it for this Machine's node only). An agent with a valid certificate ignores it,
+                    # and the token is revoked as soon as the agent reports again.
+                    kubeconfig = await ensure_agent_kubeconfig(self.client, machine, self.endpoint)
+                    infra = await provider.create(machine, Bootstrap(
+                        machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
+                        node_name=node_name_of(machine), kubeconfig=kubeconfig))
             except ProviderError as exc:
                 problem = (exc.reason, str(exc))
                 if not exc.retryable:
@@ -129,6 +139,11 @@ class MachineReconciler:
             msg = new_status.get("failureMessage") or f"machine is {new_status.get('phase')}"
             await self._event(machine, kind, str(new_status.get("failureReason") or new_status.get("phase")), msg)
         await self._write_status(machine, new_status)
+        if token_id_of(machine) and _condition_true(new_status, AGENT):
+            # The agent works with its own certificate now: its bootstrap token has served its purpose.
+            await revoke_bootstrap_token(self.client, machine)
+            await self._event(machine, "Normal", "BootstrapTokenRevoked",
+                              "the agent connected with its client certificate; its bootstrap token was deleted")
         if new_status.get("phase") == "Running":
             return Result(requeue_after=self.config.resync_seconds)
         if new_status.get("phase") == "Failed":
@@ -230,6 +245,14 @@ class MachineReconciler:
             except errors.TooManyRequests:
                 pass  # a disruption budget says not now: try again next round
         return remaining
+
+
+def _condition_is(status: Obj, type_: str, value: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == value for c in status.get("conditions") or [])
+
+
+def _condition_true(status: Obj, type_: str) -> bool:
+    return _condition_is(status, type_, "True")
 
 
 def _same_status(old: Obj, new: Obj) -> bool:

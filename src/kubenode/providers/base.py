@@ -30,7 +30,8 @@ class Bootstrap:
     machine_name: str
     machine_uid: str
     node_name: str
-    #: kubeconfig YAML the agent uses (server URL, CA, the agent's own token).
+    #: The agent's bootstrap kubeconfig YAML (server URL, CA, the Machine's short-lived bootstrap token), with
+    #: which the agent requests its own client certificate.
     kubeconfig: str
     #: Extra `kubenode agent` arguments (e.g. ["--register-node"]).
     agent_args: tuple[str, ...] = ("--register-node",)

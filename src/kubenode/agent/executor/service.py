@@ -40,8 +40,10 @@ from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import Resource
 from kubenode.runtime.conditions import now_rfc3339, set_condition
+from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
+from ..trust import REASON_IGNORED, job_mismatch
 from .actions import REBOOT_ARGV, ActionRefused, remedy_dir, resolve_script, trim
 
 log = logging.getLogger("kubenode.agent.executor")
@@ -114,6 +116,7 @@ class RemedyExecutor:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self.informer = Informer(client, JOBS, label_selector=f"{c.LABEL_MACHINE}={settings.machine}")
         self.executed: list[str] = []
+        self.events = EventRecorder(client, FIELD_MANAGER, host=settings.machine)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch this machine's jobs and act on them until `stop`."""
@@ -152,7 +155,13 @@ class RemedyExecutor:
         phase = (job.get("status") or {}).get("phase") or c.JOB_PHASE_PENDING
         if action.get("type") not in c.AGENT_ACTIONS or spec.get("dryRun"):
             return
-        if spec.get("nodeName") not in (self.settings.node_name, None):
+        why = job_mismatch(job, self.settings.machine, self.settings.node_name)
+        if why is not None:
+            # Defence in depth: the label selected it, but its spec names another node (agent/trust.py).
+            log.warning("ignoring remediation job %s: %s", name, why)
+            with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
+                await self.events.event(job, "Warning", REASON_IGNORED,
+                                        f"ignored by the agent of {self.settings.machine}: {why}")
             return
         if phase == c.JOB_PHASE_RUNNING:
             await self._resume(job, action)

@@ -40,6 +40,6 @@ def build_installer(client: KubeClient, config: AgentConfig, *, metrics: AgentMe
     """The component installer of this agent (local mode when the agent has a machine root)."""
     crash_after = os.environ.get(FAILPOINT_ENV, "")
     return ComponentAgent(client, ComponentAgentConfig(
-        machine=config.machine, root=config.root if config.root is not None else Path("/"),
+        machine=config.machine, node=config.node_name, root=config.root if config.root is not None else Path("/"),
         local=config.root is not None, failpoint=_exit_after(crash_after) if crash_after else None,
-        metrics=metrics))
+        metrics=metrics, trusted_file_dirs=config.trusted_file_dirs))

@@ -43,6 +43,7 @@ from kubenode.runtime.controller import Controller, Request, Result
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
+from ..trust import REASON_IGNORED, component_mismatch, controller_set
 from .drift import DriftResult, verify_hashes
 from .layout import ComponentLayout, validate_name
 from .plan import Action, Desired, Observation, compute_status, plan
@@ -53,6 +54,8 @@ __all__ = ["MACHINE_COMPONENTS", "ComponentAgent", "ComponentAgentConfig"]
 log = logging.getLogger(__name__)
 
 MACHINE_COMPONENTS = Resource(c.GROUP, c.VERSION, "machinecomponents", c.KIND_MACHINE_COMPONENT, namespaced=False)
+MACHINE_COMPONENT_SETS = Resource(c.GROUP, c.VERSION, "machinecomponentsets", c.KIND_MACHINE_COMPONENT_SET,
+                                  namespaced=False)
 FIELD_MANAGER = "kubenode-agent"
 Obj = dict[str, Any]
 
@@ -79,6 +82,10 @@ class ComponentAgentConfig:
     drift_seconds: float = 600.0
     #: The agent's metrics (drift counters), when it exports them.
     metrics: AgentMetrics | None = None
+    #: The node this agent registers as (a MachineComponent naming another node is ignored); "" = unchecked.
+    node: str = ""
+    #: Directories `file://` sources may come from; None: the default (local mode: DATA/artifacts; else none).
+    trusted_file_dirs: tuple[Path, ...] | None = None
 
 
 class ComponentAgent:
@@ -97,13 +104,16 @@ class ComponentAgent:
         self.drift: dict[str, DriftResult | None] = {}
         self._drift_at: dict[str, float] = {}
         self._verify_token: dict[str, str] = {}
+        #: UIDs of MachineComponentSets seen to exist (a controller we trust; see `_not_ours`).
+        self._sets_seen: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def _handle(self, component: str) -> ComponentHandle:
         h = self.handles.get(component)
         if h is None:
             h = ComponentHandle(self.config.root, component, self.config.machine, local=self.config.local,
-                                failpoint=self.config.failpoint, systemd_dir=self.config.systemd_dir)
+                                failpoint=self.config.failpoint, systemd_dir=self.config.systemd_dir,
+                                trusted_file_dirs=self.config.trusted_file_dirs)
             self.handles[component] = h
         return h
 
@@ -157,6 +167,13 @@ class ComponentAgent:
                     await h.remove()
                     self.handles.pop(component, None)
             return None
+        why = await self._not_ours(obj)
+        if why is not None:
+            log.warning("ignoring MachineComponent %s: %s", req.name, why)
+            with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
+                await self.events.event(obj, "Warning", REASON_IGNORED,
+                                        f"ignored by the agent of {self.config.machine}: {why}")
+            return None
         d = Desired.from_object(obj)
         try:
             validate_name("component", d.component)
@@ -207,6 +224,31 @@ class ComponentAgent:
         await self._verify_drift(obj, d, h, changed=outcome is not None)
         await self._report_observed(obj, d, h, outcome)
         return Result(requeue_after=self._period(h))
+
+    async def _not_ours(self, obj: Obj) -> str | None:
+        """Why this agent must not act on `obj` (defence in depth, `agent/trust.py`), or None.
+
+        Its content must name this machine (and node), and its controller must be a MachineComponentSet
+        that exists with that UID. A component being deleted is exempt from the controller check: its set
+        may be gone already (garbage collection), and removing is what the agent owes it.
+        """
+        why = component_mismatch(obj, self.config.machine, self.config.node)
+        if why is not None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+            return why
+        ref = controller_set(obj) or {}
+        uid = str(ref.get("uid", ""))
+        if uid in self._sets_seen:
+            return None
+        try:
+            owner = await self.client.get(MACHINE_COMPONENT_SETS, str(ref.get("name", "")))
+        except errors.NotFound:
+            return f"its controller MachineComponentSet {ref.get('name')} does not exist"
+        except errors.Forbidden:
+            return f"its controller MachineComponentSet {ref.get('name')} is not visible to this agent"
+        if owner["metadata"].get("uid") != uid:
+            return f"its controller MachineComponentSet {ref.get('name')} has another UID"
+        self._sets_seen.add(uid)
+        return None
 
     async def _install(self, obj: Obj, d: Desired, h: ComponentHandle, verb: str) -> Outcome:
         """Install `d`; report Installing only if it takes longer than `installing_report_after`.
