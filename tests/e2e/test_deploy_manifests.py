@@ -6,6 +6,7 @@ apply, a second apply that changes nothing, and the workloads listed with kubect
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,28 @@ def test_kubectl_applies_deploy_unchanged(cluster: Cluster) -> None:
     # uninstall as docs/deploy.md says
     c.kubectl("delete", "-k", str(DEPLOY), "--ignore-not-found", "--wait=false")  # the namespace takes its content
     assert c.kubectl("get", "clusterroles", "-o", "name", "-l", "app.kubernetes.io/part-of=kubenode").stdout == ""
+
+
+def _tour_commands() -> list[list[str]]:
+    """The README's "real cluster" tour, one argv per line (comments and pipes to grep/sort dropped)."""
+    readme = (DEPLOY.parent / "README.md").read_text()
+    block = readme.split("<!-- real-cluster-tour")[1].split("```sh\n")[1].split("```")[0]
+    commands = []
+    for line in block.splitlines():
+        command = line.split("  #")[0].split(" | ")[0].strip()
+        if command:
+            commands.append(shlex.split(command))
+    return commands
+
+
+def test_the_readme_real_cluster_tour_runs(cluster: Cluster) -> None:
+    commands = _tour_commands()
+    assert [c[0] for c in commands] == ["kubectl"] * len(commands) and len(commands) == 8
+    for argv in commands:
+        args = [str(DEPLOY) if a == "deploy/" else a for a in argv[1:]]
+        if args[:2] == ["-n", "kube-system"] and "lease" in args:
+            # no operator runs in this test: the Lease does not exist yet, which kubectl reports as NotFound
+            r = cluster.kubectl_fails(*args)
+            assert "NotFound" in r.stderr or "not found" in r.stderr, r
+            continue
+        cluster.kubectl(*args)
