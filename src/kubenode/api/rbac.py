@@ -101,6 +101,11 @@ def operator_rules() -> list[Obj]:
         _rule([""], ["events"], ["create", "patch"]),
         # kubenode-system must exist before machines' credentials are minted (created by the installer).
         _rule([""], ["namespaces"], ["get"]),
+        # The CSR approver: agents' client-certificate requests are watched, and approved (or denied) only for
+        # the signer kubernetes.io/kube-apiserver-client, as kube requires of an approver.
+        _rule(["certificates.k8s.io"], ["certificatesigningrequests"], _READ),
+        _rule(["certificates.k8s.io"], ["certificatesigningrequests/approval"], ["patch", "update"]),
+        _rule(["certificates.k8s.io"], ["signers"], ["approve"], ["kubernetes.io/kube-apiserver-client"]),
     ]
 
 
@@ -113,11 +118,13 @@ def operator_system_rules() -> list[Obj]:
 
 
 def operator_leader_election_rules() -> list[Obj]:
-    """The operators' rules in kube-system: the leader-election Lease `kubenode-operator`."""
+    """The operators' rules in kube-system: the leader-election Lease `kubenode-operator`, bootstrap tokens."""
     return [
         # create cannot be limited by name (the name is in the body); get and update can.
         _rule(["coordination.k8s.io"], ["leases"], ["create"]),
         _rule(["coordination.k8s.io"], ["leases"], ["get", "update"], [OPERATOR]),
+        # Each Machine's bootstrap token: kube reads bootstrap tokens only from kube-system (bootstrap-token-<id>).
+        _rule([""], ["secrets"], ["get", "create", "delete"]),
     ]
 
 
