@@ -33,10 +33,11 @@ from .patch import json_patch, merge_patch, strategic_merge_patch
 from .registry import Registry
 from .resources import ResourceInfo
 from .security import User
-from .selectors import FieldSelector, LabelSelector
+from .selectors import FieldSelector, LabelSelector, label_selector_from_dict
 from .storage import EncodeError, ObjectTooLarge, Store, encode
 from .strategies import PREPARE, STATUS_LIKE, VALIDATE, VALIDATE_UPDATE
 from .wire import load_json, load_yaml
+from .workload_strategies import ServiceAllocator
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -96,6 +97,7 @@ class ObjectAPI:
         self.snapshots = ListSnapshots()
         #: Run, in order, on every validated create and update (see WriteCheck).
         self.write_checks: list[WriteCheck] = []
+        self.services = ServiceAllocator(store)
         self.policies = PolicyAdmission(store, registry)
 
     # ------------------------------------------------------------------ reads
@@ -548,6 +550,9 @@ class ObjectAPI:
         if validate_update is not None and old is not None:
             causes.extend(validate_update(obj, old))
         causes.extend(data_size_causes(info.group, info.plural, obj))
+        if not causes and rid == "/services":
+            # Like kube's Service REST storage: cluster IP and node ports are allocated once the object is valid.
+            causes.extend(self.services.allocate(info.key(m.get("namespace", ""), name), obj))
         if causes:
             raise errors.invalid(info.kind, info.group, name, causes)
         for check in self.write_checks:
@@ -716,6 +721,8 @@ def scale_of(info: ResourceInfo, obj: Obj) -> Obj:
         scale["spec"]["replicas"] = replicas
     if info.scale.label_selector_path:
         sel = get_path(obj, info.scale.label_selector_path)
+        if isinstance(sel, dict):  # a built-in's spec.selector: Scale shows its string form, as kube does
+            sel = str(label_selector_from_dict(sel))
         if sel is not None:
             scale["status"]["selector"] = sel
     return scale

@@ -18,6 +18,10 @@ from .defaults import pod_qos_class
 from .errors import Cause, field_cause
 from .objects import Obj, now_rfc3339
 from .schema import check_structural
+from .workload_strategies import PREPARE_CREATE as _WORKLOAD_PREPARE
+from .workload_strategies import VALIDATE as _WORKLOAD_VALIDATE
+from .workload_strategies import VALIDATE_UPDATE as _WORKLOAD_VALIDATE_UPDATE
+from .workload_strategies import prepare_service
 
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
@@ -168,17 +172,21 @@ PREPARE: dict[str, PrepareFn] = {
     "/secrets": _prepare_secret,
     "/configmaps": _prepare_configmap,
     "apiextensions.k8s.io/customresourcedefinitions": _prepare_crd,
+    "/services": prepare_service,
+    **_WORKLOAD_PREPARE,
     csr.RESOURCE_ID: csr.prepare_csr,
 }
 VALIDATE: dict[str, ValidateFn] = {
     "/secrets": _validate_secret,
     "apiextensions.k8s.io/customresourcedefinitions": _validate_crd,
+    **_WORKLOAD_VALIDATE,
     **ADMISSION_VALIDATORS,
     csr.RESOURCE_ID: csr.validate_csr,
 }
 #: Rules that compare an update with the stored object, keyed by `group/plural`.
 VALIDATE_UPDATE: dict[str, ValidateUpdateFn] = {
     csr.RESOURCE_ID: csr.validate_csr_update,
+    **_WORKLOAD_VALIDATE_UPDATE,
 }
 #: Subresources written like `/status` (the body's status replaces the stored one, nothing else changes),
 #: with the hook that then applies the subresource's own rules, keyed by (`group/plural`, subresource).

@@ -248,6 +248,8 @@ def operator(
     lease_duration: Annotated[float, typer.Option(help="Leader Lease duration in seconds.")] = 15.0,
     identity: Annotated[str, typer.Option(help="This replica's identity (default: hostname_pid).")] = "",
     health_port: Annotated[int, typer.Option(help="Port of /healthz, /readyz and /metrics.")] = 8081,
+    health_address: Annotated[str, typer.Option(help="Address of that port (0.0.0.0 in a pod, for probes and "
+                                                "Prometheus).")] = "127.0.0.1",
     agent_server: Annotated[str, typer.Option(help="API server URL agents should use (default: the "
                                               "kubeconfig's).")] = "",
     import_dir: Annotated[str, typer.Option(
@@ -264,9 +266,10 @@ def operator(
     import socket
 
     from kubenode.client.client import KubeClient
+    from kubenode.client.config import SERVICE_ACCOUNT_DIR
     from kubenode.controlplane.operators import OperatorSettings, build_manager
     from kubenode.controlplane.providers import provider_factories, ssh_importer
-    from kubenode.machine.bootstrap import endpoint_from_kubeconfig
+    from kubenode.machine.bootstrap import endpoint_from_kubeconfig, endpoint_in_cluster
     from kubenode.providers.bootstrap import AgentInstall, PipInstall, PythonInstall
     from kubenode.providers.local import LocalProvider
     from kubenode.runtime.leaderelection import LeaderElectionConfig
@@ -274,7 +277,10 @@ def operator(
     _long_running(verbose)
     config = dataclasses.replace(client_config(kubeconfig), qps=qps, burst=max(1, int(qps * 2)))
     kc_path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
-    endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
+    if kc_path.is_file():
+        endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
+    else:  # in a pod: the client found the in-cluster ServiceAccount
+        endpoint = endpoint_in_cluster(config.server, Path(SERVICE_ACCOUNT_DIR, "ca.crt"), agent_server)
     ident = identity or f"{socket.gethostname()}_{os.getpid()}"
     local = LocalProvider(data_dir.resolve()) if data_dir is not None else None
     install: AgentInstall = PythonInstall(import_python) if import_python else PipInstall()
@@ -293,6 +299,7 @@ def operator(
                                                          importer=ssh_importer(client, install, state_dir,
                                                                                import_dir or None),
                                                          leader_election=election, health_port=health_port,
+                                                         health_host=health_address,
                                                          identity=ident))
             await ops.manager.start()
             typer.echo(f"kubenode operator {ident} started (leader election {'on' if election else 'off'})")

@@ -26,6 +26,8 @@ from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
 from .errors import ConfigError
 
+#: Where a pod finds its ServiceAccount token, CA and namespace.
+SERVICE_ACCOUNT_DIR = SERVICE_ACCOUNT
 DEFAULT_USER_AGENT = "kubenode/0.1.0"
 DEFAULT_FIELD_MANAGER = "kubenode"
 # Projected service account tokens rotate; re-read the file this often (client-go uses one minute).

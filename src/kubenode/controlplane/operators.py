@@ -56,6 +56,8 @@ class OperatorSettings:
     machine: MachineControllerConfig = field(default_factory=MachineControllerConfig)
     leader_election: LeaderElectionConfig | None = None
     health_port: int | None = None
+    #: Address of the health/metrics port: loopback by default, every address in a pod (probes, Prometheus).
+    health_host: str = "127.0.0.1"
     workers: int = 4
     identity: str = "kubenode-operator"
     #: The Defender every fleet operation asks first (batches, deletions, remediation). None (the default)
@@ -104,7 +106,8 @@ def _finish_machine_deletions(reviewer: Reviewer) -> Callable[[Obj | None, Obj |
 def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     """A Manager running the Machine and MachineSet controllers."""
     registry = CollectorRegistry(auto_describe=True)
-    manager = Manager(client, registry, leader_election=settings.leader_election, health_port=settings.health_port)
+    manager = Manager(client, registry, leader_election=settings.leader_election, health_port=settings.health_port,
+                      health_host=settings.health_host)
     machines = manager.informers.informer(MACHINES)
     nodes = manager.informers.informer(NODES)
     machinesets = manager.informers.informer(MACHINE_SETS)

@@ -59,6 +59,11 @@ class AgentEndpoint:
     ca_pem: bytes
 
 
+def endpoint_in_cluster(server: str, ca_file: Path, server_override: str = "") -> AgentEndpoint:
+    """The endpoint of an operator running in a pod: the client's server URL and the ServiceAccount's CA."""
+    return AgentEndpoint(server_override or server, ca_file.read_bytes() if ca_file.is_file() else b"")
+
+
 def endpoint_from_kubeconfig(path: Path, server_override: str = "") -> AgentEndpoint:
     """The server URL and CA of a kubeconfig's current context."""
     doc = yaml.safe_load(path.read_text())
