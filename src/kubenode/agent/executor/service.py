@@ -27,9 +27,7 @@ import json
 import logging
 import os
 import signal
-import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +40,7 @@ from kubenode.client.resources import Resource
 from kubenode.runtime.conditions import now_rfc3339, set_condition
 from kubenode.runtime.informer import Informer
 
-from .actions import REBOOT_ARGV, ActionRefused, remedy_dir, resolve_script, trim
+from .actions import ActionRefused, RebootFailed, boot_id, reboot, remedy_dir, resolve_script, trim
 
 log = logging.getLogger("kubenode.agent.executor")
 Obj = dict[str, Any]
@@ -71,12 +69,7 @@ class ExecutorSettings:
 
     def boot_id(self) -> str:
         """This boot's ID."""
-        for p in ([self.root / "run" / "boot_id"] if self.root else []) + [Path("/proc/sys/kernel/random/boot_id")]:
-            with contextlib.suppress(OSError):
-                text = p.read_text().strip()
-                if text:
-                    return text
-        return "unknown"
+        return boot_id(self.root)
 
 
 class JobOutcome(Exception):
@@ -109,7 +102,7 @@ class RemedyExecutor:
     def __init__(self, client: KubeClient, settings: ExecutorSettings, *, rebooter: Rebooter | None = None) -> None:
         self.client = client
         self.settings = settings
-        self.rebooter = rebooter or (self._local_reboot if settings.root is not None else self._host_reboot)
+        self.rebooter = rebooter or self._reboot
         self.marker = settings.state_dir / "reboot.json"
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self.informer = Informer(client, JOBS, label_selector=f"{c.LABEL_MACHINE}={settings.machine}")
@@ -247,16 +240,9 @@ class RemedyExecutor:
             raise JobOutcome(c.JOB_PHASE_FAILED, f"script {name} exited {proc.returncode}: {text}")
         return f"script {name} succeeded" + (f": {text}" if text else "")
 
-    async def _local_reboot(self) -> None:
-        """Local mode: a new boot ID, then the agent starts over in the same process slot."""
-        assert self.settings.root is not None
-        (self.settings.root / "run" / "boot_id").write_text(str(uuid.uuid4()) + "\n")
-        logging.shutdown()
-        os.execv(sys.executable, sys.orig_argv)
-
-    async def _host_reboot(self) -> None:
-        proc = await asyncio.create_subprocess_exec(*REBOOT_ARGV, stdin=asyncio.subprocess.DEVNULL)
-        await proc.wait()
-        if proc.returncode != 0:
-            raise JobOutcome(c.JOB_PHASE_FAILED, f"{' '.join(REBOOT_ARGV)} exited {proc.returncode}")
-        await asyncio.sleep(600)  # the machine goes down; if it does not, the controller times the job out
+    async def _reboot(self) -> None:
+        """The agent's one reboot action (`actions.reboot`); a failed command fails the job."""
+        try:
+            await reboot(self.settings.root)
+        except RebootFailed as exc:
+            raise JobOutcome(c.JOB_PHASE_FAILED, str(exc)) from None
