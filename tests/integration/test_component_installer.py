@@ -427,19 +427,19 @@ async def test_disruption_reboot_reboots_after_install_and_reports_running_only_
     boot.write_text("boot-1\n")
     gate = asyncio.Event()
     reboots: list[str] = []
-    agent: ComponentAgent | None = None
+    agents: list[ComponentAgent] = []
 
     async def rebooter() -> None:
         # As a reboot would: the node's processes go, a new boot ID; the test decides when the node comes back.
         reboots.append(boot.read_text().strip())
         await gate.wait()
-        assert agent is not None
-        await agent.handles[COMPONENT].service.stop()
+        await agents[0].handles[COMPONENT].service.stop()
         boot.write_text("boot-2\n")
 
     await env.admin.create(MACHINE_COMPONENTS, machine_component(
         "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], disruption="Reboot")))
     async with running_agent(env, rebooter=rebooter) as agent:
+        agents.append(agent)
         st = await env.status_where("mc1", "installed, rebooting", phase="Installing", installedVersion="1.0.0")
         await eventually(lambda: asyncio.sleep(0, reboots), 30, "the reboot")
         installed = next(x for x in st["conditions"] if x["type"] == "Installed")
