@@ -15,7 +15,9 @@ import math
 import time
 from datetime import UTC, datetime
 
-__all__ = ["TIME_FORMAT", "format_micro", "format_time", "format_time_up", "now_rfc3339", "parse_time"]
+__all__ = [
+    "TIME_FORMAT", "format_micro", "format_time", "format_time_up", "now_rfc3339", "parse_micro", "parse_time",
+]
 
 #: metav1.Time on the wire.
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -28,6 +30,16 @@ def parse_time(value: str | None) -> float | None:
         return None
     try:
         return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def parse_micro(value: object) -> float | None:
+    """metav1.MicroTime (or Time) → epoch seconds with the fraction kept (None when absent or unparsable)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
 

@@ -24,23 +24,27 @@ from . import discovery, errors, openapi, rbac, reviews
 from .authz import MASTERS, Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
+from .hardening import Limits, WatchCounter
 from .objects import Obj
 from .registry import Registry
 from .resources import ResourceInfo
 from .rest import ObjectAPI, WriteOptions, WriteResult, apply_scale, scale_of
 from .security import TokenStore, User
 from .selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
-from .storage import Change, Store
+from .storage import Change, StorageError, Store
 from .tables import render_table
 from .watch import Expired, WatchHub
 from .wire import (
     JSON,
     MAX_BODY,
+    check_delete_options,
+    check_list_options,
     decode_body,
     json_response,
     query_bool,
     query_int,
     read_body,
+    request_media_type,
     status_response,
     wants_table,
 )
@@ -81,8 +85,10 @@ class APIServer:
     """The embedded server's state and its aiohttp application."""
 
     def __init__(self, store: Store, tokens: TokenStore | None, *, authorizer: Authorizer | None = None,
-                 bookmark_interval: float = 5.0, watch_history: int = 50_000) -> None:
+                 bookmark_interval: float = 5.0, watch_history: int = 50_000, limits: Limits | None = None) -> None:
         self.store = store
+        self.limits = limits or Limits()
+        self.watches = WatchCounter(self.limits.max_watches_per_user)
         self.registry = Registry(BUILTIN_RESOURCES)
         self.api = ObjectAPI(store, self.registry)
         self.hub = WatchHub(store.rv, watch_history)
@@ -145,13 +151,23 @@ class APIServer:
             request[USER_KEY] = user
             return await handler(request)
         except StatusError as err:
-            return status_response(err)
+            resp = status_response(err)
+            if err.code == 408:
+                resp.force_close()  # the rest of the body is not coming: do not wait for it on this connection
+            return resp
+        except StorageError as err:  # the write was not stored: say why (disk full → 507)
+            return status_response(errors.StatusError(err.code, err.reason, err.message,
+                                                      retry_after=err.retry_after))
         except web.HTTPRequestEntityTooLarge:
             return status_response(errors.too_large(MAX_BODY))
         except web.HTTPException:
             raise
-        except (asyncio.CancelledError, ConnectionResetError):
+        except asyncio.CancelledError:
             raise
+        except ConnectionError as exc:  # the client went away mid-request: one line, no traceback
+            peer = request.remote
+            log.info("client %s aborted %s %s: %s", peer, request.method, request.path, exc or type(exc).__name__)
+            return status_response(errors.StatusError(400, "BadRequest", "the client closed the connection"))
         except Exception as exc:  # a bug must still answer a Status, and be logged
             log.exception("internal error on %s %s", request.method, request.path)
             return status_response(errors.internal(str(exc)))
@@ -201,7 +217,7 @@ class APIServer:
             return json_response({"paths": sorted(self._root_paths())})
         head = parts[0]
         if head in ("healthz", "livez", "readyz"):
-            return web.Response(text="ok")
+            return self._health(request, head)
         if head == "version":
             return json_response(VERSION_INFO)
         if head == "openapi":
@@ -217,6 +233,21 @@ class APIServer:
                 return self._api_group(parts[1])
             return await self._group_version(request, parts[1], parts[2], parts[3:])
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+
+    def _health(self, request: web.Request, which: str) -> web.Response:
+        """/readyz fails while storage refuses writes (it recovers by itself); /livez and /healthz only
+        when the writer itself cannot run, as kube's etcd check: a restart would not free the disk."""
+        checks: list[tuple[str, str | None]] = [("ping", None)]
+        failure = self.store.failure
+        if which == "readyz":
+            checks.append(("storage", failure.message if failure is not None else None))
+        checks.append(("storage-writer", None if self.store.writer_alive() else "the storage writer stopped"))
+        failed = [(n, why) for n, why in checks if why is not None]
+        if not failed and "verbose" not in request.query:
+            return web.Response(text="ok")
+        lines = [f"[-]{n} failed: {why}" if why is not None else f"[+]{n} ok" for n, why in checks]
+        lines.append(f"{which} check failed" if failed else f"{which} check passed")
+        return web.Response(text="\n".join(lines) + "\n", status=500 if failed else 200)
 
     def _root_paths(self) -> list[str]:
         paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v2",
@@ -295,7 +326,7 @@ class APIServer:
                 raise errors.method_not_allowed(
                     f"{t.info.plural} only accepts POST to /apis/{t.info.group}/{t.info.version}/{t.info.plural}")
             self._authorize(request, "create", t)
-            body = decode_body(await read_body(request), request.content_type)
+            body = decode_body(await read_body(request, self.limits.body_timeout), request_media_type(request))
             answer = reviews.review(t.info.group, t.info.plural, body, request[USER_KEY], self.authorizer,
                                     self.rbac)
             return json_response(answer, 201)
@@ -389,6 +420,7 @@ class APIServer:
     def _list(self, request: web.Request, t: Target) -> web.Response:
         ls, fs = self._selectors(request, t.info)
         limit = query_int(request, "limit")
+        check_list_options(request, watch=False)
         rv_match = request.query.get("resourceVersionMatch", "")
         want_rv = request.query.get("resourceVersion", "")
         if rv_match == "Exact" and want_rv and want_rv != str(self.store.rv):
@@ -442,7 +474,7 @@ class APIServer:
         return json_response(res.obj, res.code, headers)
 
     async def _post(self, request: web.Request, t: Target) -> web.Response:
-        raw = await read_body(request)
+        raw = await read_body(request, self.limits.body_timeout)
         if t.name and t.subresource == "eviction" and t.info.plural == "pods" and not t.info.group:
             self._authorize(request, "create", t)
             return await self._evict(request, t, raw)
@@ -455,7 +487,7 @@ class APIServer:
         if t.info.namespaced and t.namespace is None:
             raise errors.method_not_allowed(
                 "POST to a namespaced resource needs a namespace: /api[s]/.../namespaces/NS/" + t.info.plural)
-        body = decode_body(raw, request.content_type)
+        body = decode_body(raw, request_media_type(request))
         # Authorize with the name being created, so a rule can restrict *which* object a user may create.
         meta = body.get("metadata") if isinstance(body, dict) else None
         name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
@@ -464,13 +496,17 @@ class APIServer:
         return await self._respond(res)
 
     async def _evict(self, request: web.Request, t: Target, raw: bytes) -> web.Response:
-        body = decode_body(raw, request.content_type)
+        body = decode_body(raw, request_media_type(request))
         if not isinstance(body, dict) or body.get("kind", "Eviction") != "Eviction":
             raise errors.bad_request("the body of an eviction must be a policy/v1 Eviction")
-        name = (body.get("metadata") or {}).get("name", t.name)
+        meta = body.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise errors.bad_request("Eviction: metadata must be an object", [errors.field_cause(
+                "FieldValueInvalid", "metadata", "Invalid value: must be an object")])
+        name = (meta or {}).get("name", t.name)
         if name != t.name:
             raise errors.bad_request("name in URL does not match name in Eviction object")
-        options = body.get("deleteOptions") or {}
+        options = check_delete_options(body.get("deleteOptions"), "deleteOptions")
         res = self.api.delete(t.info, self._ns(t), t.name, options,
                               dry_run=bool(request.query.getall("dryRun", [])))
         await res.wait()
@@ -485,7 +521,7 @@ class APIServer:
         as kube requires. Without it the token does not expire by time (the machines' agents hold such
         tokens and do not rotate them), which the response states with a far expirationTimestamp.
         """
-        body = decode_body(raw, request.content_type) if raw.strip() else {}
+        body = decode_body(raw, request_media_type(request)) if raw.strip() else {}
         if not isinstance(body, dict) or body.get("kind", "TokenRequest") != "TokenRequest":
             raise errors.bad_request("the body must be an authentication.k8s.io/v1 TokenRequest")
         if self.tokens is None:
@@ -495,6 +531,15 @@ class APIServer:
         if not isinstance(spec, dict):
             raise errors.invalid("TokenRequest", "authentication.k8s.io", t.name, [errors.field_cause(
                 "FieldValueInvalid", "spec", "Invalid value: must be an object")])
+        audiences = spec.get("audiences")
+        if audiences is not None and (not isinstance(audiences, list)
+                                      or not all(isinstance(a, str) for a in audiences)):
+            raise errors.bad_request("TokenRequest: spec.audiences must be a list of strings", [errors.field_cause(
+                "FieldValueInvalid", "spec.audiences", "Invalid value: must be a list of strings")])
+        bound = spec.get("boundObjectRef")
+        if bound is not None and not isinstance(bound, dict):
+            raise errors.bad_request("TokenRequest: spec.boundObjectRef must be an object", [errors.field_cause(
+                "FieldValueInvalid", "spec.boundObjectRef", "Invalid value: must be an object")])
         seconds = spec.get("expirationSeconds")
         if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
                                     or not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS):
@@ -523,7 +568,7 @@ class APIServer:
         if not t.name:
             raise errors.method_not_allowed("PUT needs an object name")
         self._authorize(request, "update", t)
-        body = decode_body(await read_body(request), request.content_type)
+        body = decode_body(await read_body(request, self.limits.body_timeout), request_media_type(request))
         opts = self._write_options(request)
         if t.subresource == "scale":
             current = self.api.get(t.info, self._ns(t), t.name)
@@ -543,24 +588,23 @@ class APIServer:
         if not t.name:
             raise errors.method_not_allowed("PATCH needs an object name")
         self._authorize(request, "patch", t)
-        raw = await read_body(request)
+        raw = await read_body(request, self.limits.body_timeout)
         opts = self._write_options(request)
         ctype = request.headers.get("Content-Type", "")
         if t.subresource == "scale":
             from .patch import json_patch, merge_patch
             from .rest import _parse_json
 
+            base = ctype.split(";")[0].strip().lower()
+            accepted = ["application/json-patch+json", "application/merge-patch+json"]
+            if t.info.builtin:
+                accepted.append("application/strategic-merge-patch+json")
+            if base not in accepted:
+                raise errors.unsupported_media_type(base, accepted)
             current = self.api.get(t.info, self._ns(t), t.name)
             scale = scale_of(t.info, current)
             doc = _parse_json(raw)
-            base = ctype.split(";")[0].strip()
-            if base == "application/json-patch+json":
-                patched = json_patch(scale, doc)
-            elif base in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-                patched = merge_patch(scale, doc)
-            else:
-                raise errors.unsupported_media_type(base, ["application/json-patch+json",
-                                                           "application/merge-patch+json"])
+            patched = json_patch(scale, doc) if base == accepted[0] else merge_patch(scale, doc)
             new = apply_scale(t.info, current, patched)
             res = self.api.update(t.info, self._ns(t), t.name, new, opts)
             await res.wait()
@@ -569,13 +613,13 @@ class APIServer:
         return await self._respond(res)
 
     async def _delete(self, request: web.Request, t: Target) -> web.Response:
-        raw = await read_body(request)
+        raw = await read_body(request, self.limits.body_timeout)
         options: Obj = {}
         if raw.strip():
-            decoded = decode_body(raw, request.content_type or JSON)
+            decoded = decode_body(raw, request_media_type(request))
             if not isinstance(decoded, dict):
                 raise errors.bad_request("the body of a DELETE must be a DeleteOptions object")
-            options = decoded
+            options = check_delete_options(decoded)
         for q in ("propagationPolicy", "orphanDependents"):
             if q in request.query and q not in options:
                 options[q] = request.query[q] if q == "propagationPolicy" else query_bool(request, q)
@@ -598,6 +642,17 @@ class APIServer:
 
     # ---- WATCH
     async def _watch(self, request: web.Request, t: Target, name: str = "") -> web.StreamResponse:
+        who = request[USER_KEY].name
+        if not self.watches.acquire(who):
+            raise errors.too_many_requests(
+                f"too many concurrent watches for {who} (at most {self.watches.limit}); close some and retry",
+                retry_after=1)
+        try:
+            return await self._watch_counted(request, t, name)
+        finally:
+            self.watches.release(who)
+
+    async def _watch_counted(self, request: web.Request, t: Target, name: str = "") -> web.StreamResponse:
         ls, fs = self._selectors(request, t.info)
         if name:
             fs = parse_field_selector(f"metadata.name={name}", frozenset())
@@ -609,6 +664,7 @@ class APIServer:
                 "FieldValueForbidden", "resourceVersionMatch",
                 "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")])
         timeout = query_int(request, "timeoutSeconds", 0)
+        check_list_options(request, watch=True)
         if not timeout:
             timeout = int(1800 * (1 + random.random()))
         table = wants_table(request)
@@ -633,6 +689,7 @@ class APIServer:
             self._watchers.add(task)
         info = t.info
         first_table = [True]
+        lost: asyncio.Future[None] | None = getattr(request.protocol, "lost", None)
 
         def encode(etype: str, obj: Obj) -> bytes:
             if table:
@@ -690,11 +747,15 @@ class APIServer:
                 if bookmarks and now >= next_bookmark:
                     await response.write(bookmark(max(last_sent, self.hub.published_rv)))
                     next_bookmark = now + self.bookmark_interval
-                wait_for = deadline - now
+                wait_for = min(deadline - now, 3600.0)  # any int64 timeout is valid; waits stay bounded
                 if bookmarks:
                     wait_for = min(wait_for, next_bookmark - now)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.hub.wait(), timeout=max(wait_for, 0.001))
+                if lost is not None and lost.done():
+                    break  # the client went away: end now, and free what this watch holds
+                waiters: list[asyncio.Future[None]] = [self.hub.next_batch()]
+                if lost is not None:
+                    waiters.append(lost)
+                await asyncio.wait(waiters, timeout=max(wait_for, 0.001), return_when=asyncio.FIRST_COMPLETED)
         except Expired as exc:
             err = errors.expired(str(exc)).to_status()
             with contextlib.suppress(ConnectionError, RuntimeError):

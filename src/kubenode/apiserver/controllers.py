@@ -145,7 +145,7 @@ class ControlLoops:
         return None
 
     def _delete_key(self, key: str, policy: str | None = None) -> WriteResult | None:
-        obj = self.store.get(key)
+        obj = self.store.latest(key)
         info = self._info_for_key(key)
         if obj is None or info is None:
             return None
@@ -169,7 +169,7 @@ class ControlLoops:
             return None
 
     def _remove_finalizer(self, key: str, finalizer: str) -> WriteResult | None:
-        obj = self.store.get(key)
+        obj = self.store.latest(key)
         if obj is None or finalizer not in (obj["metadata"].get("finalizers") or []):
             return None
         new = clone(obj)
@@ -184,7 +184,7 @@ class ControlLoops:
             if owner_uid in self._uids:
                 continue
             for dep_key in list(self._dependents.get(owner_uid, ())):
-                dep = self.store.get(dep_key)
+                dep = self.store.latest(dep_key)
                 if dep is None or dep["metadata"].get("deletionTimestamp"):
                     continue
                 refs = dep["metadata"].get("ownerReferences") or []
@@ -198,14 +198,14 @@ class ControlLoops:
         # Owners being deleted in the foreground or with orphaning.
         for owner_uid in list(self._uids):
             key = self._uids[owner_uid]
-            obj = self.store.get(key)
+            obj = self.store.latest(key)
             if obj is None or not obj["metadata"].get("deletionTimestamp"):
                 continue
             fins = obj["metadata"].get("finalizers") or []
             deps = list(self._dependents.get(owner_uid, ()))
             if ORPHAN in fins:
                 for dep_key in deps:
-                    dep = self.store.get(dep_key)
+                    dep = self.store.latest(dep_key)
                     if dep is None:
                         continue
                     new = clone(dep)
@@ -219,7 +219,7 @@ class ControlLoops:
             elif FOREGROUND in fins:
                 blocking = False
                 for dep_key in deps:
-                    dep = self.store.get(dep_key)
+                    dep = self.store.latest(dep_key)
                     if dep is None:
                         continue
                     blocking = True
@@ -252,9 +252,11 @@ class ControlLoops:
             new["spec"]["finalizers"] = [f for f in spec_fins if f != "kubernetes"]
             ns = new
         if not ns["metadata"].get("finalizers"):
+            if self.store.latest(key) is None:  # its delete is staged already
+                return
             _, durable = self.store.stage(key, None)
             yield WriteResult(ns, 200, durable)
-        elif ns is not self.store.get(key):
+        elif ns is not self.store.latest(key):
             yield self._update_key(key, ns)
 
     def _crd_cleanup(self, key: str, crd: Obj) -> Iterable[WriteResult | None]:
@@ -273,7 +275,7 @@ class ControlLoops:
         out: list[WriteResult | None] = []
         for key, node in self.store.items("/nodes"):
             name = node["metadata"]["name"]
-            lease = self.store.get(f"coordination.k8s.io/leases/{NODE_LEASE_NAMESPACE}/{name}")
+            lease = self.store.latest(f"coordination.k8s.io/leases/{NODE_LEASE_NAMESPACE}/{name}")
             renew = None
             if lease is not None:
                 raw = (lease.get("spec") or {}).get("renewTime")
@@ -319,7 +321,7 @@ class ControlLoops:
         return res
 
     def _taint(self, key: str) -> WriteResult | None:
-        node = self.store.get(key)
+        node = self.store.latest(key)
         if node is None:
             return None
         taints = (node.get("spec") or {}).get("taints") or []

@@ -436,7 +436,7 @@ def _validate_owner_references(refs: Any, errs: list[Cause]) -> None:
 # --------------------------------------------------------------------------- ValidateObjectMetaUpdate
 
 _IMMUTABLE = ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-              "deletionGracePeriodSeconds")
+              "deletionGracePeriodSeconds", "generation")
 _TIME_FIELDS = frozenset({"creationTimestamp", "deletionTimestamp"})
 
 

@@ -24,6 +24,7 @@ import orjson
 from . import defaults, errors
 from .apply import server_side_apply, track_update
 from .errors import Cause, StatusError, field_cause
+from .limits import data_size_causes
 from .metadata import generate_name, validate_metadata_update, validate_object_meta
 from .objects import Obj, clone, get_path, new_uid, now_rfc3339, set_path
 from .patch import json_patch, merge_patch, strategic_merge_patch
@@ -31,8 +32,9 @@ from .registry import Registry
 from .resources import ResourceInfo
 from .security import User
 from .selectors import FieldSelector, LabelSelector
-from .storage import Store
+from .storage import EncodeError, ObjectTooLarge, Store, encode
 from .strategies import PREPARE, VALIDATE
+from .wire import load_json, load_yaml
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -197,7 +199,7 @@ class ObjectAPI:
         if info.namespaced:
             self._check_namespace_active(namespace)
         key = info.key(namespace if info.namespaced else "", name)
-        if self.store.get(key) is not None:
+        if self.store.latest(key) is not None:
             raise errors.already_exists(info.plural, info.group, name)
         for k in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp",
                   "deletionGracePeriodSeconds", "generation", "selfLink"):
@@ -220,7 +222,7 @@ class ObjectAPI:
         """PUT a whole object (or its status)."""
         new = self._check_body(info, body, namespace)
         key = info.key(namespace if info.namespaced else "", name)
-        old = self.store.get(key)
+        old = self.store.latest(key)
         if new["metadata"].get("name", name) != name:
             raise errors.bad_request(
                 f"the name of the object ({new['metadata'].get('name')}) does not match the name on the URL "
@@ -252,14 +254,27 @@ class ObjectAPI:
                 else:
                     new.pop("status", None)
         nm, om = new["metadata"], old["metadata"]
-        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace"):
-            if k in om:
-                nm[k] = om[k]
-            else:
-                nm.pop(k, None)
+        uid = nm.get("uid")
+        if uid and uid != om.get("uid"):
+            # As kube: a uid in the body is a precondition (the object may have been deleted and re-created).
+            raise errors.conflict(info.plural, info.group, om.get("name", ""),
+                                  f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                                  f"{om.get('uid', '')}")
+        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+            # Omitted (or null) system fields keep their value, as kube's BeforeUpdate; a different value is
+            # refused by validate_metadata_update below.
+            if nm.get(k) in (None, "") or k == "deletionGracePeriodSeconds":
+                if k in om:
+                    nm[k] = om[k]
+                else:
+                    nm.pop(k, None)
+        if not info.namespaced:
+            nm.pop("namespace", None)
+        elif not nm.get("namespace"):
+            nm["namespace"] = om.get("namespace", "")
         nm["resourceVersion"] = om.get("resourceVersion")
         _drop_empty_collections(nm)
-        causes = validate_metadata_update(old, new)
+        causes = validate_metadata_update(om, nm)
         if causes:
             raise errors.invalid(info.kind, info.group, nm.get("name", ""), causes)
         if om.get("deletionTimestamp"):
@@ -292,7 +307,7 @@ class ObjectAPI:
               opts: WriteOptions, *, subresource: str = "") -> WriteResult:
         """PATCH with merge, JSON, strategic-merge (built-ins only) or apply semantics."""
         key = info.key(namespace if info.namespaced else "", name)
-        old = self.store.get(key)
+        old = self.store.latest(key)
         ctype = content_type.split(";")[0].strip().lower()
         if ctype in (APPLY_PATCH,):
             return self._apply(info, namespace, name, key, old, raw, opts, subresource)
@@ -365,7 +380,7 @@ class ObjectAPI:
                *, dry_run: bool = False) -> WriteResult:
         """DELETE with propagationPolicy, preconditions and finalizers."""
         key = info.key(namespace if info.namespaced else "", name)
-        old = self.store.get(key)
+        old = self.store.latest(key)
         if old is None:
             raise errors.not_found(info.plural, info.group, name)
         pre = options.get("preconditions") or {}
@@ -461,6 +476,10 @@ class ObjectAPI:
     def _check_identity(self, info: ResourceInfo, obj: Obj) -> None:
         kind = obj.get("kind")
         api_version = obj.get("apiVersion")
+        for field_name, value in (("kind", kind), ("apiVersion", api_version)):
+            if value is not None and not isinstance(value, str):
+                raise errors.bad_request(f"{field_name} must be a string", [field_cause(
+                    "FieldValueInvalid", field_name, "Invalid value: must be a string")])
         if kind and kind != info.kind:
             raise errors.bad_request(f"the kind of the object ({kind}) does not match the resource ({info.kind})")
         if api_version:
@@ -472,7 +491,7 @@ class ObjectAPI:
                     f"({info.api_version})")
 
     def _check_namespace_active(self, namespace: str) -> None:
-        ns = self.store.get(f"/namespaces//{namespace}")
+        ns = self.store.latest(f"/namespaces//{namespace}")
         if ns is None:
             raise errors.not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp"):
@@ -515,6 +534,7 @@ class ObjectAPI:
         validate = VALIDATE.get(rid)
         if validate is not None:
             causes.extend(validate(obj))
+        causes.extend(data_size_causes(info.group, info.plural, obj))
         if causes:
             raise errors.invalid(info.kind, info.group, name, causes)
         for check in self.write_checks:
@@ -523,9 +543,17 @@ class ObjectAPI:
 
     def _stage(self, info: ResourceInfo, key: str, obj: Obj, code: int, opts: WriteOptions,
                warnings: list[str]) -> WriteResult:
-        if opts.dry_run:
-            return WriteResult(obj, code, None, warnings)
-        stored, durable = self.store.stage(key, obj)
+        try:
+            if opts.dry_run:
+                encode(obj)  # a dry run answers what the real write would
+                return WriteResult(obj, code, None, warnings)
+            stored, durable = self.store.stage(key, obj)
+        except ObjectTooLarge as exc:
+            raise errors.StatusError(413, "RequestEntityTooLarge", f"Request entity too large: {exc}",
+                                     name=obj["metadata"].get("name", ""), group=info.group,
+                                     kind=info.plural) from None
+        except EncodeError as exc:
+            raise errors.bad_request(f"{info.kind} cannot be stored: {exc}") from None
         return WriteResult(stored, code, durable, warnings)
 
 
@@ -621,21 +649,27 @@ class ListSnapshots:
 
 def _parse_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        return load_json(raw)
     except orjson.JSONDecodeError as exc:
+        raise errors.bad_request(f"error decoding patch: {exc}") from None
+    except ValueError as exc:
         raise errors.bad_request(f"error decoding patch: {exc}") from None
 
 
 def _parse_yaml_or_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        return load_json(raw)
     except orjson.JSONDecodeError:
         pass
+    except ValueError as exc:
+        raise errors.bad_request(f"error decoding patch: {exc}") from None
     import yaml
 
     try:
-        return yaml.safe_load(raw)
+        return load_yaml(raw)
     except yaml.YAMLError as exc:
+        raise errors.bad_request(f"error decoding YAML: {exc}") from None
+    except ValueError as exc:
         raise errors.bad_request(f"error decoding YAML: {exc}") from None
 
 
@@ -663,6 +697,10 @@ def scale_of(info: ResourceInfo, obj: Obj) -> Obj:
 def apply_scale(info: ResourceInfo, obj: Obj, scale: Obj) -> Obj:
     """A copy of `obj` with the replicas of `scale` written to the spec path."""
     assert info.scale is not None
+    for part in ("spec", "metadata"):
+        if scale.get(part) is not None and not isinstance(scale[part], dict):
+            raise errors.bad_request(f"Scale: {part} must be an object", [field_cause(
+                "FieldValueInvalid", part, "Invalid value: must be an object")])
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.invalid("Scale", "autoscaling", obj["metadata"].get("name", ""), [field_cause(

@@ -5,18 +5,31 @@ Why this shape:
   selectors never touch the disk; SQLite is the durable log of it.
 - One global, increasing integer resourceVersion (like etcd's revision or
   kine's row id). It is assigned synchronously when a write is staged, so a
-  handler that reads, checks a precondition and stages a write without an
-  `await` in between is atomic: asyncio gives us the lock for free.
-- Writes are *acknowledged only after they are durable*: staged writes are
-  committed in batches by one writer thread with `synchronous=FULL`, so one
-  fsync is shared by every request that arrived meanwhile (group commit). A
-  crash loses nothing that a client was told succeeded.
-- Watch events are published after the commit, in resourceVersion order.
+  handler that reads the *latest* state (`latest`), checks a precondition and
+  stages a write without an `await` in between is atomic: asyncio gives us
+  the lock for free.
+- Nothing is readable before it is durable, as with etcd and kine: a staged
+  write lives in an overlay that only the write path sees (`latest`), while
+  GET, LIST and watch read the committed state (`get`, `items`, `rv`). The
+  writer thread commits staged writes in batches with `synchronous=FULL`, so
+  one fsync is shared by every request that arrived meanwhile (group commit);
+  only then does the write enter the committed state, the watch log and the
+  client's answer. A crash loses nothing that a client was told succeeded.
+- A failed commit (disk full, I/O error, read-only file system, a busy lock)
+  fails exactly the writes of that batch, plus the staged writes built on top
+  of them (same key), with a `StorageError` that names the cause; the overlay
+  forgets them, so nobody ever saw them. The writer keeps running; the store
+  reports itself unhealthy (`failure`, shown by /readyz) and probes the disk
+  until a write succeeds again, then recovers by itself.
+- Everything stored is serialised before it is staged (`encode`), so an
+  object that cannot be stored is refused with a 4xx before anyone sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,6 +43,17 @@ import orjson
 Obj = dict[str, Any]
 #: SQLite's page cache in KiB (the pages of about 20,000 stored objects); see `Store.open`.
 CACHE_KIB = 64 * 1024
+#: How deeply objects may nest (objects and arrays). orjson encodes at most 254 levels; we keep a margin so that
+#: every envelope a stored object is sent in (a List's items, a Table row, a watch event) still encodes. Request
+#: bodies are held to the same limit when they are decoded (`wire.decode_body`), so parse and storage agree.
+MAX_DEPTH = 200
+_WRAP = 254 - MAX_DEPTH
+#: The largest stored object, in bytes of its stored form: etcd's default request limit (1.5 MiB), as in kube.
+MAX_OBJECT_BYTES = 3 * 512 * 1024
+#: Seconds between probes of a failed disk until a write succeeds again.
+PROBE_INTERVAL = 1.0
+
+log = logging.getLogger("kubenode.apiserver.storage")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -40,6 +64,10 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS probe (
+    id INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
 );
 """
 
@@ -55,10 +83,90 @@ class Change:
     prev: Obj | None
     #: Cached wire form `{"type":..,"object":..}\n` shared by every plain-JSON watcher.
     line: bytes | None = None
+    #: The stored row (None for a delete), serialised when the change was staged.
+    data: bytes | None = None
 
 
 class StorageError(Exception):
-    """The durable log could not be written; the server must stop rather than lie."""
+    """A write could not be made durable. `code`/`reason` are the HTTP Status it answers with."""
+
+    def __init__(self, message: str, code: int = 500, reason: str = "InternalError",
+                 retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class EncodeError(ValueError):
+    """An object that cannot be stored (nested too deeply, not JSON-serialisable)."""
+
+
+class ObjectTooLarge(EncodeError):
+    """An object whose stored form is larger than `MAX_OBJECT_BYTES`."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the object is {size} bytes when stored, more than the limit of {MAX_OBJECT_BYTES} bytes")
+        self.size = size
+
+
+# SQLite's primary result codes (sqlite3.h) that say what is wrong with the disk.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN = (
+    5, 6, 8, 10, 11, 13, 14)
+
+
+def storage_error(exc: BaseException) -> StorageError:
+    """The `StorageError` of a failed commit, naming its cause (disk full → 507 InsufficientStorage)."""
+    if isinstance(exc, StorageError):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    detail = str(exc) or type(exc).__name__
+    if primary == _SQLITE_FULL or (isinstance(exc, OSError) and exc.errno == 28):
+        return StorageError(f"storage is full: the write was not stored ({detail}); free space on the data "
+                            "directory's file system", 507, "InsufficientStorage")
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StorageError(f"storage is busy: the write was not stored ({detail}); retry", 503,
+                            "ServiceUnavailable", retry_after=1)
+    if primary == _SQLITE_READONLY:
+        return StorageError(f"storage is read-only: the write was not stored ({detail}); make the data "
+                            "directory writable")
+    if primary == _SQLITE_CORRUPT:
+        return StorageError(f"storage is corrupt: the write was not stored ({detail})")
+    return StorageError(f"storage write failed: the write was not stored ({detail})")
+
+
+def encode(obj: Obj) -> bytes:
+    """The stored form of `obj`; `EncodeError` when it nests deeper than `MAX_DEPTH` or is not JSON."""
+    try:
+        # Wrapping in _WRAP arrays makes orjson's fixed limit (254) enforce ours; the slice is free.
+        wrapped = orjson.dumps(_wrapped(obj))
+    except orjson.JSONEncodeError as exc:
+        if "Recursion" in str(exc):
+            raise EncodeError(f"the object nests deeper than {MAX_DEPTH} levels") from None
+        raise EncodeError(f"the object cannot be encoded as JSON: {exc}") from None
+    data = wrapped[_WRAP:-_WRAP]
+    if len(data) > MAX_OBJECT_BYTES:
+        raise ObjectTooLarge(len(data))
+    return data
+
+
+def check_depth(doc: Any) -> None:
+    """`EncodeError` when a decoded document nests deeper than `MAX_DEPTH` (the limit of `encode`)."""
+    if isinstance(doc, dict | list):
+        try:
+            orjson.dumps(_wrapped(doc))
+        except orjson.JSONEncodeError as exc:
+            if "Recursion" in str(exc):
+                raise EncodeError(f"the document nests deeper than {MAX_DEPTH} levels") from None
+            raise EncodeError(f"the document cannot be encoded as JSON: {exc}") from None
+
+
+def _wrapped(obj: Any) -> Any:
+    for _ in range(_WRAP):
+        obj = [obj]
+    return obj
 
 
 def resource_of(key: str) -> str:
@@ -67,23 +175,37 @@ def resource_of(key: str) -> str:
     return f"{group}/{plural}"
 
 
+_GONE = object()  # an overlay entry of a staged delete
+
+
 class Store:
     """The object store. Create with `Store.open(path)`; call `close()` when done."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._by_resource: dict[str, dict[str, Obj]] = {}
+        #: The committed resourceVersion: what reads and watches are at.
         self.rv = 0
+        #: The last assigned resourceVersion (staged writes are numbered ahead of `rv`).
+        self._next_rv = 0
+        #: Staged, not yet committed: key → (latest staged object or _GONE, its Change).
+        self._staged: dict[str, tuple[Any, Change]] = {}
         self._pending: list[tuple[Change, asyncio.Future[None]]] = []
         self._flushing = False
         self._closed = False
-        self._broken: StorageError | None = None
+        #: Set while the disk refuses writes; cleared by the next successful commit or probe.
+        self.failure: StorageError | None = None
+        self._probe_task: asyncio.Task[None] | None = None
+        #: Size of the largest batch that failed since the last success: what the probe writes.
+        self._probe_bytes = 0
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubenode-store")
         self._db: sqlite3.Connection | None = None
         self._db_lock = threading.Lock()
         self._listeners: list[Callable[[list[Change]], None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
+        #: Hook of the fault-injection tests: called in the writer thread before each commit.
+        self.before_commit: Callable[[sqlite3.Connection], None] | None = None
 
     # ------------------------------------------------------------------ life cycle
     @classmethod
@@ -91,27 +213,45 @@ class Store:
         """Open (or create) the database at `path` and load every object into memory."""
         store = cls(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        # Every write updates one row in place: keep the B-tree's pages in SQLite's own cache (the default
-        # 2 MiB holds the pages of a few hundred objects), so an update of a large fleet's object does not
-        # re-read its pages from the OS on every write. Memory is bounded by the database's size.
-        db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        db.executescript(_SCHEMA)
-        row = db.execute("SELECT value FROM meta WHERE name='rv'").fetchone()
-        store.rv = int(row[0]) if row else 0
-        for key, rv, data in db.execute("SELECT key, rv, data FROM objects"):
-            obj = orjson.loads(data)
-            store._index(key)[key] = obj
-            store.rv = max(store.rv, rv)
+        db = store._connect()
+        try:
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE name='rv'").fetchone()
+            store.rv = int(row[0]) if row else 0
+            for key, rv, data in db.execute("SELECT key, rv, data FROM objects"):
+                obj = orjson.loads(data)
+                store._index(key)[key] = obj
+                store.rv = max(store.rv, rv)
+        except BaseException:
+            db.close()
+            raise
+        store._next_rv = store.rv
         store._db = db
         return store
 
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            # Every write updates one row in place: keep the B-tree's pages in SQLite's own cache (the default
+            # 2 MiB holds the pages of a few hundred objects), so an update of a large fleet's object does not
+            # re-read its pages from the OS on every write. Memory is bounded by the database's size.
+            db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     async def close(self) -> None:
-        """Wait for staged writes to become durable, then close the database."""
+        """Wait for staged writes to become durable (or fail), then close the database."""
         await self.drain()
         self._closed = True
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe_task
+            self._probe_task = None
         self._writer.shutdown(wait=True)
         if self._db is not None:
             with self._db_lock:
@@ -119,12 +259,12 @@ class Store:
             self._db = None
 
     async def drain(self) -> None:
-        """Wait until every staged write is committed."""
+        """Wait until every staged write is committed or failed."""
         while self._pending or self._flushing:
             self._idle.clear()
             await self._idle.wait()
 
-    # ------------------------------------------------------------------ reads
+    # ------------------------------------------------------------------ reads (committed state)
     def _index(self, key: str) -> dict[str, Obj]:
         res = resource_of(key)
         idx = self._by_resource.get(res)
@@ -133,12 +273,19 @@ class Store:
         return idx
 
     def get(self, key: str) -> Obj | None:
-        """The current object at `key` (shared: callers must not mutate it)."""
+        """The committed object at `key` (shared: callers must not mutate it)."""
         idx = self._by_resource.get(resource_of(key))
         return None if idx is None else idx.get(key)
 
+    def latest(self, key: str) -> Obj | None:
+        """The object at `key` including staged writes: what a write must check its preconditions against."""
+        staged = self._staged.get(key)
+        if staged is not None:
+            return None if staged[0] is _GONE else staged[0]
+        return self.get(key)
+
     def items(self, resource: str, prefix: str = "") -> Iterator[tuple[str, Obj]]:
-        """Every (key, object) of `resource` (`group/plural`) whose key starts with `prefix`, unordered."""
+        """Every committed (key, object) of `resource` (`group/plural`) whose key starts with `prefix`."""
         idx = self._by_resource.get(resource)
         if not idx:
             return iter(())
@@ -147,11 +294,11 @@ class Store:
         return ((k, v) for k, v in list(idx.items()) if k.startswith(prefix))
 
     def count(self, resource: str) -> int:
-        """How many objects `resource` holds."""
+        """How many committed objects `resource` holds."""
         return len(self._by_resource.get(resource, ()))
 
     def resources(self) -> list[str]:
-        """Every `group/plural` that holds objects."""
+        """Every `group/plural` that holds committed objects."""
         return [r for r, idx in self._by_resource.items() if idx]
 
     # ------------------------------------------------------------------ writes
@@ -160,34 +307,44 @@ class Store:
         self._listeners.append(fn)
 
     def stage(self, key: str, obj: Obj | None) -> tuple[Obj, Awaitable[None]]:
-        """Stage a write synchronously: `obj` (or a delete when None) becomes the current state.
+        """Stage a write synchronously: `obj` (or a delete when None) becomes the latest state.
 
         Assigns the next resourceVersion (stored in `metadata.resourceVersion`),
-        updates the in-memory state at once and returns the stored object and an
-        awaitable that completes when the write is durable. For a delete the
-        returned object is the last state carrying the deletion's resourceVersion.
+        serialises the row, and returns the object as it will be stored and an
+        awaitable that completes when the write is durable (or raises
+        `StorageError`). Until then only `latest` sees it. For a delete the
+        returned object is the last state carrying the deletion's
+        resourceVersion. Raises `EncodeError` (before anything changes) for an
+        object that cannot be stored.
         """
         if self._closed:
-            raise StorageError("store is closed")
-        if self._broken is not None:
-            raise self._broken
-        idx = self._index(key)
-        prev = idx.get(key)
-        self.rv += 1
-        rv_str = str(self.rv)
+            raise StorageError("the store is closed: the server is stopping", 503, "ServiceUnavailable", 1)
+        prev = self.latest(key)
+        rv_str = str(self._next_rv + 1)
         if obj is None:
             if prev is None:
                 raise KeyError(key)
-            del idx[key]
             gone = dict(prev)
             gone["metadata"] = dict(prev["metadata"], resourceVersion=rv_str)
-            change = Change(self.rv, "DELETED", key, gone, prev)
+            change = Change(self._next_rv + 1, "DELETED", key, gone, prev)
             stored = gone
         else:
-            obj["metadata"]["resourceVersion"] = rv_str
-            idx[key] = obj
-            change = Change(self.rv, "MODIFIED" if prev is not None else "ADDED", key, obj, prev)
+            meta = obj["metadata"]
+            had = meta.get("resourceVersion", _GONE)
+            meta["resourceVersion"] = rv_str
+            try:
+                data = encode(obj)
+            except EncodeError:
+                if had is _GONE:
+                    meta.pop("resourceVersion", None)
+                else:
+                    meta["resourceVersion"] = had
+                raise
+            change = Change(self._next_rv + 1, "MODIFIED" if prev is not None else "ADDED", key, obj, prev,
+                            data=data)
             stored = obj
+        self._next_rv += 1
+        self._staged[key] = (_GONE if obj is None else obj, change)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((change, fut))
         if not self._flushing:
@@ -204,36 +361,105 @@ class Store:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
-                rows = [
-                    (c.key, c.rv, None if c.type == "DELETED" else orjson.dumps(c.obj)) for c, _ in batch
-                ]
+                rows = [(c.key, c.rv, c.data) for c, _ in batch]
                 try:
                     await loop.run_in_executor(self._writer, self._commit, rows, batch[-1][0].rv)
-                except Exception as exc:  # disk full, I/O error: fail every waiter, never pretend
-                    err = StorageError(f"storage write failed: {exc}")
-                    # Memory is now ahead of the disk: refuse every further write.
-                    self._broken = err
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(err)
+                except Exception as exc:  # any failure fails the batch, never the writer
+                    self._fail(batch, storage_error(exc))
                     continue
-                changes = [c for c, _ in batch]
-                for fn in self._listeners:
-                    fn(changes)
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(None)
+                self._committed(batch)
         finally:
             self._flushing = False
             self._idle.set()
 
+    def _committed(self, batch: list[tuple[Change, asyncio.Future[None]]]) -> None:
+        changes = [c for c, _ in batch]
+        for c in changes:
+            idx = self._index(c.key)
+            if c.type == "DELETED":
+                idx.pop(c.key, None)
+            else:
+                idx[c.key] = c.obj
+            staged = self._staged.get(c.key)
+            if staged is not None and staged[1] is c:
+                del self._staged[c.key]
+        self.rv = changes[-1].rv
+        if self.failure is not None:
+            log.warning("storage recovered: writes are stored again")
+            self.failure = None
+        for fn in self._listeners:
+            fn(changes)
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _fail(self, batch: list[tuple[Change, asyncio.Future[None]]], err: StorageError) -> None:
+        """Fail `batch` and every staged write built on it; none of them was ever visible."""
+        self._probe_bytes = min(MAX_OBJECT_BYTES, max(self._probe_bytes, sum(len(c.data or b"") for c, _ in batch)))
+        keys = {c.key for c, _ in batch}
+        dependent = [(c, f) for c, f in self._pending if c.key in keys]
+        if dependent:
+            self._pending = [(c, f) for c, f in self._pending if c.key not in keys]
+        for key in keys:
+            self._staged.pop(key, None)
+        for _, fut in batch + dependent:
+            if not fut.done():
+                fut.set_exception(err)
+                fut.exception()  # a caller that went away must not leave "exception never retrieved"
+        if self.failure is None:
+            log.error("%s (%d write(s) failed)", err.message, len(batch) + len(dependent))
+        self.failure = err
+        if self._probe_task is None and not self._closed:
+            self._probe_task = asyncio.get_running_loop().create_task(self._probe_loop(), name="kubenode-probe")
+
+    async def _probe_loop(self) -> None:
+        """While the disk refuses writes, try a small write every `PROBE_INTERVAL`: recovery needs no client."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self.failure is not None and not self._closed:
+                await asyncio.sleep(PROBE_INTERVAL)
+                if self.failure is None or self._flushing:
+                    continue
+                try:
+                    await loop.run_in_executor(self._writer, self._probe, self._probe_bytes)
+                except Exception as exc:  # still failing: keep the newest cause
+                    self.failure = storage_error(exc)
+                else:
+                    if self.failure is not None:
+                        log.warning("storage recovered: writes are stored again")
+                    self.failure = None
+                    self._probe_bytes = 0
+        finally:
+            self._probe_task = None
+
+    def _probe(self, size: int) -> None:
+        """A durable write as large as the batch that failed (then removed): would it fit now?"""
+        with self._db_lock:
+            if self._db is None:
+                self._db = self._connect()
+            db = self._db
+            try:
+                if self.before_commit is not None:
+                    self.before_commit(db)
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT OR REPLACE INTO probe(id, data) VALUES(1, zeroblob(?))", (max(size, 1),))
+                db.execute("COMMIT")
+                db.execute("DELETE FROM probe")
+            except BaseException:
+                self._abort(db)
+                raise
+
     def _commit(self, rows: list[tuple[str, int, bytes | None]], rv: int) -> None:
         with self._db_lock:
+            if self._closed and self._db is None:
+                raise StorageError("the store is closed", 503, "ServiceUnavailable", 1)
+            if self._db is None:  # the last failure left the connection unusable: open a fresh one
+                self._db = self._connect()
             db = self._db
-            if db is None:
-                raise StorageError("store is closed")
-            db.execute("BEGIN IMMEDIATE")
             try:
+                if self.before_commit is not None:
+                    self.before_commit(db)
+                db.execute("BEGIN IMMEDIATE")
                 for key, row_rv, data in rows:
                     if data is None:
                         db.execute("DELETE FROM objects WHERE key=?", (key,))
@@ -250,5 +476,19 @@ class Store:
                 )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                self._abort(db)
                 raise
+
+    def _abort(self, db: sqlite3.Connection) -> None:
+        """Undo a failed transaction; a connection that cannot even roll back is replaced on the next commit."""
+        try:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+            self._db = None
+
+    def writer_alive(self) -> bool:
+        """Whether the writer can still run commits (for /livez)."""
+        return not self._closed and not getattr(self._writer, "_shutdown", False)

@@ -80,6 +80,14 @@ class WatchHub:
         self.closed = True
         self._wake()
 
+    def next_batch(self) -> asyncio.Future[None]:
+        """A future done at the next published batch (or close); shared, never cancel it."""
+        if self._wakeup is None:
+            self._wakeup = asyncio.get_running_loop().create_future()
+            if self.closed:
+                self._wakeup.set_result(None)
+        return self._wakeup
+
     async def wait(self) -> None:
         """Wait for the next published batch (or close)."""
         if self.closed:

@@ -7,10 +7,11 @@ import dataclasses
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
+from kubenode.apiserver.datadir import StartupError
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.cli.defender_cmd import app as defender_app
 from kubenode.cli.diagnose_cmd import app as diagnose_app
@@ -69,6 +70,12 @@ def _banner(server: RunningServer, what: str) -> None:
     typer.echo("Ctrl-C stops everything; starting again resumes the same state.", err=False)
 
 
+def _fail_start(exc: StartupError) -> NoReturn:
+    """Exit non-zero with the startup error's own words (they say what to do), no traceback."""
+    typer.echo(f"Error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
 async def _serve(config: ServerConfig, what: str) -> None:
     from kubenode.apiserver.authz import Authorizer
     from kubenode.controlplane.agent_authz import agent_rule, is_legacy_agent
@@ -76,11 +83,10 @@ async def _serve(config: ServerConfig, what: str) -> None:
     authorizer = Authorizer()
     try:
         server = await start_server(config, authorizer=authorizer)
-        # KubeNode agents may write only their own node's objects (the server itself stays generic).
-        authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot listen on {config.host}:{config.port}: {exc.strerror}. "
-                                 "Choose another --port.", param_hint="--port") from None
+    except StartupError as exc:
+        _fail_start(exc)
+    # KubeNode agents may write only their own node's objects (the server itself stays generic).
+    authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
     _banner(server, what)
     try:
         await _wait_for_signal()
@@ -154,6 +160,8 @@ def up(
             await run_up(cfg, stop, ready)
         except PrometheusUnavailable as exc:
             raise typer.BadParameter(str(exc), param_hint="--prometheus") from None
+        except StartupError as exc:
+            _fail_start(exc)
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None
