@@ -49,6 +49,9 @@ class AgentConfig:
     machine: str
     node_name: str
     root: Path | None = None
+    #: DaemonSet mode (`--host-root`): the host's root filesystem as mounted in the pod. The kubelet owns the
+    #: Node; the agent reports conditions and heartbeats, installs through this root and reboots the host.
+    host_root: Path | None = None
     register_node: bool = False
     lease_seconds: float = 10.0
     lease_duration: int = 40

@@ -1,4 +1,6 @@
-"""The eight KubeNode kinds: names, printer columns and OpenAPI v3 schemas (DESIGN.md, "API contract").
+"""The KubeNode kinds: names, printer columns and OpenAPI v3 schemas (DESIGN.md, "API contract").
+
+Eight kinds per cluster, two more (Cluster, ComponentRelease) on a management cluster.
 
 The schemas are the first line of "fail closed": anything the operators or the
 agent would misread (an unknown action, a checksum-less download, a command
@@ -9,6 +11,7 @@ structural schema cannot say is listed in `crds.SERVER_SIDE_CHECKS`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,7 +272,8 @@ INFRA_PROVIDER = KindSpec(
     description="An InfraProvider says how machines are provisioned (local processes, SSH import, a cloud "
                 "through libcloud, ...).",
     spec=obj("Desired state of the provider.", {
-        "type": string("Provider implementation: local, ssh, libcloud, ...", pattern=DNS_LABEL, minLength=1,
+        "type": string("Provider implementation: local, ssh, libcloud, aliyun, existing (adopt the Nodes "
+                       "spec.parameters.nodeSelector picks), ...", pattern=DNS_LABEL, minLength=1,
                        maxLength=63),
         "parameters": free_object("Provider-type-specific parameters (e.g. libcloud driver, region)."),
         "credentialsSecretRef": secret_ref("Secret holding the provider's credentials."),
@@ -688,10 +692,149 @@ DEFENDER_POLICY = KindSpec(
     ),
 )
 
+# --------------------------------------------------------------------------- Cluster (management cluster)
+
+_COUNT = int32("How many.", minimum=0)
+
+CLUSTER = KindSpec(
+    kind=c.KIND_CLUSTER, plural="clusters", singular="cluster", short_name="kc",
+    description="A Cluster is one member cluster of a management cluster: how to reach it (a kubeconfig "
+                "Secret) and what its last probe saw. Label it with kubenode.io/stage (test, pre, prod, ...) "
+                "so ComponentRelease stages can select it.",
+    spec=obj("How to reach the member cluster.", {
+        "kubeconfigSecretRef": secret_ref("Secret whose key `kubeconfig` holds the kubeconfig the management "
+                                          "cluster's operators use to reach the member."),
+        "probeIntervalSeconds": int32("Seconds between probes of the member's API.", minimum=1, default=15),
+    }, required=["kubeconfigSecretRef"]),
+    status=obj("What the last probe of the member saw.", {
+        "observedGeneration": observed_generation(),
+        "reachable": boolean("The last probe reached the member's API server."),
+        "serverVersion": string("The member API server's /version gitVersion.", maxLength=128),
+        "lastProbeTime": timestamp("When the member was last probed."),
+        "nodes": obj("Nodes of the member.", {
+            "total": int32("Nodes that exist.", minimum=0),
+            "ready": int32("Nodes whose Ready condition is True.", minimum=0),
+            "notReady": int32("Nodes whose Ready condition is False or Unknown.", minimum=0),
+        }),
+        "machines": obj("Machines of the member.", {
+            "total": int32("Machines that exist.", minimum=0),
+            "byPhase": map_list("Machines per phase.", obj("One phase.", {
+                "phase": string("Machine phase.", enum=c.MACHINE_PHASES),
+                "count": _COUNT,
+            }, required=["phase"]), key="phase"),
+        }),
+        "components": array("Component versions installed on the member's machines.", obj(
+            "Machines running one version of one component.", {
+                "component": string("Component name.", maxLength=63),
+                "version": string("Installed version (empty while none is installed).", maxLength=128),
+                "count": _COUNT,
+            }, required=["component"]), x_kubernetes_list_type="atomic"),
+        "openRemediations": int32("RemedyOperationJobs that are not finished.", minimum=0),
+        "defenderCircuits": array("Circuit state of each DefenderPolicy of the member.", obj("One policy.", {
+            "policy": string("DefenderPolicy name.", maxLength=253),
+            "state": string("Closed, Open or HalfOpen.", enum=c.CIRCUIT_STATES),
+        }, required=["policy"]), x_kubernetes_list_type="atomic"),
+        "message": string("Human-readable summary of the last probe.", maxLength=32768),
+        "conditions": conditions("Reachable, Ready."),
+    }),
+    printer_columns=(
+        PrinterColumn("Stage", "string", r".metadata.labels.kubenode\.io/stage", "Release stage (label)."),
+        PrinterColumn("Reachable", "boolean", ".status.reachable", "The last probe reached the member."),
+        PrinterColumn("Version", "string", ".status.serverVersion", "Member API server version."),
+        PrinterColumn("Nodes", "integer", ".status.nodes.total", "Nodes of the member."),
+        PrinterColumn("Ready", "integer", ".status.nodes.ready", "Ready nodes of the member."),
+        PrinterColumn("Remediations", "integer", ".status.openRemediations", "Open remediation jobs.",
+                      priority=1),
+        PrinterColumn("Probed", "date", ".status.lastProbeTime", "Time of the last probe.", priority=1),
+        AGE,
+    ),
+)
+
+# --------------------------------------------------------------------------- ComponentRelease
+
+_STAGE = obj("One stage of the release: a group of clusters rolled in batches, finished before the next "
+             "stage starts.", {
+    "name": name_field("Stage name (test, pre, prod, ...)."),
+    "clusterSelector": label_selector("Clusters (by their labels, e.g. kubenode.io/stage) in this stage; a "
+                                      "cluster selected by an earlier stage belongs to that one."),
+    "clusterBatches": array(
+        "Cluster batch sizes in order, integers or percentages of the stage's clusters (rounded UP, minimum "
+        "1); the last size repeats. Default: all clusters of the stage at once.",
+        int_or_string("A batch size: a count (>= 1) or a percentage (1%-100%).", pattern=PERCENT_1_100,
+                      minimum=1),
+        minItems=1, x_kubernetes_list_type="atomic", default=["100%"]),
+    "soakSeconds": int32("Seconds a finished cluster batch must stay healthy before the next batch (or "
+                         "stage) starts.", minimum=0, default=0),
+    "requireApproval": boolean("Wait for `kubenode release approve` before the stage starts.", default=False),
+    "maxFailedClusters": int32("Failed clusters tolerated in this stage; one more stops and pauses the "
+                               "release.", minimum=0, default=0),
+}, required=["name", "clusterSelector"])
+
+_CLUSTER_STEP = obj("One cluster's part in a stage.", {
+    "name": string("Cluster name.", minLength=1, maxLength=253),
+    "phase": string("Pending, Rolling, Succeeded, Failed or Paused.", enum=c.STEP_PHASES),
+    "batch": int32("Batch (1-based) of the stage the cluster is in.", minimum=1),
+    "startedAt": timestamp("When the release was applied to the cluster."),
+    "completedAt": timestamp("When the cluster's rollout was seen Completed and healthy (or failed)."),
+    "previousVersion": string("Component version the cluster ran before the release touched it.",
+                              maxLength=128),
+    "message": string("What the cluster's MachineComponentSet says.", maxLength=32768),
+}, required=["name"])
+
+COMPONENT_RELEASE = KindSpec(
+    kind=c.KIND_COMPONENT_RELEASE, plural="componentreleases", singular="componentrelease", short_name="cr",
+    description="A ComponentRelease rolls one component version through stages of member clusters (test, "
+                "pre-release, production), in batches of clusters with health gates and soak times: a "
+                "MachineComponentSet named after the release is created or updated in each member.",
+    spec=obj("Desired component version across clusters, and how it travels.", {
+        "component": name_field("Component name (the member MachineComponentSets' spec.component)."),
+        "selector": label_selector("Machines (by their labels) inside each cluster that run the component; "
+                                   "{} selects all."),
+        "template": _component_template("The component version and how to install, run and check it; copied "
+                                        "into each member's MachineComponentSet."),
+        "updateStrategy": obj("How a changed template reaches the machines inside each cluster (as a "
+                              "MachineComponentSet's).", {
+            "type": string("RollingUpdate (batches, health gates) or OnDelete.", enum=c.UPDATE_STRATEGIES,
+                           default=c.UPDATE_STRATEGY_ROLLING_UPDATE),
+            "rollingUpdate": copy.deepcopy(_ROLLING_UPDATE),
+        }, default={}),
+        "stages": map_list("Stages in order; a stage starts only when every earlier one succeeded.", _STAGE,
+                           minItems=1),
+        "paused": boolean("Start no new cluster (clusters already rolling finish).", default=False),
+    }, required=["component", "selector", "template", "stages"]),
+    status=obj("Observed state of the release.", {
+        "observedGeneration": observed_generation(),
+        "phase": string("Progressing, Paused (by the user, for approval, or stopped by failed clusters: then "
+                        "Degraded is True) or Completed.", enum=c.RELEASE_PHASES),
+        "revision": string("Revision (hash of template, selector and strategy) being released.", maxLength=64),
+        "version": string("Component version being released.", maxLength=128),
+        "currentStage": string("Name of the stage in progress (empty when none).", maxLength=63),
+        "stages": map_list("Per-stage progress, in spec order.", obj("One stage.", {
+            "name": string("Stage name.", minLength=1, maxLength=63),
+            "phase": string("Pending, Rolling, Succeeded, Failed or Paused.", enum=c.STEP_PHASES),
+            "startedAt": timestamp("When the stage's first cluster was started."),
+            "completedAt": timestamp("When the stage's last batch finished soaking (or it failed)."),
+            "currentBatch": int32("Cluster batch (1-based) in progress; 0 before the first.", minimum=0),
+            "totalBatches": int32("Cluster batches of the stage.", minimum=0),
+            "clusters": map_list("The stage's clusters.", _CLUSTER_STEP),
+        }, required=["name"])),
+        "message": string("Human-readable summary of the release.", maxLength=32768),
+        "conditions": conditions("Progressing, Degraded, ReleaseAllowed."),
+    }),
+    printer_columns=(
+        PrinterColumn("Component", "string", ".spec.component", "Component name."),
+        PrinterColumn("Version", "string", ".spec.template.version", "Desired version."),
+        PrinterColumn("Phase", "string", ".status.phase", "Release phase."),
+        PrinterColumn("Stage", "string", ".status.currentStage", "Stage in progress."),
+        PrinterColumn("Revision", "string", ".status.revision", "Revision being released.", priority=1),
+        AGE,
+    ),
+)
+
 #: All kinds, in the order a cluster needs them (providers before machines, policies last).
 KINDS: tuple[KindSpec, ...] = (
     INFRA_PROVIDER, MACHINE, MACHINE_SET, MACHINE_COMPONENT_SET, MACHINE_COMPONENT, NODE_REMEDIER,
-    REMEDY_OPERATION_JOB, DEFENDER_POLICY,
+    REMEDY_OPERATION_JOB, DEFENDER_POLICY, CLUSTER, COMPONENT_RELEASE,
 )
 _BY_KIND = {k.kind: k for k in KINDS}
 

@@ -15,9 +15,11 @@ from kubenode.apiserver.datadir import StartupError
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.cli.defender_cmd import app as defender_app
 from kubenode.cli.diagnose_cmd import app as diagnose_app
+from kubenode.cli.release_cmd import app as release_app
 from kubenode.cli.remedy_cmd import app as remedy_app
 from kubenode.cli.report_cmd import app as report_app
 from kubenode.cli.rollout_cmd import app as rollout_app
+from kubenode.cli.simulate_cmd import app as simulate_app
 from kubenode.client.config import ClientConfig, load_config
 from kubenode.client.errors import ConfigError
 from kubenode.gctune import tune_gc
@@ -30,10 +32,12 @@ app = typer.Typer(
 )
 
 app.add_typer(rollout_app, name="rollout")
+app.add_typer(release_app, name="release")
 app.add_typer(defender_app, name="defender")
 app.add_typer(remedy_app, name="remedy")
 app.add_typer(report_app, name="report")
 app.add_typer(diagnose_app, name="diagnose")
+app.add_typer(simulate_app, name="simulate")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="State directory (database, PKI, kubeconfig).")]
 Port = Annotated[int, typer.Option("--port", help="HTTPS port of the API server (0 = any free port).")]
@@ -128,6 +132,13 @@ def up(
     prometheus: Annotated[bool, typer.Option(
         "--prometheus", help="Also run Prometheus (Debian's `prometheus`) scraping the operator and agents, "
                              "with deploy/monitoring's rules; data under DIR/prometheus.")] = False,
+    clusters: Annotated[str, typer.Option(
+        "--clusters", help="Comma-separated member clusters (e.g. test,pre,prod): a management control plane "
+                           "plus one embedded cluster per name under DIR/clusters/<name>/, each with --machines "
+                           "local machines (default 1).")] = "",
+    probe_seconds: Annotated[float | None, typer.Option(
+        min=0.5, help="With --clusters: probe every member this often (default: each Cluster's "
+                      "spec.probeIntervalSeconds).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
@@ -143,6 +154,8 @@ def up(
         typer.echo(f"operator metrics: http://127.0.0.1:{cp.operators.manager.health_port}/metrics")
         if cp.prometheus is not None:
             typer.echo(f"prometheus: {cp.prometheus.url}")
+        if cp.console is not None:
+            typer.echo(f"console: {cp.console.url} (sign in with a token, e.g. the one in {kc})")
         typer.echo("try:")
         typer.echo(f"  export KUBECONFIG={kc}")
         typer.echo("  kubectl get machines,nodes")
@@ -150,6 +163,12 @@ def up(
         for line in cp.notes:
             typer.echo(line)
         typer.echo("Ctrl-C stops everything; starting again resumes the same fleet.")
+
+    names = [n.strip() for n in clusters.split(",") if n.strip()]
+    if clusters:
+        _check_cluster_names(names)
+        _up_clusters(data_dir, names, machines, port, node_grace_seconds, probe_seconds, import_dir)
+        return
 
     async def run() -> None:
         stop = _stop_on_signals()
@@ -165,6 +184,56 @@ def up(
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None
+        typer.echo("stopped")
+
+    asyncio.run(run())
+
+
+def _check_cluster_names(names: list[str]) -> None:
+    import re
+
+    if not names:
+        raise typer.BadParameter("name at least one cluster, e.g. --clusters test,pre,prod", param_hint="--clusters")
+    for n in names:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) or len(n) > 50:
+            raise typer.BadParameter(f"{n!r} is not a valid cluster name (lower-case letters, digits and '-', "
+                                     "at most 50 characters)", param_hint="--clusters")
+    if len(set(names)) != len(names):
+        raise typer.BadParameter("cluster names must be unique", param_hint="--clusters")
+
+
+def _up_clusters(data_dir: Path, names: list[str], machines: int | None, port: int, grace: float,
+                 probe_seconds: float | None, import_dir: str) -> None:
+    from kubenode.controlplane.multicluster import MultiCluster, start_multicluster
+    from kubenode.controlplane.up import UpConfig
+
+    cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, grace)
+    cfg.import_dir, cfg.probe_seconds = import_dir, probe_seconds
+
+    async def run() -> None:
+        stop = _stop_on_signals()
+        try:
+            mc: MultiCluster = await start_multicluster(cfg, names, 1 if machines is None else machines)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
+                                     param_hint="--port") from None
+        try:
+            kc = mc.management.server.kubeconfig
+            typer.echo(f"kubenode management control plane listening on {mc.management.server.url}")
+            typer.echo(f"kubeconfig: {kc}")
+            if mc.management.console is not None:
+                typer.echo(f"console: {mc.management.console.url}")
+            for name, member in mc.members.items():
+                typer.echo(f"cluster {name}: {member.server.url} kubeconfig: {member.server.kubeconfig}")
+            typer.echo("try:")
+            typer.echo(f"  export KUBECONFIG={kc}")
+            typer.echo("  kubectl get clusters,componentreleases")
+            for line in mc.notes:
+                typer.echo(line)
+            typer.echo("Ctrl-C stops everything; starting again resumes the same clusters.")
+            await stop.wait()
+        finally:
+            await mc.stop()
         typer.echo("stopped")
 
     asyncio.run(run())
@@ -243,6 +312,50 @@ def operator(
 
 
 @app.command()
+def console(
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig naming the API server and "
+                                                    "its CA (users sign in with their own credentials).")] = None,
+    port: Annotated[int, typer.Option("--port", help="HTTPS port (0 = any free port).")] = 8443,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Certificate (PEM) to serve.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Its private key (PEM).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve the web console for a cluster (real or embedded), over TLS."""
+    import ssl
+    import tempfile
+
+    from kubenode.console import start_console
+
+    _long_running(verbose)
+    config = client_config(kubeconfig)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if tls_cert is not None and tls_key is not None:
+        ctx.load_cert_chain(str(tls_cert), str(tls_key))
+    elif tls_cert is not None or tls_key is not None:
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither", param_hint="--tls-cert")
+    else:
+        from kubenode.apiserver.security import ensure_pki
+
+        tmp = tempfile.mkdtemp(prefix="kubenode-console-")
+        paths = ensure_pki(Path(tmp), [host, "localhost"])
+        ctx.load_cert_chain(str(paths.server_cert), str(paths.server_key))
+        typer.echo(f"serving a self-signed certificate (CA {paths.ca_cert}); pass --tls-cert/--tls-key for your own")
+
+    async def run() -> None:
+        stop = _stop_on_signals()
+        running = await start_console(config, ctx, host, port)
+        typer.echo(f"console: {running.url}")
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
+
+    asyncio.run(run())
+
+
+@app.command()
 def crds() -> None:
     """Print the KubeNode CRDs as YAML (kubectl apply -f - on a real cluster)."""
     from kubenode.cli.crds_cmd import crds_command
@@ -265,11 +378,16 @@ def rbac() -> None:
 
 @app.command()
 def agent(
-    machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
+    machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine (default: the node "
+                                         "name, as adopted Nodes' Machines are named).")] = "",
     kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig with the agent's token.")] = None,
     root: Annotated[Path | None, typer.Option("--root", help="Machine root (local mode).")] = None,
     register_node: Annotated[bool, typer.Option("--register-node", help="Register and own the Node.")] = False,
     node_name: Annotated[str, typer.Option("--node-name", help="Node name (default: the machine name).")] = "",
+    host_root: Annotated[Path | None, typer.Option(
+        "--host-root", help="DaemonSet mode: the host's root filesystem as mounted in the pod (e.g. /host). The "
+        "kubelet owns the Node: the agent only reports its conditions, installs components and systemd units "
+        "on the host through this root and reboots through the host's systemd.")] = None,
     heartbeat_seconds: Annotated[float, typer.Option(help="Machine heartbeat interval.")] = 10.0,
     lease_seconds: Annotated[float, typer.Option(help="Node Lease renew interval.")] = 10.0,
     metrics_port: Annotated[int | None, typer.Option(
@@ -295,9 +413,20 @@ def agent(
     from kubenode.agent.extensions import build_extensions
     from kubenode.client.client import KubeClient
 
+    if not machine and not node_name:
+        raise typer.BadParameter("give --machine NAME, --node-name NAME or both (in a DaemonSet: "
+                                 "--node-name $(NODE_NAME) from the downward API)", param_hint="--machine")
+    if host_root is not None and (root is not None or register_node):
+        raise typer.BadParameter("--host-root (DaemonSet mode, the kubelet owns the Node) cannot be combined "
+                                 "with --root or --register-node", param_hint="--host-root")
+    if host_root is not None and not host_root.is_dir():
+        raise typer.BadParameter(f"{host_root} is not a directory: mount the host's / there (hostPath)",
+                                 param_hint="--host-root")
     _long_running(verbose)
     config = client_config(kubeconfig)
-    cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
+    machine = machine or node_name
+    cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, host_root=host_root,
+                      register_node=register_node,
                       heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds,
                       metrics_host=metrics_address or ("127.0.0.1" if root is not None else "0.0.0.0"),
                       metrics_port=metrics_port,

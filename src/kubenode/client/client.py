@@ -126,6 +126,11 @@ class KubeClient:
 
     # ------------------------------------------------------------------ reads
 
+    async def server_version(self) -> Obj:
+        """GET /version (gitVersion, major, minor, ...)."""
+        obj: Obj = await self._request("GET", "/version")
+        return obj
+
     async def get(self, res: Resource, name: str, namespace: str | None = None, *,
                   subresource: str | None = None) -> Obj:
         """GET one object (or its subresource)."""

@@ -85,6 +85,28 @@ def load_config(kubeconfig: str | Path | None = None, context: str | None = None
     return _from_single(single)
 
 
+def config_from_kubeconfig_text(text: str | bytes, context: str | None = None) -> ClientConfig:
+    """A :class:`ClientConfig` from kubeconfig *content* (a Secret's `kubeconfig` key, an uploaded file).
+
+    Only self-contained kubeconfigs make sense here (``*-data`` fields, tokens): relative file paths would be
+    resolved against this process's working directory.
+    """
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"the kubeconfig is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not doc.get("clusters"):
+        raise ConfigError("the kubeconfig has no clusters (is it a kubeconfig file?)")
+    try:
+        return _from_single(_get(KubeConfig.from_dict(doc), context))
+    except LightkubeConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    except (KeyError, TypeError, ValueError, ssl.SSLError) as exc:
+        raise ConfigError(f"the kubeconfig is incomplete or invalid: {exc}") from None
+
+
 def _select(kubeconfig: str | Path | None, context: str | None) -> SingleConfig:
     try:
         if kubeconfig is not None:

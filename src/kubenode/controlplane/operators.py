@@ -19,6 +19,7 @@ from kubenode.client.resources import NODES
 from kubenode.componentset.resources import MACHINE_COMPONENTS
 from kubenode.componentset.wiring import add_componentset_controllers
 from kubenode.defender.wiring import build_defender, machine_deletion_gate
+from kubenode.machine.adoption_controller import AdoptionReconciler, provider_of_machine, providers_for_node
 from kubenode.machine.bootstrap import AgentEndpoint
 from kubenode.machine.machine_controller import (
     MachineControllerConfig,
@@ -33,6 +34,8 @@ from kubenode.metrics.agent_sd import sd_handler
 from kubenode.metrics.operator_metrics import register_machine_metrics
 from kubenode.metrics.state_metrics import watch_state
 from kubenode.providers.base import InfraProvider
+from kubenode.release import add_release_controllers
+from kubenode.release.controller import ReleaseSettings
 from kubenode.remedy import RemedySettings, add_remedy_controllers
 from kubenode.runtime.controller import Request, owner_mapper
 from kubenode.runtime.events import EventRecorder
@@ -58,6 +61,9 @@ class OperatorSettings:
     #: builds the real Defender on the manager; pass `AllowAll()` for a deliberately unprotected setup.
     reviewer: Reviewer | None = None
     remedy: RemedySettings = field(default_factory=RemedySettings)
+    #: The ComponentRelease controller's timing; `probe_seconds` overrides every Cluster's probe interval.
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
+    probe_seconds: float | None = None
 
 
 @dataclass
@@ -118,6 +124,11 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
      .watches(nodes, machines_for_node)
      .watches(components, machine_of_component)
      .watches(infraproviders, _machines_for_provider(lambda: machines.cache.list())))
+    adoption = AdoptionReconciler(client, infraproviders, nodes, machines, registry, on_event=on_event)
+    (manager.new_controller("adoption", adoption, workers=1)
+     .watches(infraproviders)
+     .watches(nodes, providers_for_node(infraproviders))
+     .watches(machines, provider_of_machine))
     ms_rec = MachineSetReconciler(client, machinesets, machines, deletion_gate=machine_deletion_gate(reviewer))
     machines.on_change(_finish_machine_deletions(reviewer))
     (manager.new_controller("machineset", ms_rec, workers=2)
@@ -129,6 +140,9 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     manager.add_route("/sd/agents", sd_handler(machines.cache.list))
     add_componentset_controllers(manager, client, reviewer=reviewer, registry=registry)
     add_remedy_controllers(manager, client, reviewer, settings.remedy, settings.identity)
+    # Many clusters: idle unless this is a management cluster with Cluster objects.
+    add_release_controllers(manager, client, reviewer=reviewer, registry=registry, settings=settings.release,
+                            probe_seconds=settings.probe_seconds, identity=settings.identity)
     return Operators(manager, resolver, registry, reviewer)
 
 

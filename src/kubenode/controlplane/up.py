@@ -23,11 +23,13 @@ from kubenode.api.constants import API_VERSION
 from kubenode.api.crds import all_crds
 from kubenode.api.rbac import OPERATOR, SYSTEM_NAMESPACE
 from kubenode.apiserver.authz import Authorizer
+from kubenode.apiserver.security import server_ssl_context
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import CRDS
+from kubenode.console import RunningConsole, start_console
 from kubenode.defender.defaults import install_default_policy
 from kubenode.demo import Demo, start_demo
 from kubenode.machine.bootstrap import AgentEndpoint, ensure_system_namespace
@@ -36,6 +38,7 @@ from kubenode.machine.phases import Timeouts
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
 from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
+from kubenode.release.controller import ReleaseSettings
 
 from .agent_authz import agent_rule, is_legacy_agent
 from .operators import Operators, OperatorSettings, build_manager
@@ -64,6 +67,15 @@ class UpConfig:
     import_dir: str = ""  # where imported hosts keep the agent ("" = /opt/kubenode for root, ~/.kubenode)
     #: Build and serve the demo component's archives (and roll 1.0.0 out on the first start).
     demo: bool = True
+    #: Create the demo MachineComponentSet on the first start (a management cluster only serves the archives).
+    demo_set: bool = True
+    #: Probe interval of every Cluster (None: each Cluster's spec.probeIntervalSeconds) and the release
+    #: controller's poll of rolling members.
+    probe_seconds: float | None = None
+    release_poll_seconds: float = 3.0
+    #: Serve the web console (docs/console.md) on `console_port` (0: any free port).
+    console: bool = True
+    console_port: int = 0
     #: Start Debian's Prometheus wired to the operator, the agents and deploy/monitoring's rules.
     prometheus: bool = False
 
@@ -87,6 +99,7 @@ class ControlPlane:
     local: LocalProvider
     demo: Demo | None = None
     prometheus: RunningPrometheus | None = None
+    console: RunningConsole | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -97,6 +110,8 @@ class ControlPlane:
         """Stop Prometheus and the operators, power the fleet off, stop the server."""
         if self.prometheus is not None:
             await self.prometheus.stop()
+        if self.console is not None:
+            await self.console.stop()
         await self.operators.stop()
         await self.local.power_off_all()
         if self.demo is not None:
@@ -170,7 +185,8 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
                                                 user_agent="kubenode-operator/0.1.0"))
         await ensure_fleet(client, config.machines)
         if config.demo:
-            demo = await start_demo(client, config.data_dir, {"matchLabels": {FLEET_LABEL: "local"}})
+            demo = await start_demo(client, config.data_dir, {"matchLabels": {FLEET_LABEL: "local"}},
+                                    create_set=config.demo_set)
         if await install_default_policy(client, config.data_dir):
             log.info("installed the default DefenderPolicy (docs/defender.md)")
         resumed = await local.power_on_all()
@@ -184,7 +200,8 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
             # machine (demo, CI) that is this interpreter; `kubenode operator` defaults to pip on the host.
             importer=ssh_importer(client, PythonInstall(sys.executable), config.data_dir / "ssh-state",
                                   config.import_dir or None),
-            machine=config.machine, health_port=config.health_port, identity="kubenode-up")
+            machine=config.machine, health_port=config.health_port, identity="kubenode-up",
+            probe_seconds=config.probe_seconds, release=ReleaseSettings(poll_seconds=config.release_poll_seconds))
         operators = build_manager(client, settings)
         await operators.manager.start()
     except BaseException:
@@ -195,6 +212,13 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
         await server.stop()
         raise
     cp = ControlPlane(server, client, operators, local, demo)
+    if config.console:
+        try:
+            # The console serves with the API server's certificate and acts with each user's own credentials.
+            cp.console = await start_console(admin_config, server_ssl_context(server.pki), port=config.console_port)
+        except BaseException:
+            await cp.stop()
+            raise
     if config.prometheus:
         try:
             cp.prometheus = await start_prometheus(config.data_dir, int(operators.manager.health_port or 0))

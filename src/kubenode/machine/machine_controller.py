@@ -9,6 +9,9 @@ written once at the end, and only when it changed. Deletion runs behind the
 drain waits as Cluster API's does: as long as pods remain, unless
 `spec.nodeDrainTimeoutSeconds` is set; while it waits an Event names the
 pods that block it (a disruption budget, or pods slow to go).
+A provider that does not own its hosts (`existing`: adopted Nodes) leaves the
+host alone on delete, and its Node stays in place, cordoned, drained and
+marked not to be re-adopted.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from kubenode.runtime.conditions import set_condition
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
+from .adoption_controller import ANNOTATION_ADOPT
 from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig
 from .node_sync import node_patch, sync_summary
 from .phases import Timeouts, compute_status, parse_time
@@ -116,12 +120,14 @@ class MachineReconciler:
         status = machine.get("status") or {}
         infra: InfraStatus | None = None
         problem: tuple[str, str] | None = None
+        agent_required = False
         if status.get("phase") == "Failed":
             # terminal: report, do not act (the MachineSet replaces it, a human may delete it)
             infra = None
         else:
             try:
                 provider = await self.resolve(machine)
+                agent_required = provider.requires_agent
                 infra = await provider.state(machine)
                 created = status.get("providerID") or (machine.get("spec") or {}).get("providerID")
                 if infra.state == STATE_MISSING and not created:
@@ -146,7 +152,8 @@ class MachineReconciler:
         components = (None if self.components is None else
                       self.components.cache.by_index(INDEX_COMPONENTS_OF, machine["metadata"]["name"]))
         new_status = compute_status(machine, infra, node, now, self.config.timeouts, node_synced=synced,
-                                    provider_problem=problem, components=components)
+                                    provider_problem=problem, components=components,
+                                    agent_required=agent_required)
         written = await self._write_status(machine, new_status)
         await self._age_out_components(machine, new_status, components)
         if written and new_status.get("phase") != status.get("phase"):
@@ -247,6 +254,7 @@ class MachineReconciler:
                                   f"{result.message()}; nodeDrainTimeoutSeconds {timeout} passed: deleting anyway")
         if status.get("phase") != "Deleting":
             await self._set_phase(machine, "Deleting")
+        provider: InfraProvider | None = None
         try:
             provider = await self.resolve(machine)
             infra = await provider.delete(machine)
@@ -257,10 +265,14 @@ class MachineReconciler:
             infra = InfraStatus(STATE_MISSING, message=str(exc))
         if infra.state != STATE_MISSING:
             return Result(requeue_after=1.0)
-        try:
-            await self.client.delete(NODES, node_name)
-        except errors.NotFound:
-            pass
+        if provider is not None and not provider.owns_hosts:
+            # An adopted Node is the kubelet's: it stays (cordoned, drained) and is kept out of re-adoption.
+            await self._release_node(node_name)
+        else:
+            try:
+                await self.client.delete(NODES, node_name)
+            except errors.NotFound:
+                pass
         fins = [f for f in machine["metadata"].get("finalizers") or [] if f != FINALIZER_MACHINE]
         try:
             await self.client.patch(MACHINES, name, {"metadata": {
@@ -268,8 +280,22 @@ class MachineReconciler:
                 field_manager=FIELD_MANAGER)
         except errors.NotFound:
             pass
-        await self._event(machine, "Normal", "Deleted", f"machine {name} deprovisioned and node {node_name} removed")
+        if provider is not None and not provider.owns_hosts:
+            await self._event(machine, "Normal", "Released",
+                              f"machine {name} deleted; node {node_name} is cordoned and drained and was left in "
+                              f"place with its host (annotated {ANNOTATION_ADOPT}=false)")
+        else:
+            await self._event(machine, "Normal", "Deleted",
+                              f"machine {name} deprovisioned and node {node_name} removed")
         return None
+
+    async def _release_node(self, node_name: str) -> None:
+        """Keep a released adopted Node out of adoption (`kubenode.io/adopt: "false"`); it stays cordoned."""
+        try:
+            await self.client.patch(NODES, node_name, {"metadata": {"annotations": {ANNOTATION_ADOPT: "false"}}},
+                                    field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            pass
 
     async def _set_phase(self, machine: Obj, phase: str) -> None:
         await self.client.patch(MACHINES, machine["metadata"]["name"], {"status": {"phase": phase}},

@@ -60,6 +60,12 @@ class InfraProvider(abc.ABC):
 
     #: The `spec.type` this class implements.
     type: str = ""
+    #: Whether KubeNode built the host (and so deletes the host and its Node with the Machine). False for
+    #: adopted Nodes: deleting their Machine cordons and drains, then leaves Node and host in place.
+    owns_hosts: bool = True
+    #: Whether `Running` waits for the agent's heartbeat as well as a Ready Node (true where the kubelet, not
+    #: our agent, makes the Node Ready).
+    requires_agent: bool = False
 
     @abc.abstractmethod
     async def create(self, machine: Obj, bootstrap: Bootstrap) -> InfraStatus:

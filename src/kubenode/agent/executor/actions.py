@@ -22,6 +22,16 @@ from pathlib import Path
 
 SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REBOOT_ARGV = ("systemctl", "reboot")
+
+
+def on_host(host_root: Path | None, argv: tuple[str, ...] | list[str]) -> list[str]:
+    """`argv` run on the host: unchanged on a host, `chroot HOST_ROOT argv` for an agent in a pod.
+
+    A DaemonSet agent sees the host's root filesystem at `--host-root`; chroot makes `systemctl` talk to the
+    host's systemd over its own socket (`/run/systemd/private` of the host). Only the fixed argvs of this
+    module and of the installer's systemd supervisor go through here, never a command from a resource.
+    """
+    return ["chroot", str(host_root), *argv] if host_root is not None else list(argv)
 MAX_MESSAGE = 1024
 
 
@@ -66,7 +76,7 @@ class RebootFailed(RuntimeError):
     """The reboot command failed; the message says how."""
 
 
-async def reboot(root: Path | None) -> None:
+async def reboot(root: Path | None, host_root: Path | None = None) -> None:
     """Reboot this node: a new boot ID and a fresh agent process (local mode), or `systemctl reboot`.
 
     Local mode re-executes the agent with its original command line (same PID, so
@@ -74,14 +84,15 @@ async def reboot(root: Path | None) -> None:
     host the machine goes down; if it does not within ten minutes, the caller's
     deadline (the job's timeout, the rollout's progress deadline) reports it.
     """
-    if root is not None:
+    if root is not None and host_root is None:
         (root / "run" / "boot_id").write_text(str(uuid.uuid4()) + "\n")
         logging.shutdown()
         os.execv(sys.executable, sys.orig_argv)
-    proc = await asyncio.create_subprocess_exec(*REBOOT_ARGV, stdin=asyncio.subprocess.DEVNULL)
+    argv = on_host(host_root, REBOOT_ARGV)  # a DaemonSet agent reboots the host, not its container
+    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
     await proc.wait()
     if proc.returncode != 0:
-        raise RebootFailed(f"{' '.join(REBOOT_ARGV)} exited {proc.returncode}")
+        raise RebootFailed(f"{' '.join(argv)} exited {proc.returncode}")
     await asyncio.sleep(600)
 
 

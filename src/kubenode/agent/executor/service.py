@@ -58,6 +58,8 @@ class ExecutorSettings:
     machine: str
     node_name: str
     root: Path | None = None
+    #: DaemonSet mode: the host's root filesystem as mounted in the pod (reboots go through the host's systemd).
+    host_root: Path | None = None
     restarters: dict[str, Restarter] = field(default_factory=dict)
     #: Restarts a component the installer supervises; False when it is not installed here.
     installed: Callable[[str], Awaitable[bool]] | None = None
@@ -243,6 +245,6 @@ class RemedyExecutor:
     async def _reboot(self) -> None:
         """The agent's one reboot action (`actions.reboot`); a failed command fails the job."""
         try:
-            await reboot(self.settings.root)
+            await reboot(self.settings.root, self.settings.host_root)
         except RebootFailed as exc:
             raise JobOutcome(c.JOB_PHASE_FAILED, str(exc)) from None

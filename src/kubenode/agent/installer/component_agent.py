@@ -84,6 +84,8 @@ class ComponentAgentConfig:
     #: Test hook: called with each journal step's name (raise or exit to simulate a crash).
     failpoint: Callable[[str], None] | None = None
     systemd_dir: Path | None = None
+    #: DaemonSet mode: the host's root as mounted in the pod (`root` is then the same path).
+    host_root: Path | None = None
     #: Re-verify installed files against the verified artifact this often (and on kubenode.io/verify-now).
     drift_seconds: float = 600.0
     #: The agent's metrics (drift counters), when it exports them.
@@ -100,7 +102,7 @@ class ComponentAgentConfig:
         if self.rebooter is not None:
             await self.rebooter()
         else:
-            await reboot(self.root if self.local else None)
+            await reboot(self.root if self.local else None, self.host_root)
 
 
 class ComponentAgent:
@@ -125,7 +127,8 @@ class ComponentAgent:
         h = self.handles.get(component)
         if h is None:
             h = ComponentHandle(self.config.root, component, self.config.machine, local=self.config.local,
-                                failpoint=self.config.failpoint, systemd_dir=self.config.systemd_dir)
+                                failpoint=self.config.failpoint, systemd_dir=self.config.systemd_dir,
+                                host_root=self.config.host_root)
             self.handles[component] = h
         return h
 

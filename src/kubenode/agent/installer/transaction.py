@@ -120,7 +120,7 @@ class ComponentHandle:
 
     def __init__(self, root: Path, component: str, machine: str, *, local: bool = True,
                  failpoint: Failpoint | None = None, systemd_dir: Path | None = None,
-                 service: Service | None = None) -> None:
+                 service: Service | None = None, host_root: Path | None = None) -> None:
         self.layout = ComponentLayout(root, component)
         self.machine = machine
         self.local = local
@@ -128,7 +128,7 @@ class ComponentHandle:
         self.state = self._load_state()
         self.service: Service = service or (
             ProcessSupervisor(component, self.layout.state_dir / "service.pid") if local
-            else SystemdSupervisor(component, systemd_dir or Path("/etc/systemd/system")))
+            else SystemdSupervisor(component, systemd_dir or Path("/etc/systemd/system"), host_root=host_root))
         self.tracker: HealthTracker | None = None
         self.recovery: Recovery | None = None
         self.last_probe: ProbeResult | None = None
