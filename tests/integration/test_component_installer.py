@@ -475,3 +475,42 @@ async def test_agent_killed_mid_upgrade_is_consistent_after_restart(env: Env, st
     finally:
         for p in _component_processes(env.root):
             p.kill()
+
+
+# --------------------------------------------------------------------------- disruption Reboot
+
+
+async def test_disruption_reboot_reboots_after_install_and_reports_running_only_after_boot(env: Env) -> None:
+    """Installed -> Installing/Rebooting + Event -> one reboot -> (new boot) health checked -> Running."""
+    (env.root / "run").mkdir(parents=True, exist_ok=True)
+    boot = env.root / "run" / "boot_id"
+    boot.write_text("boot-1\n")
+    gate = asyncio.Event()
+    reboots: list[str] = []
+    agents: list[ComponentAgent] = []
+
+    async def rebooter() -> None:
+        # As a reboot would: the node's processes go, a new boot ID; the test decides when the node comes back.
+        reboots.append(boot.read_text().strip())
+        await gate.wait()
+        await agents[0].handles[COMPONENT].service.stop()
+        boot.write_text("boot-2\n")
+
+    await env.admin.create(MACHINE_COMPONENTS, machine_component(
+        "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], disruption="Reboot")))
+    async with running_agent(env, rebooter=rebooter) as agent:
+        agents.append(agent)
+        st = await env.status_where("mc1", "installed, rebooting", phase="Installing", installedVersion="1.0.0")
+        await eventually(lambda: asyncio.sleep(0, reboots), 30, "the reboot")
+        installed = next(x for x in st["conditions"] if x["type"] == "Installed")
+        assert (installed["status"], installed["reason"]) == ("False", "Rebooting")
+        assert "rebooting the node (disruption Reboot)" in st["message"]
+        # The node is down: however long it takes, the component does not claim Running for the rollout.
+        assert (await env.mc())["status"]["phase"] == "Installing"
+        gate.set()
+        st = await env.status_where("mc1", "Running after the boot", phase="Running", healthy=True)
+        assert "boot ID boot-1 -> boot-2" in st["message"], st["message"]
+        assert reboots == ["boot-1"]  # once: the new boot does not reboot again
+        events = await env.admin.list(Resource("", "v1", "events", "Event", namespaced=True), "default")
+        assert any(e["reason"] == "Rebooting" and e["involvedObject"]["name"] == "mc1" for e in events[0])
+        assert json.loads((env.layout().state_dir / "state.json").read_text())["reboot_from"] == ""

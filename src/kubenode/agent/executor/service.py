@@ -27,9 +27,7 @@ import json
 import logging
 import os
 import signal
-import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +42,15 @@ from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
 from ..trust import REASON_IGNORED, job_mismatch
-from .actions import REBOOT_ARGV, ActionRefused, on_host, remedy_dir, resolve_script, trim
+from .actions import (
+    ActionRefused,
+    RebootFailed,
+    boot_id,
+    reboot,
+    remedy_dir,
+    resolve_script,
+    trim,
+)
 
 log = logging.getLogger("kubenode.agent.executor")
 Obj = dict[str, Any]
@@ -75,12 +81,7 @@ class ExecutorSettings:
 
     def boot_id(self) -> str:
         """This boot's ID."""
-        for p in ([self.root / "run" / "boot_id"] if self.root else []) + [Path("/proc/sys/kernel/random/boot_id")]:
-            with contextlib.suppress(OSError):
-                text = p.read_text().strip()
-                if text:
-                    return text
-        return "unknown"
+        return boot_id(self.root)
 
 
 class JobOutcome(Exception):
@@ -113,8 +114,7 @@ class RemedyExecutor:
     def __init__(self, client: KubeClient, settings: ExecutorSettings, *, rebooter: Rebooter | None = None) -> None:
         self.client = client
         self.settings = settings
-        self.rebooter = rebooter or (self._local_reboot if settings.root is not None and settings.host_root is None
-                                     else self._host_reboot)
+        self.rebooter = rebooter or self._reboot
         self.marker = settings.state_dir / "reboot.json"
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self.informer = Informer(client, JOBS, label_selector=f"{c.LABEL_MACHINE}={settings.machine}")
@@ -259,17 +259,9 @@ class RemedyExecutor:
             raise JobOutcome(c.JOB_PHASE_FAILED, f"script {name} exited {proc.returncode}: {text}")
         return f"script {name} succeeded" + (f": {text}" if text else "")
 
-    async def _local_reboot(self) -> None:
-        """Local mode: a new boot ID, then the agent starts over in the same process slot."""
-        assert self.settings.root is not None
-        (self.settings.root / "run" / "boot_id").write_text(str(uuid.uuid4()) + "\n")
-        logging.shutdown()
-        os.execv(sys.executable, sys.orig_argv)
-
-    async def _host_reboot(self) -> None:
-        argv = on_host(self.settings.host_root, REBOOT_ARGV)
-        proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
-        await proc.wait()
-        if proc.returncode != 0:
-            raise JobOutcome(c.JOB_PHASE_FAILED, f"{' '.join(argv)} exited {proc.returncode}")
-        await asyncio.sleep(600)  # the machine goes down; if it does not, the controller times the job out
+    async def _reboot(self) -> None:
+        """The agent's one reboot action (`actions.reboot`); a failed command fails the job."""
+        try:
+            await reboot(self.settings.root, self.settings.host_root)
+        except RebootFailed as exc:
+            raise JobOutcome(c.JOB_PHASE_FAILED, str(exc)) from None

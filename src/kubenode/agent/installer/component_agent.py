@@ -19,6 +19,14 @@ version. The finalizer ``kubenode.io/machinecomponent`` is added before the
 first install and dropped once the component has been removed from the
 node. Components on disk whose MachineComponent is gone (deleted without
 waiting for us) are stopped and removed after the first sync.
+
+``disruption: Reboot``: once the change is installed the status says
+Installing (reason Rebooting), a Normal Event ``Rebooting`` is recorded and
+the node reboots through the agent's one reboot action
+(:func:`kubenode.agent.executor.actions.reboot`, as a Reboot remediation
+does); the agent of the new boot starts the component, waits for its health
+check's verdict and only then reports Running — so the rollout counts the
+machine as done only after the node came back healthy.
 """
 
 from __future__ import annotations
@@ -28,11 +36,12 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubenode.agent.executor.actions import boot_id, reboot
 from kubenode.agent.telemetry import AgentMetrics
 from kubenode.api import constants as c
 from kubenode.client import errors
@@ -46,7 +55,7 @@ from kubenode.runtime.informer import Informer
 from ..trust import REASON_IGNORED, component_mismatch, controller_set
 from .drift import DriftResult, verify_hashes
 from .layout import ComponentLayout, validate_name
-from .plan import Action, Desired, Observation, compute_status, plan
+from .plan import Action, Desired, Observation, compute_status, plan, reboots
 from .transaction import ComponentHandle, Outcome
 
 __all__ = ["MACHINE_COMPONENTS", "ComponentAgent", "ComponentAgentConfig"]
@@ -88,6 +97,19 @@ class ComponentAgentConfig:
     node: str = ""
     #: Directories `file://` sources may come from; None: the default (local mode: DATA/artifacts; else none).
     trusted_file_dirs: tuple[Path, ...] | None = None
+    #: Reboots the node (disruption Reboot); default: the agent's one reboot action for this root.
+    rebooter: Callable[[], Awaitable[None]] | None = None
+
+    def boot_id(self) -> str:
+        """This boot's ID (local mode: the machine root's)."""
+        return boot_id(self.root if self.local else None)
+
+    async def reboot(self) -> None:
+        """Reboot the node; does not return on a real reboot."""
+        if self.rebooter is not None:
+            await self.rebooter()
+        else:
+            await reboot(self.root if self.local else None, self.host_root)
 
 
 class ComponentAgent:
@@ -216,11 +238,22 @@ class ComponentAgent:
         elif action is Action.RECONFIGURE:
             outcome = await h.reconfigure(d, restart)
             await self._event(obj, outcome)
+        elif action is Action.AFTER_BOOT:
+            outcome = await self._after_boot(d, h)
+            await self._event(obj, outcome)
         elif action is Action.START:
             try:
                 await h.ensure_running()
             except (OSError, ValueError) as exc:
                 outcome = Outcome(False, c.COMPONENT_REASON_START_FAILED, f"cannot start {d.component}: {exc}")
+        if outcome is not None and outcome.ok and reboots(d, action, restart):
+            h.state.reboot_from = self.config.boot_id()
+            h.save_state()
+        if action is Action.REBOOT or h.state.reboot_from:
+            # Installed; the node reboots now (or the reboot asked earlier is still under way).
+            await self._report_observed(obj, d, h, outcome)
+            await self._reboot(obj, d)
+            return Result(requeue_after=1.0)
         # Steady, held-failed and freshly changed components: probe, verify the files when due, report.
         if outcome is None or outcome.ok:
             await h.probe_once()
@@ -252,6 +285,37 @@ class ComponentAgent:
             return f"its controller MachineComponentSet {ref.get('name')} has another UID"
         self._sets_seen.add(uid)
         return None
+
+    async def _reboot(self, obj: Obj, d: Desired) -> None:
+        """disruption Reboot: record why, then reboot the node through the agent's one reboot action."""
+        message = f"version {d.version} installed; rebooting the node (disruption Reboot)"
+        log.warning("%s: %s", d.name, message)
+        with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
+            await self.events.event(obj, "Normal", c.COMPONENT_REASON_REBOOTING, message)
+        try:
+            await self.config.reboot()
+        except (OSError, RuntimeError) as exc:
+            log.error("%s: reboot failed: %s (retried)", d.name, exc)
+
+    async def _after_boot(self, d: Desired, h: ComponentHandle) -> Outcome:
+        """The first look after a disruption-Reboot reboot: start the component, wait for its health verdict."""
+        before, now = h.state.reboot_from, self.config.boot_id()
+        try:
+            await h.ensure_running()
+        except (OSError, ValueError) as exc:
+            h.state.reboot_from = ""
+            h.save_state()
+            return Outcome(False, c.COMPONENT_REASON_START_FAILED, f"cannot start {d.component} after the reboot: "
+                           f"{exc}")
+        tracker = await h.verify(d.version, h.state.applied, self._stop)
+        h.state.reboot_from = ""
+        h.save_state()
+        detail = tracker.last.message if tracker.last else ""
+        rebooted = f"version {d.version} after the reboot (boot ID {before} -> {now})"
+        if tracker.healthy is False:
+            return Outcome(False, c.COMPONENT_REASON_HEALTH_CHECK_FAILED, f"{rebooted} failed its health check "
+                           f"({detail})", False)
+        return Outcome(True, c.COMPONENT_REASON_INSTALLED, f"{rebooted}: {detail or 'running'}", tracker.healthy)
 
     async def _install(self, obj: Obj, d: Desired, h: ComponentHandle, verb: str) -> Outcome:
         """Install `d`; report Installing only if it takes longer than `installing_report_after`.
@@ -324,7 +388,8 @@ class ComponentAgent:
 
     def _observe(self, h: ComponentHandle) -> Observation:
         h.state.restart_count = h.service.restarts
-        return Observation(h.layout.current_version(), h.state, h.service.running)
+        return Observation(h.layout.current_version(), h.state, h.service.running,
+                           self.config.boot_id() if h.state.reboot_from else "")
 
     def _period(self, h: ComponentHandle) -> float:
         try:
@@ -355,6 +420,9 @@ class ComponentAgent:
             if h.service.last_exit and not h.service.running and obs.state.applied.get("run"):
                 message = f"process {h.service.last_exit}; restarting"
             reason = c.COMPONENT_REASON_INSTALLED
+        if obs.state.reboot_from:
+            message, reason = f"version {d.version} installed; rebooting the node (disruption Reboot)", \
+                c.COMPONENT_REASON_REBOOTING
         if not message:
             message = str(((obj.get("status") or {}).get("message")) or "")
         status = compute_status(d, obs, healthy, message, has_health_check=has_check)
