@@ -496,7 +496,7 @@ async def test_disruption_reboot_reboots_after_install_and_reports_running_only_
         await agents[0].handles[COMPONENT].service.stop()
         boot.write_text("boot-2\n")
 
-    await env.admin.create(MACHINE_COMPONENTS, machine_component(
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component(
         "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], disruption="Reboot")))
     async with running_agent(env, rebooter=rebooter) as agent:
         agents.append(agent)
