@@ -89,6 +89,7 @@ class SimulatedAgent:
         self.informer = Informer(client, MACHINE_COMPONENTS, label_selector=f"{c.LABEL_MACHINE}={machine}")
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.healthy_since: str | None = None  # a fixed Healthy transition time (a quick upgrade never flips it)
 
     def start(self) -> None:
         self.informer.on_change(lambda old, new: self.wake.set())
@@ -159,7 +160,7 @@ class SimulatedAgent:
             "phase": "Running", "healthy": True, "installedVersion": version, "installedRevision": revision,
             "observedGeneration": gen, "message": "",
             "conditions": [{"type": "Healthy", "status": "True", "reason": "HealthCheckPassed", "message": "",
-                            "lastTransitionTime": now}]})
+                            "lastTransitionTime": self.healthy_since or now}]})
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -184,6 +185,11 @@ class GateReviewer:
 
     def finished(self, op_id: str) -> None:
         self.finished_ids.append(op_id)
+
+    async def in_progress(self, prefix: str) -> list[str]:
+        done = set(self.finished_ids)
+        return sorted({op.id for op in self.reviews if op.id.startswith(prefix) and op.id not in done
+                       and int(op.id.rsplit("/", 1)[1]) not in self.deny if "/batch/" in op.id})
 
 
 @dataclass

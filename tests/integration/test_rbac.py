@@ -174,6 +174,10 @@ async def test_shipped_roles_give_the_operator_and_agents_least_privilege(server
         (op, op_groups, {"verb": "patch", "group": "kubenode.io", "resource": "machines", "subresource": "status"},
          True),
         (op, op_groups, {"verb": "create", "resource": "pods", "subresource": "eviction", "namespace": "x"}, True),
+        # What the i11 drain (rollout disruption Drain, Machine deletion) and the agent-gone rule need.
+        (op, op_groups, {"verb": "patch", "resource": "nodes", "name": "n1"}, True),
+        (op, op_groups, {"verb": "patch", "group": "kubenode.io", "resource": "machinecomponents",
+                         "subresource": "status"}, True),
         (op, op_groups, {"verb": "get", "resource": "secrets", "namespace": SYSTEM_NAMESPACE}, True),
         (op, op_groups, {"verb": "get", "resource": "secrets", "namespace": "default"}, False),
         (op, op_groups, {"verb": "create", "group": G, "resource": "clusterrolebindings"}, False),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 import pytest
@@ -356,7 +355,7 @@ def test_update_managers_are_capped() -> None:
     assert "ancient-changes" in names
 
 
-def test_heartbeat_update_is_cheap() -> None:
+def test_heartbeat_update_is_tracked() -> None:
     conditions = [{"type": t, "status": "False", "reason": "Fine", "message": "all good " * 5,
                    "lastHeartbeatTime": "2024-01-01T00:00:00Z", "lastTransitionTime": "2024-01-01T00:00:00Z"}
                   for t in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "KernelDeadlock")]
@@ -368,14 +367,12 @@ def test_heartbeat_update_is_cheap() -> None:
     update(None, obj, "kubelet", hints=NODE_HINTS, schema=None)
     patch = {"status": {"conditions": [{"type": "Ready", "lastHeartbeatTime": "2024-01-01T00:00:10Z"}]}}
     new = strategic_merge_patch(obj, patch, NODE_HINTS)
-    runs = 300
-    copies = [copy.deepcopy(new) for _ in range(runs)]
-    start = time.perf_counter()
-    for c in copies:
-        track_update(obj, c, manager="kubelet", api_version="v1", subresource="status", schema=None,
-                     hints=NODE_HINTS, now="T")
-    per_call = (time.perf_counter() - start) / runs
-    assert per_call < 200e-6, per_call  # target is well under 100 µs; leave room for slow CI machines
+    tracked = copy.deepcopy(new)
+    track_update(obj, tracked, manager="kubelet", api_version="v1", subresource="status", schema=None,
+                 hints=NODE_HINTS, now="T")
+    entry = next(e for e in tracked["metadata"]["managedFields"] if e["manager"] == "kubelet")
+    assert entry["subresource"] == "status"
+    # How fast: bench/hotpaths.py prints it (timings are not asserted in tests).
 
 
 # --------------------------------------------------------------------------- properties

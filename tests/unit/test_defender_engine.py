@@ -440,3 +440,49 @@ def test_cron_validation_only_raises_cron_error(text: str) -> None:
     except CronError:
         return
     assert len(normalised.split()) == 5
+
+
+# --------------------------------------------------------------------------- a developing storm; Replace deletes
+
+
+def sick(name: str, since: float | None) -> NodeHealth:
+    return NodeHealth(name, {}, unhealthy=True, problem="KernelDeadlock=True", unhealthy_since=since)
+
+
+@pytest.mark.parametrize(("settle", "others_sick", "at", "expected"), [
+    pytest.param(None, 0, 1.0, (D, "StormSettling"), id="held-by-the-default-window"),
+    pytest.param(3, 0, 1.0, (D, "StormSettling"), id="held-within-the-window"),
+    pytest.param(3, 0, 3.5, (A, "Allowed"), id="a-lone-sick-node-after-the-window"),
+    pytest.param(3, 2, 3.5, (D, "StormDetected"), id="the-storm-developed-meanwhile"),
+    pytest.param(3, 2, 1.0, (D, "StormDetected"), id="a-storm-already-seen-is-a-storm"),
+    pytest.param(0, 0, 0.0, (A, "Allowed"), id="zero-disables-the-hold"),
+])
+def test_storm_guard_settle_window(settle: int | None, others_sick: int, at: float,
+                                   expected: tuple[str, str]) -> None:
+    extra = {} if settle is None else {"settleSeconds": settle}
+    p = policy([rule(name="storm", maxUnhealthy="50%", **extra)])
+    nodes = [sick("a", T0), *(sick(f"b{i}", T0 + 0.5) for i in range(others_sick)),
+             *(NodeHealth(f"ok{i}") for i in range(3 - others_sick))]
+    verdict = evaluate([p], op(1, nodes=["a"]), Ledger(), FleetState(nodes), T0 + at)
+    assert (verdict.decision, verdict.reason) == expected
+    if expected[1] == "StormSettling":
+        assert verdict.retry_after_seconds == pytest.approx((settle if settle is not None else 5) - at)
+
+
+def test_node_health_knows_when_the_node_turned_unhealthy() -> None:
+    h = node_health({"metadata": {"name": "n"}, "status": {"conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": "2024-01-05T11:00:00Z"},
+        {"type": "KernelDeadlock", "status": "True", "lastTransitionTime": "2024-01-05T12:00:00Z"}]}})
+    assert h.unhealthy and h.unhealthy_since == T0 + 1  # whole seconds: rounded up
+
+
+@pytest.mark.parametrize(("action", "expected"), [
+    pytest.param("Replace", (D, "BudgetExhausted"), id="replace-is-a-machine-deletion"),
+    pytest.param("Reboot", (A, "Allowed"), id="reboot-is-not"),
+])
+def test_replace_counts_as_machine_deletion(action: str, expected: tuple[str, str]) -> None:
+    deletions = policy([rule(name="deletions", operations=["MachineDeletion"],
+                             budgets=[{"window": "1h", "limit": 0}])], "deletions")
+    remediation = policy([rule(name="all", maxConcurrent=5)], "remediation")
+    verdict = evaluate([deletions, remediation], op(1, action=action, nodes=["n"]), Ledger(), FleetState(), T0)
+    assert (verdict.decision, verdict.reason) == expected

@@ -203,3 +203,40 @@ def test_history_rows_newest_first_and_filtered() -> None:
     assert [r[0] for r in history_rows(jobs, "n1")] == ["c", "a"]
     assert render(rows).splitlines()[0].split() == ["NAME", "NODE", "RULE", "ACTION", "PHASE", "DECISION",
                                                     "OUTCOME", "CREATED"]
+
+
+# --------------------------------------------------------------------------- verification window per step
+
+SLOW_COOLDOWN = dataclasses.replace(RULE, cooldown_seconds=300)
+QUICK_VERIFY = dataclasses.replace(SLOW_COOLDOWN, actions=(
+    ActionSpec("RestartComponent", 30, {"type": "RestartComponent", "component": "npd"}, verify_seconds=5),
+    *SLOW_COOLDOWN.actions[1:]))
+
+
+@pytest.mark.parametrize(("rule", "jobs", "want", "requeue"), [
+    # a success gets its verification window (the cooldown capped at 30 s), not the 5-minute cooldown
+    (SLOW_COOLDOWN, [job(1, 0, "Succeeded", done_ago=10)], (p.WAIT, 0, 0, 0), 20.0),
+    (SLOW_COOLDOWN, [job(1, 0, "Succeeded", done_ago=31)], (p.CREATE, 1, 1, 0), None),
+    # the step's own verifySeconds wins
+    (QUICK_VERIFY, [job(1, 0, "Succeeded", done_ago=2)], (p.WAIT, 0, 0, 0), 3.0),
+    (QUICK_VERIFY, [job(1, 0, "Succeeded", done_ago=6)], (p.CREATE, 1, 1, 0), None),
+    # a failed or timed-out step has nothing to verify: the next one at once
+    (SLOW_COOLDOWN, [job(1, 0, "Failed", done_ago=1)], (p.CREATE, 1, 1, 0), None),
+    (SLOW_COOLDOWN, [job(1, 0, "TimedOut", done_ago=1)], (p.CREATE, 1, 1, 0), None),
+    # after the last step the cooldown applies before the ladder starts over
+    (SLOW_COOLDOWN, [job(1, 0, "Failed"), job(1, 1, "Failed"), job(1, 2, "Failed", done_ago=100)],
+     (p.WAIT, 0, 0, 0), 200.0),
+])
+def test_escalation_waits_for_the_steps_verification_window(rule: RuleSpec, jobs: list[p.JobView],
+                                                            want: tuple[str, int, int, int],
+                                                            requeue: float | None) -> None:
+    d = p.plan(p.PlanInput(rule=rule, match=UNHEALTHY, jobs=tuple(jobs), now=NOW))
+    assert (d.kind, d.attempt, d.step, d.retry) == want
+    if requeue is not None:
+        assert d.requeue_after == pytest.approx(requeue)
+
+
+def test_verify_seconds_is_parsed() -> None:
+    rules = parse_rules({"spec": {"rules": [{"name": "r", "conditions": [{"type": "A", "status": "True"}],
+                                             "actions": [{"type": "Reboot", "verifySeconds": 7}]}]}})
+    assert rules[0].actions[0].verify_seconds == 7

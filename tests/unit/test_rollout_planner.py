@@ -339,3 +339,89 @@ def test_completed_even_when_paused() -> None:
 def test_on_delete_never_moves_existing_components() -> None:
     p = plan(fleet(3, m2=None), strategy=Strategy(type="OnDelete"))
     assert p.batch is None and p.creates == {"m2": NEW} and p.phase == "Progressing"
+
+
+# --------------------------------------------------------------------------- soak from batch readiness
+
+
+@pytest.mark.parametrize(
+    ("healthy_since", "batch_ready", "now", "starts", "requeue"),
+    [
+        # a quick upgrade never flips Healthy: its old transition time must not skip the soak
+        (10.0, 100.0, 105.0, False, 25.0),
+        (10.0, 100.0, 130.0, True, None),
+        (None, 100.0, 101.0, False, 29.0),
+        # a Healthy transition newer than the recorded readiness restarts the clock from there
+        (120.0, 100.0, 130.0, False, 20.0),
+    ],
+)
+def test_soak_counts_from_batch_readiness(healthy_since: float | None, batch_ready: float, now: float,
+                                          starts: bool, requeue: float | None) -> None:
+    order = first(5, 5)
+    machines = [MachineState(m.name, m.uid, component=comp(m.name, NEW, "ok", since=healthy_since))
+                if m.name == order[0] else m for m in fleet(5)]
+    p = plan(machines, strategy=Strategy(batches=(1, 2, 2), soak_seconds=30), batch_ready=batch_ready, now=now)
+    assert (p.batch is not None) == starts
+    assert p.batch_ready == batch_ready  # the controller keeps it in status.batchReadyTime
+    if not starts:
+        assert p.reason == "BatchSoaking" and p.requeue_after == requeue
+
+
+def test_batch_readiness_is_only_reported_between_batches() -> None:
+    order = first(5, 5)
+    in_flight = plan(at_new(fleet(5), order[:1], "updating"), batch_ready=50.0, now=60.0)
+    assert in_flight.in_flight and in_flight.batch_ready is None
+    done = plan(at_new(fleet(5), order[:1]), batch_ready=50.0, now=60.0)
+    assert done.batch_ready == 50.0
+
+
+# --------------------------------------------------------------------------- first installs on machines in service
+
+
+def serving(n: int, without: list[str]) -> list[MachineState]:
+    """`n` machines in service; those in `without` have no component yet."""
+    return [MachineState(m.name, m.uid, component=None, in_service=True) if m.name in without
+            else MachineState(m.name, m.uid, component=m.component, in_service=True) for m in fleet(n)]
+
+
+def test_a_new_set_on_machines_in_service_goes_in_batches() -> None:
+    names = [f"m{i}" for i in range(5)]
+    p = plan(serving(5, names))
+    assert p.creates == {}  # nothing at once
+    assert p.batch is not None and p.batch.number == 1 and list(p.batch.machines) == first(5, 1)
+    assert p.phase == "Progressing" and p.waiting == 5
+
+
+def test_machines_in_service_wait_for_their_batch() -> None:
+    order = first(5, 5)
+    machines = [MachineState(m.name, m.uid, component=comp(m.name, NEW) if m.name == order[0] else None,
+                             in_service=True) for m in fleet(5)]
+    p = plan(machines)
+    assert p.creates == {} and p.batch is not None and p.batch.number == 2
+    assert list(p.batch.machines) == order[1:3]
+
+
+def test_waiting_machines_use_no_unavailability_room() -> None:
+    names = [f"m{i}" for i in range(5)]
+    p = plan(serving(5, names), strategy=Strategy(batches=(2,), max_unavailable=1))
+    assert p.batch is not None and len(p.batch.machines) == 1
+
+
+def test_a_joining_machine_still_gets_the_target_at_once_next_to_waiting_ones() -> None:
+    machines = [*serving(4, ["m3"]), MachineState("late", "uid-late")]
+    p = plan(machines)
+    assert p.creates == {"late": NEW}
+    assert "m3" not in p.creates and "late" in p.in_flight
+
+
+def test_a_new_set_on_machines_in_service_completes_only_when_all_installed() -> None:
+    order = first(3, 3)
+    machines = [MachineState(m.name, m.uid, component=comp(m.name, NEW), in_service=True) if m.name != order[2]
+                else MachineState(m.name, m.uid, in_service=True) for m in fleet(3)]
+    p = plan(machines, strategy=Strategy(batches=(1, 1, 1)))
+    assert p.phase == "Progressing" and p.batch is not None and list(p.batch.machines) == [order[2]]
+
+
+def test_on_delete_installs_waiting_machines_at_once() -> None:
+    p = plan(serving(3, ["m1"]), strategy=Strategy(type="OnDelete"))
+    assert p.creates == {"m1": NEW}

@@ -123,6 +123,12 @@ MACHINE_REASON_NODE_SYNCED: Final = "Synced"
 MACHINE_REASON_NODE_SYNC_FAILED: Final = "SyncFailed"
 MACHINE_REASON_COMPONENTS_READY: Final = "AllComponentsReady"
 MACHINE_REASON_COMPONENTS_NOT_READY: Final = "ComponentsNotReady"
+MACHINE_REASON_COMPONENT_FAILED: Final = "ComponentFailed"
+MACHINE_REASON_NO_COMPONENTS: Final = "NoComponents"
+#: MachineComponent Healthy=Unknown set by the Machine controller while the machine's agent does not report.
+COMPONENT_REASON_AGENT_NOT_REPORTING: Final = "AgentNotReporting"
+MACHINE_REASON_DRAIN_BLOCKED: Final = "DrainBlocked"
+MACHINE_REASON_DRAIN_TIMEOUT: Final = "DrainTimeout"
 MACHINE_REASON_READY: Final = "Ready"
 MACHINE_REASON_DRAINING: Final = "Draining"
 MACHINE_REASON_DRAIN_FAILED: Final = "DrainFailed"
@@ -199,6 +205,12 @@ COMPONENT_SET_REASON_MACHINES_UNAVAILABLE: Final = "MachinesUnavailable"
 COMPONENT_SET_REASON_MACHINES_FAILED: Final = "MachinesFailed"
 COMPONENT_SET_REASON_DEFENDER_DENIED: Final = "DeniedByDefender"
 COMPONENT_SET_REASON_DEFENDER_ALLOWED: Final = "AllowedByDefender"
+#: disruption Drain: the batch's nodes are cordoned and drained before the agents apply.
+COMPONENT_SET_REASON_DRAINING: Final = "DrainingNodes"
+COMPONENT_SET_REASON_DRAIN_BLOCKED: Final = "DrainBlocked"
+COMPONENT_SET_REASON_UNCORDONED: Final = "NodesUncordoned"
+#: On Nodes a MachineComponentSet cordoned for a Drain disruption: `mcs/<set>` (it uncordons only those).
+ANNOTATION_CORDONED_BY: Final = "kubenode.io/cordoned-by"
 
 # --------------------------------------------------------------------------- MachineComponent
 
@@ -324,6 +336,10 @@ DEFENDER_REASON_BUDGET_EXHAUSTED: Final = "BudgetExhausted"
 DEFENDER_REASON_MAX_CONCURRENT: Final = "MaxConcurrentReached"
 #: A storm guard (maxUnhealthy) saw more unhealthy nodes than it allows.
 DEFENDER_REASON_STORM_DETECTED: Final = "StormDetected"
+#: A remediation held for the storm guard's settle window after its node turned unhealthy (not terminal).
+DEFENDER_REASON_STORM_SETTLING: Final = "StormSettling"
+#: Default `settleSeconds` of a maxUnhealthy rule.
+DEFENDER_DEFAULT_SETTLE_SECONDS: Final = 5
 DEFENDER_REASON_FREEZE_WINDOW: Final = "FreezeWindow"
 DEFENDER_REASON_APPROVAL_REQUIRED: Final = "ApprovalRequired"
 DEFENDER_REASON_CIRCUIT_OPEN: Final = "CircuitOpen"

@@ -9,8 +9,10 @@ MachineComponentSet batch and a Machine deletion each build an `Operation`
 and `await defender.review(op)`. The answer is a `Verdict`, which the caller
 records (job status, condition, Event, metric) and obeys. When the operation
 has finished, the caller calls `defender.finished(op.id)` so `maxConcurrent`
-frees the slot. Reviewing the same operation id again is idempotent: an
-already admitted operation is not charged twice.
+frees the slot; `in_progress(prefix)` lists what is still admitted, so a
+caller that restarted can finish what its status no longer names.
+Reviewing the same operation id again is idempotent: an already admitted
+operation is not charged twice.
 """
 
 from __future__ import annotations
@@ -70,6 +72,11 @@ class Reviewer(Protocol):
         """`op_id` has finished (succeeded, failed or timed out): free its concurrency slot."""
         ...
 
+    async def in_progress(self, prefix: str) -> list[str]:
+        """The ids starting with `prefix` of admitted operations not finished yet (callers reconcile them
+        with what their own status says is in flight, so no slot depends on the caller's memory)."""
+        ...
+
 
 class AllowAll:
     """The reviewer used when no Defender runs (tests, or a deliberately unprotected setup)."""
@@ -80,3 +87,7 @@ class AllowAll:
 
     def finished(self, op_id: str) -> None:
         """Nothing to free."""
+
+    async def in_progress(self, prefix: str) -> list[str]:
+        """Nothing is tracked."""
+        return []

@@ -138,6 +138,9 @@ def _machine_spec() -> Schema:
         # is not undone by the node sync.
         "unschedulable": boolean("Cordon (true) or uncordon (false) the Node; unset leaves its schedulability "
                                  "to others (kubectl cordon, remediation)."),
+        "nodeDrainTimeoutSeconds": int32("On deletion: how long the drain may wait for pods to leave before the "
+                                         "machine is deleted anyway (unset: wait as long as it takes, as Cluster "
+                                         "API does; an Event names what blocks it).", minimum=0),
     })
     # A machine comes from somewhere: a provider that creates it, or an import of an existing host.
     s["anyOf"] = [{"required": ["providerRef"]}, {"required": ["import"]}]
@@ -244,6 +247,9 @@ def _remediation_action(description: str) -> Schema:
                          pattern=SCRIPT_NAME, maxLength=253),
         "timeoutSeconds": int32("Seconds the action may take before the job times out and the ladder "
                                 "escalates.", minimum=1, default=300),
+        "verifySeconds": int32("After the action succeeded: how long the node may stay unhealthy before the "
+                               "ladder escalates to the next action (unset: the rule's cooldownSeconds, at "
+                               "most 30).", minimum=0),
     }, required=["type"])
     # "component is required for RestartComponent", "script for RunScript": either the field is set, or the
     # type is something else. The required branch comes first so that its error is the one reported.
@@ -428,6 +434,10 @@ MACHINE_COMPONENT_SET = KindSpec(
         "currentBatch": int32("Number (1-based) of the batch in progress; 0 before the first.", minimum=0),
         "totalBatches": int32("Batches the rollout needs in all.", minimum=0),
         "batchStartTime": timestamp("When the current batch started."),
+        "batchReadyTime": timestamp("When every machine of the last batch was first seen Running and healthy "
+                                    "at the update revision; batchSoakSeconds counts from here."),
+        "batchOperation": string("The Defender operation id (ComponentUpgrade) of the batch in flight; it is "
+                                 "reported finished once the batch is no longer in flight.", maxLength=1024),
         "failedMachines": map_list("Machines whose update failed, with the reason.", obj("One failed machine.", {
             "name": string("Machine name.", minLength=1, maxLength=253),
             "message": string("What failed.", maxLength=32768),
@@ -500,8 +510,9 @@ _REMEDY_RULE = obj("One remediation rule: when any of its conditions holds long 
     "actions": array("Escalation ladder: the next action runs when the previous one failed, timed out or "
                      "did not make the node healthy.", _remediation_action("One remediation step."),
                      minItems=1, x_kubernetes_list_type="atomic"),
-    "cooldownSeconds": int32("Seconds after a step before the rule acts on the same node again.", minimum=0,
-                             default=300),
+    "cooldownSeconds": int32("Seconds after the last step of the ladder before it starts over on the same "
+                             "node (a new attempt); it also caps a step's default verification window.",
+                             minimum=0, default=300),
     "maxAttempts": int32("Ladder climbs per node before the rule gives up (a human must look).", minimum=1,
                          default=3),
     "healthyDelaySeconds": int32("How long a remediated node must stay healthy before its ladder counts as "
@@ -601,6 +612,9 @@ _DEFENDER_RULE = obj("One risk-control rule. An operation it matches is allowed 
     "selector": label_selector("Nodes counted for maxUnhealthy (default: all)."),
     "topologyKey": string("Count maxUnhealthy per value of this node label (e.g. "
                           "topology.kubernetes.io/zone).", pattern=QUALIFIED_NAME, maxLength=317),
+    "settleSeconds": int32("With maxUnhealthy: hold a decision this long after its node turned unhealthy, so "
+                           "that nodes failing at about the same time all count (default 5; 0 disables).",
+                           minimum=0),
     "freezeWindows": array("Periods in which matching operations are denied.", obj("One freeze window.", {
         "schedule": string("Cron schedule (5 fields) of the window's start.", pattern=CRON_SCHEDULE,
                            maxLength=256),

@@ -13,10 +13,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from kubenode.api import constants as c
+from kubenode.apimachinery.timefmt import parse_micro
 from kubenode.metrics.state_metrics import machineset_of, node_of
 
 Obj = Mapping[str, Any]
@@ -40,14 +40,7 @@ def parse_by(text: str) -> str:
     raise ValueError(f"{text!r}: group by `machineset` or `label:KEY` (a Machine label, e.g. label:zone)")
 
 
-def timestamp(text: object) -> float | None:
-    """Unix seconds of an RFC 3339 string; None when absent or unparsable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+timestamp = parse_micro  # Unix seconds of an RFC 3339 string; None when absent or unparsable
 
 
 def _name(o: Obj) -> str:

@@ -156,7 +156,12 @@ async def undo(client: Any, name: str, to_revision: int | None = None) -> str:
 
 
 def render(view: RolloutView) -> Any:
-    """A rich renderable of the rollout's progress."""
+    """A rich renderable of the rollout's progress that fits any terminal width.
+
+    Nothing in it is wider than the console: the header lines are cut with an ellipsis, the progress bar
+    takes what is left next to its counts, and the table's values fold inside their column (the labels
+    never wrap), so `rollout status -w` redraws in place at 80 columns too.
+    """
     from rich.console import Group
     from rich.progress_bar import ProgressBar
     from rich.table import Table
@@ -169,15 +174,22 @@ def render(view: RolloutView) -> Any:
     ready = int(st.get("ready") or 0)
     phase = st.get("phase") or "Unknown"
     color = {"Completed": "green", "Failed": "red", "RollingBack": "red", "Paused": "yellow"}.get(phase, "cyan")
-    head = Text.assemble((f"{name}", "bold"), f"  component {spec.get('component')}  version ",
-                         ((spec.get("template") or {}).get("version", "?"), "bold"),
-                         f"  revision {st.get('updateRevision', '?')}  ", (phase, f"bold {color}"))
+    title = Text.assemble((f"{name}", "bold"), "  ", (phase, f"bold {color}"), no_wrap=True, overflow="ellipsis")
     if not view.observed:
-        head.append("  (waiting for the controller)", style="dim")
-    table = Table.grid(padding=(0, 2))
+        title.append("  (waiting for the controller)", style="dim")
+    detail = Text.assemble(f"component {spec.get('component')}  version ",
+                           ((spec.get("template") or {}).get("version", "?"), "bold"),
+                           f"  revision {st.get('updateRevision', '?')}", no_wrap=True, overflow="ellipsis")
+    bar = Table.grid(padding=(0, 1), expand=True)
+    bar.add_column(ratio=1)
+    bar.add_column(no_wrap=True, justify="right")
+    bar.add_row(ProgressBar(total=max(desired, 1), completed=ready), f"{ready}/{desired} ready")
+    table = Table.grid(padding=(0, 2), expand=True)
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(ratio=1, overflow="fold")
     table.add_row("batch", f"{int(st.get('currentBatch') or 0)} of {int(st.get('totalBatches') or 0)}")
-    table.add_row("updated", f"{ready}/{desired} ready  ({int(st.get('updated') or 0)} updated, "
-                             f"{int(st.get('failed') or 0)} failed, {int(st.get('unavailable') or 0)} unavailable)")
+    table.add_row("updated", f"{int(st.get('updated') or 0)} updated, {int(st.get('failed') or 0)} failed, "
+                             f"{int(st.get('unavailable') or 0)} unavailable")
     moving = view.moving()
     table.add_row("moving", ", ".join(moving[:20]) + (f" … (+{len(moving) - 20})" if len(moving) > 20 else "")
                   if moving else "-")
@@ -189,7 +201,7 @@ def render(view: RolloutView) -> Any:
             table.add_row(Text(cnd["type"], style="yellow"), f"{cnd.get('reason')}: {cnd.get('message', '')}")
     if st.get("message"):
         table.add_row("message", st["message"])
-    return Group(head, ProgressBar(total=max(desired, 1), completed=ready, width=50), table)
+    return Group(title, detail, bar, table)
 
 
 async def watch_status(client: Any, name: str, *, follow: bool, on_view: Any, interval: float = 1.0) -> RolloutView:

@@ -9,10 +9,27 @@ MachineComponents it owns from the informer caches, asks the pure planner
    owned by the set, labelled machine/component/set/revision);
 3. ask the Defender about the proposed batch (`Operation(kind=
    "ComponentUpgrade", id="mcs/<set>/<revision>/batch/<n>")`); if admitted,
-   move the batch's components to the batch's revision, otherwise record the
-   hold (RolloutAllowed=False, a Warning Event) and retry after the verdict's
+   move the batch's components to the batch's revision (creating those of
+   machines in service that had none), otherwise record the hold
+   (RolloutAllowed=False, a Warning Event) and retry after the verdict's
    `retry_after`;
 4. write the status once, only when it changed.
+
+The admitted batch's operation id lives in `status.batchOperation`, not in
+memory: once the batch is no longer in flight the reconcile tells the
+Defender it finished, and any ComponentUpgrade admission of this set that
+the status does not name (an older rollout, a write lost in a crash, a set
+deleted while no operator ran) is finished too. So an operator restart, a
+leader hand-over or a deletion never keeps a `maxConcurrent` slot taken.
+`status.batchReadyTime` is when the last batch was first seen complete: the
+soak clock (`batchSoakSeconds`) starts there.
+
+`disruption: Drain`: an admitted batch whose revision asks for it first has
+its nodes cordoned (annotated `kubenode.io/cordoned-by: mcs/<set>`, unless a
+human had cordoned them already) and drained (`kubenode.drain`); only once
+every node is drained do its components move, and each node is uncordoned
+once its component is Running and healthy at its revision again. Until the
+batch moves it stays the proposed batch, so its Defender admission is kept.
 
 The agent owns the finalizer `kubenode.io/machinecomponent`: it adds it
 before the first install and drops it once it removed the component, so
@@ -29,8 +46,6 @@ write that needs no status field.
 from __future__ import annotations
 
 import asyncio
-import calendar
-import functools
 import hashlib
 import json
 import logging
@@ -41,9 +56,11 @@ from typing import Any
 
 from kubenode.api import constants as c
 from kubenode.api.defender import COMPONENT_UPGRADE, Operation, Reviewer, Verdict
-from kubenode.apiserver.selectors import LabelSelector, label_selector_from_dict
+from kubenode.apimachinery.selectors import LabelSelector, label_selector_from_dict
+from kubenode.apimachinery.timefmt import format_time_up, parse_time
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
+from kubenode.drain import cordon, drain, uncordon
 from kubenode.metrics.component_metrics import RolloutMetrics
 from kubenode.runtime.conditions import get_condition, now_rfc3339
 from kubenode.runtime.controller import Request, Result, TerminalError
@@ -80,6 +97,10 @@ DEFAULT_HOLD_RETRY = 10.0
 RESYNC_SECONDS = 60.0
 #: Concurrent writes of one batch (the client's QPS limiter still applies).
 WRITE_CONCURRENCY = 32
+#: How soon a drain that is still waiting (pods leaving, disruption budgets) is looked at again.
+DRAIN_RECHECK = 2.0
+#: Index of the Nodes cache: the set that cordoned a node (annotation kubenode.io/cordoned-by).
+INDEX_CORDONED_BY = "componentset-cordoned-by"
 MAX_NAME = 253
 
 
@@ -90,18 +111,6 @@ def component_name(set_name: str, machine: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
     return f"{name[:MAX_NAME - 11].rstrip('-.')}-{digest}"
-
-
-@functools.lru_cache(maxsize=8192)
-def parse_time(value: str | None) -> float | None:
-    """metav1.Time → epoch seconds (None when absent or unparsable); cached, as strptime is slow and a
-    large fleet reports the same few seconds over and over."""
-    if not value:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
 
 
 def resume_approval(mcs: Obj, revision: str) -> int:
@@ -157,8 +166,15 @@ def node_of(machine: Obj) -> str:
 def machine_state(machine: Obj, mc: Obj | None) -> MachineState:
     """The planner's view of one selected machine and its component (None: it has none yet)."""
     meta = machine["metadata"]
+    in_service = (machine.get("status") or {}).get("phase") == c.MACHINE_PHASE_RUNNING
     return MachineState(meta["name"], str(meta.get("uid", "")), node_of(machine),
-                        None if mc is None else component_state(mc))
+                        None if mc is None else component_state(mc), in_service)
+
+
+#: Prefix of every Defender operation id of a set's batches.
+def op_prefix(set_name: str) -> str:
+    """`mcs/<set>/`: the prefix of the Defender operation ids of `set_name`'s batches."""
+    return f"mcs/{set_name}/"
 
 
 @dataclass
@@ -180,7 +196,7 @@ class ComponentSetReconciler:
 
     def __init__(self, client: KubeClient, sets: Informer, components: Informer, machines: Informer,
                  reviewer: Reviewer, *, on_event: EventFn | None = None, metrics: RolloutMetrics | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, nodes: Informer | None = None) -> None:
         self.client = client
         self.sets = sets
         self.components = components
@@ -189,13 +205,16 @@ class ComponentSetReconciler:
         self.on_event = on_event
         self.metrics = metrics
         self.clock = clock
-        self._admitted: dict[str, str] = {}  # set name → op id of the batch in flight
+        self.nodes = nodes
         self._trackers: dict[str, _Tracker] = {}  # set uid → its incremental view (see `_sync_view`)
         self.full_syncs = 0  # how many times a view was built from scratch (tests and benches read it)
         components.cache.add_index(INDEX_OWNER, lambda o: [
             r["uid"] for r in o["metadata"].get("ownerReferences") or [] if r.get("controller")])
         machines.on_change(self._on_machine)
         components.on_change(self._on_component)
+        if nodes is not None:
+            nodes.cache.add_index(INDEX_CORDONED_BY, lambda o: [
+                v for v in [(o["metadata"].get("annotations") or {}).get(c.ANNOTATION_CORDONED_BY)] if v])
 
     # ------------------------------------------------------------------ the incremental view
 
@@ -290,7 +309,8 @@ class ComponentSetReconciler:
     async def _reconcile(self, req: Request) -> Result | None:
         mcs = self.sets.cache.get("", req.name)
         if mcs is None or mcs["metadata"].get("deletionTimestamp"):
-            self._admitted.pop(req.name, None)
+            await self._release_admissions(req.name, keep=None)
+            await self._uncordon(req.name, None, keep=())
             live = {o["metadata"]["uid"] for o in self.sets.cache.list() if not o["metadata"].get("deletionTimestamp")}
             for gone in [u for u in self._trackers if u not in live]:
                 del self._trackers[gone]
@@ -314,6 +334,7 @@ class ComponentSetReconciler:
         await self._delete_orphans(orphans)
 
         same_rollout = old_status.get("updateRevision") == target
+        recorded_ready = parse_time(old_status.get("batchReadyTime")) if same_rollout else None
         inp = RolloutInput(
             target=target, strategy=strategy, stable=stable, machines=view,
             paused=bool(spec.get("paused")), approved_batch=resume_approval(mcs, target),
@@ -321,25 +342,42 @@ class ComponentSetReconciler:
             previous_failed=tuple((str(f.get("name")), str(f.get("message") or ""))
                                   for f in old_status.get("failedMachines") or []) if same_rollout else (),
             batch_start=parse_time(old_status.get("batchStartTime")) if same_rollout else None,
+            batch_ready=self.clock() if recorded_ready is None else recorded_ready,
             now=self.clock())
         plan = plan_rollout(inp)
 
         templates = {r["name"]: r["template"] for r in history}
         await self._create(mcs, plan.creates, templates, target)
-        admitted = self._admitted.get(name)
-        if admitted is not None and not plan.in_flight:
-            self.reviewer.finished(admitted)
-            del self._admitted[name]
+        admitted: str | None = str(old_status.get("batchOperation") or "") or None
+        proposed = (self._op_id(name, plan.batch, rollout_key(history, target))
+                    if plan.batch is not None and plan.batch.machines else None)
+        if admitted is not None and not plan.in_flight and admitted != proposed:
+            self.reviewer.finished(admitted)  # the batch is done (`_release_admissions` catches the rest)
+            admitted = None
+        batch_ready = (None if plan.batch_ready is None else old_status["batchReadyTime"]
+                       if recorded_ready is not None else format_time_up(plan.batch_ready))
 
         batch_start = old_status.get("batchStartTime") if same_rollout else None
         allowed: tuple[str, str, str] | None = None
         requeue = plan.requeue_after
+        draining: tuple[str, ...] = ()
         if plan.batch is not None and plan.batch.machines:
             verdict = await self._review(mcs, plan.batch, rollout_key(history, target))
+            drained = True
             if verdict.allowed:
-                await self._move(mcs, plan.batch, templates, target)
-                self._admitted[name] = self._op_id(name, plan.batch, rollout_key(history, target))
-                batch_start = now_rfc3339()
+                admitted = proposed
+                template = templates.get(plan.batch.revision) or templates.get(target) or {}
+                if template.get("disruption") == c.DISRUPTION_DRAIN:
+                    drained = await self._drain_batch(mcs, plan, old_status)
+                    if not drained:
+                        draining = plan.batch.machines
+                        requeue = DRAIN_RECHECK
+            if verdict.allowed and not drained:
+                allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
+                           verdict.message or "the Defender admitted the batch")
+            elif verdict.allowed:
+                await self._move(mcs, plan.batch, templates, target, view)
+                batch_start, batch_ready = now_rfc3339(), None
                 allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
                            verdict.message or "the Defender admitted the batch")
                 what = "rollback" if plan.batch.rollback else f"batch {plan.batch.number} of {plan.total_batches}"
@@ -354,11 +392,90 @@ class ComponentSetReconciler:
                 plan.message = f"batch held: {message}"
                 await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_DEFENDER_DENIED, f"{reason}: {message}")
                 requeue = verdict.retry_after_seconds or DEFAULT_HOLD_RETRY
+        await self._uncordon(name, view, keep=draining)
         await self._report_transition(mcs, old_status, plan)
-        await self._write_status(mcs, plan, target, history, batch_start, allowed)
+        await self._write_status(mcs, plan, target, history, batch_start, allowed,
+                                 batch_ready=batch_ready, batch_operation=admitted)
+        await self._release_admissions(name, keep=admitted)
         return Result(requeue_after=min(requeue, RESYNC_SECONDS) if requeue else RESYNC_SECONDS)
 
+    # ------------------------------------------------------------------ disruption: Drain
+
+    async def _drain_batch(self, mcs: Obj, plan: Plan, old_status: Obj) -> bool:
+        """Cordon and drain the nodes of `plan.batch` (one round); True once every node is drained.
+
+        Sets `plan.reason`/`plan.message` while it waits, and says in an Event what blocks it.
+        """
+        assert plan.batch is not None
+        name = mcs["metadata"]["name"]
+        owner = f"mcs/{name}"
+        batch = plan.batch
+
+        async def one(node_name: str) -> Any:
+            node = self.nodes.cache.get("", node_name) if self.nodes is not None else None
+            if node is not None and not (node.get("spec") or {}).get("unschedulable"):
+                await cordon(self.client, node_name, field_manager=FIELD_MANAGER,
+                             annotations={c.ANNOTATION_CORDONED_BY: owner})
+            return await drain(self.client, node_name, field_manager=FIELD_MANAGER, cordon_first=False)
+
+        results = await asyncio.gather(*(one(n) for n in batch.nodes))
+        what = f"batch {batch.number}" if not batch.rollback else "rollback"
+        if all(r.done for r in results):
+            await self._event(mcs, "Normal", c.COMPONENT_SET_REASON_DRAINING,
+                              f"{what}: {len(results)} node(s) cordoned and drained: {', '.join(batch.nodes[:10])}")
+            return True
+        blocked = [r for r in results if r.blocked]
+        waiting = "; ".join(r.message() for r in results if not r.done)
+        plan.reason = c.COMPONENT_SET_REASON_DRAINING
+        plan.message = f"{what}: draining {len(results)} node(s) before the update: {waiting}"[:2048]
+        if blocked:
+            await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_DRAIN_BLOCKED,
+                              f"{what}: " + "; ".join(r.message() for r in blocked))
+        elif old_status.get("message") != plan.message:
+            log.info("machinecomponentset %s: %s", name, plan.message)
+        return False
+
+    async def _uncordon(self, set_name: str, view: FleetView | None, keep: Iterable[str]) -> None:
+        """Uncordon the nodes this set cordoned whose component is Running and healthy at its revision again
+        (all of them when the set is gone, `view` None); machines in `keep` are still being drained."""
+        if self.nodes is None:
+            return
+        kept = set(keep)
+        done = []
+        for node in self.nodes.cache.by_index(INDEX_CORDONED_BY, f"mcs/{set_name}"):
+            machine = str((node["metadata"].get("labels") or {}).get(c.LABEL_MACHINE) or node["metadata"]["name"])
+            if machine in kept:
+                continue
+            state = view.get(machine) if view is not None else None
+            comp = state.component if state is not None else None
+            if comp is not None and not (comp.fresh and comp.running_healthy()
+                                         and comp.installed_revision in ("", comp.revision)):
+                continue  # still updating (or failed: it stays cordoned until someone looks)
+            if await uncordon(self.client, node["metadata"]["name"], field_manager=FIELD_MANAGER,
+                              annotations={c.ANNOTATION_CORDONED_BY: None}):
+                done.append(node["metadata"]["name"])
+        if done:
+            mcs = self.sets.cache.get("", set_name)
+            if mcs is not None:
+                await self._event(mcs, "Normal", c.COMPONENT_SET_REASON_UNCORDONED,
+                                  f"{len(done)} node(s) healthy again and uncordoned: {', '.join(done[:10])}")
+
     # ------------------------------------------------------------------ Defender
+
+    async def _release_admissions(self, set_name: str, keep: str | None) -> None:
+        """Finish every admission the Defender holds for `set_name` but `keep`, and those of sets gone.
+
+        Derived from what the status names, so nothing depends on this process having seen the admission.
+        """
+        for op_id in await self.reviewer.in_progress("mcs/"):
+            owner = op_id.split("/")[1] if op_id.count("/") >= 2 else ""
+            if owner == set_name:
+                if op_id != keep:
+                    self.reviewer.finished(op_id)
+                continue
+            other = self.sets.cache.get("", owner)
+            if other is None or other["metadata"].get("deletionTimestamp"):
+                self.reviewer.finished(op_id)
 
     @staticmethod
     def _op_id(name: str, batch: Batch, target: str) -> str:
@@ -421,12 +538,21 @@ class ComponentSetReconciler:
             self._mark_dirty(mcs["metadata"]["uid"], creates)
         log.info("machinecomponentset %s: created %d component(s)", set_name, len(creates))
 
-    async def _move(self, mcs: Obj, batch: Batch, templates: dict[str, Obj], target: str) -> None:
+    async def _move(self, mcs: Obj, batch: Batch, templates: dict[str, Obj], target: str,
+                    view: FleetView) -> None:
         component = str((mcs.get("spec") or {}).get("component"))
         revision = batch.revision if batch.revision in templates else target
         set_name, set_uid = mcs["metadata"]["name"], mcs["metadata"]["uid"]
+        first_installs = {}
+        for m in batch.machines:
+            state = view.get(m)
+            if state is not None and state.component is None:
+                first_installs[m] = revision  # a machine in service gets its first install in this batch
+        await self._create(mcs, first_installs, templates, target)
 
         async def one(machine: str) -> None:
+            if machine in first_installs:
+                return
             mc = self._owned_component(set_name, set_uid, machine)
             if mc is None:
                 return  # gone since the view saw it: its deletion event brings the machine back to the plan
@@ -460,15 +586,19 @@ class ComponentSetReconciler:
             self.metrics.rollback()
 
     async def _write_status(self, mcs: Obj, plan: Plan, target: str, history: list[Obj], batch_start: str | None,
-                            allowed: tuple[str, str, str] | None) -> None:
+                            allowed: tuple[str, str, str] | None, *, batch_ready: str | None,
+                            batch_operation: str | None) -> None:
         old = mcs.get("status") or {}
         status = build_status(mcs, plan, target=target, history=history, batch_start=batch_start,
-                              rollout_allowed=allowed, now=now_rfc3339())
+                              rollout_allowed=allowed, now=now_rfc3339(), batch_ready=batch_ready,
+                              batch_operation=batch_operation)
         if status == old:
             return
+        # A merge patch keeps what it does not mention: fields the new status drops are removed explicitly.
+        patch = {**status, **{k: None for k in old if k not in status}}
         try:
             updated = await self.client.patch_status(MACHINE_COMPONENT_SETS, mcs["metadata"]["name"],
-                                                     {"status": status}, field_manager=FIELD_MANAGER)
+                                                     {"status": patch}, field_manager=FIELD_MANAGER)
         except errors.NotFound:
             return
         self.sets.cache.remember(updated)

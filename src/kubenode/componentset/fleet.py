@@ -75,6 +75,9 @@ class MachineState:
     uid: str
     node: str = ""
     component: ComponentState | None = None
+    #: The machine already serves (its Machine is Running): a first install there is a change to a machine
+    #: in service and goes in batches through the Defender; a machine still joining gets the target at once.
+    in_service: bool = False
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -94,16 +97,19 @@ class Traits(NamedTuple):
     failed: bool  # its agent reported Failed for the target
     available: bool  # Running and healthy, whatever the revision
     ready_stable: bool  # ready at the stable revision
+    #: No component yet on a machine already in service: it waits for its batch (see `MachineState`).
+    waiting: bool = False
 
 
 NO_COMPONENT = Traits(False, False, False, False, False, False, False, False)
+WAITING = NO_COMPONENT._replace(waiting=True)
 Predicate = Callable[[Traits], bool]
 
 
-def traits_of(comp: ComponentState | None, target: str, stable: str | None) -> Traits:
-    """The traits of a machine whose component is `comp`."""
+def traits_of(comp: ComponentState | None, target: str, stable: str | None, in_service: bool = False) -> Traits:
+    """The traits of a machine whose component is `comp` (`in_service`: see `MachineState`)."""
     if comp is None:
-        return NO_COMPONENT
+        return WAITING if in_service else NO_COMPONENT
     return Traits(
         component=True, at_target=comp.revision == target,
         at_stable=stable is not None and comp.revision == stable,
@@ -180,7 +186,8 @@ class FleetView:
         return True
 
     def _entry(self, m: MachineState) -> _Entry:
-        return _Entry(m, traits_of(m.component, self.target, self.stable), (order_key(m.uid, self.target), m.name))
+        return _Entry(m, traits_of(m.component, self.target, self.stable, m.in_service),
+                      (order_key(m.uid, self.target), m.name))
 
     def _unbucket(self, entry: _Entry) -> None:
         keys = self._buckets[entry.traits]

@@ -21,7 +21,11 @@ Rules (DESIGN.md, "Rollout strategy"):
   batch is cut to the room left by machines that are already not
   Running+healthy (failing ones included); none starts when there is no room.
 * **batchSoakSeconds**: the previous batch must have been healthy for that
-  long, measured from the newest `Healthy` transition the agents reported.
+  long, measured from when the batch was first seen Running+healthy at the
+  target (`batch_ready`, which the controller keeps in
+  `status.batchReadyTime`), or from a newer `Healthy` transition an agent
+  reported. A quick upgrade never flips `Healthy`, so its old transition
+  time alone would skip the soak.
 * **maxFailures** (count or percentage, rounds up; default 0): more failed
   machines than that stop the rollout — Paused with Degraded=True and the
   failed machines listed — or, with **rollbackOnFailure**, every machine
@@ -30,9 +34,12 @@ Rules (DESIGN.md, "Rollout strategy"):
 * **pauseAfterBatches**: after batch k the rollout waits until `kubenode
   rollout resume` approves batch k; **spec.paused** stops new batches
   (machines already updating finish).
-* Machines without a component get one at once (nothing runs there that an
-  update could break): at the target revision, or at the stable one while
-  the rollout is stopped by failures.
+* Machines **still joining** (not in service) without a component get one at
+  once (nothing runs there that an update could break): at the target
+  revision, or at the stable one while the rollout is stopped by failures.
+  Machines **in service** without a component (a new set, a selector that
+  now matches them) wait for their batch like any other machine: a first
+  install on a serving machine is a change that goes through the Defender.
 """
 
 from __future__ import annotations
@@ -125,6 +132,9 @@ class RolloutInput:
     previous_phase: str = ""
     previous_failed: tuple[tuple[str, str], ...] = ()  # status.failedMachines, same condition
     batch_start: float | None = None  # status.batchStartTime (soak fallback)
+    #: When the last batch was first seen complete (status.batchReadyTime); the controller passes `now`
+    #: when none is recorded, so the first reconcile that sees the batch complete starts the soak clock.
+    batch_ready: float | None = None
     now: float = 0.0
 
 
@@ -160,6 +170,11 @@ class Plan:
     current_batch: int = 0
     total_batches: int = 0
     requeue_after: float | None = None
+    #: When the last batch became complete, to record in status.batchReadyTime (None: a batch is in flight
+    #: or none finished yet).
+    batch_ready: float | None = None
+    #: How many machines in service wait for their first install (they count in no unavailability).
+    waiting: int = 0
 
     @property
     def degraded(self) -> bool:
@@ -220,7 +235,12 @@ def fleet_view(inp: RolloutInput) -> FleetView:
 
 
 def _no_component(t: Traits) -> bool:
-    return not t.component
+    """A machine still joining, without a component: it gets one at once."""
+    return not t.component and not t.waiting
+
+
+def _waiting(t: Traits) -> bool:
+    return t.waiting
 
 
 def _failed(t: Traits) -> bool:
@@ -232,12 +252,13 @@ def _at_target(t: Traits) -> bool:
 
 
 def _not_at_target(t: Traits) -> bool:
-    return t.component and not t.at_target
+    """What a batch may take: a component at another revision, or a machine in service waiting for one."""
+    return (t.component and not t.at_target) or t.waiting
 
 
 def _updating(t: Traits) -> bool:
     """Being created, or assigned the target and neither ready nor failed there yet."""
-    return not t.component or (t.at_target and not t.ready and not t.failed)
+    return _no_component(t) or (t.at_target and not t.ready and not t.failed)
 
 
 def plan_rollout(inp: RolloutInput) -> Plan:
@@ -253,7 +274,8 @@ def plan_rollout(inp: RolloutInput) -> Plan:
                 updated=view.count(lambda t: t.updated),
                 ready=view.count(lambda t: t.ready),
                 failed=failed,
-                unavailable=view.count(lambda t: not t.available))
+                unavailable=view.count(lambda t: not t.available),
+                waiting=view.count(_waiting))
     if n == 0:
         plan.phase, plan.reason = c.ROLLOUT_PHASE_COMPLETED, c.COMPONENT_SET_REASON_NO_MACHINES
         plan.message = "no machine matches the selector"
@@ -280,6 +302,7 @@ def plan_rollout(inp: RolloutInput) -> Plan:
     plan.in_flight = tuple(m.name for m in view.walk(_updating))
 
     if s.type == c.UPDATE_STRATEGY_ON_DELETE:
+        plan.creates.update({m.name: inp.target for m in view.walk(_waiting)})  # OnDelete: no batches at all
         return _plan_on_delete(plan, view, inp.target)
     if moved >= n and not plan.in_flight:
         plan.phase, plan.reason = c.ROLLOUT_PHASE_COMPLETED, c.COMPONENT_SET_REASON_ROLLOUT_COMPLETE
@@ -298,6 +321,8 @@ def plan_rollout(inp: RolloutInput) -> Plan:
         return plan
 
     k = plan.current_batch
+    if k >= 1:
+        plan.batch_ready = inp.batch_ready if inp.batch_ready is not None else inp.now
     if k >= 1 and moved < bounds[k - 1]:
         number, size = k, bounds[k - 1] - moved  # top up a batch that maxUnavailable cut short
     else:
@@ -315,7 +340,7 @@ def plan_rollout(inp: RolloutInput) -> Plan:
                 plan.requeue_after = max(MIN_REQUEUE_SECONDS, left)
                 return plan
     if s.max_unavailable is not None:
-        room = resolve(s.max_unavailable, n) - plan.unavailable
+        room = resolve(s.max_unavailable, n) - (plan.unavailable - plan.waiting)
         if room <= 0:
             plan.reason = c.COMPONENT_SET_REASON_MAX_UNAVAILABLE
             plan.message = (f"waiting: {plan.unavailable} machine(s) unavailable, maxUnavailable "
@@ -339,7 +364,8 @@ def _batch_number(bounds: Sequence[int], moved: int) -> int:
 def _soaked_for(view: FleetView, inp: RolloutInput) -> float:
     """Seconds since the machines at the target last became healthy (their newest Healthy transition)."""
     times = [t for t in (view.newest_ready_since(),
-                         inp.batch_start if view.has_ready_without_since() else None) if t is not None]
+                         inp.batch_start if view.has_ready_without_since() else None,
+                         inp.batch_ready) if t is not None]
     if not times:
         return math.inf  # nothing to measure from: do not wait forever
     return inp.now - max(times)

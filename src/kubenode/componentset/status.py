@@ -27,11 +27,15 @@ SETTLED_PHASES = (c.ROLLOUT_PHASE_COMPLETED, c.ROLLOUT_PHASE_FAILED, c.ROLLOUT_P
 
 
 def build_status(mcs: Obj, plan: Plan, *, target: str, history: list[Obj], batch_start: str | None,
-                 rollout_allowed: tuple[str, str, str] | None, now: str) -> Obj:
+                 rollout_allowed: tuple[str, str, str] | None, now: str, batch_ready: str | None = None,
+                 batch_operation: str | None = None) -> Obj:
     """The new status of `mcs` (a fresh dict).
 
     `rollout_allowed` is (status, reason, message) of the Defender's last
-    verdict this reconcile, or None to keep the condition as it was.
+    verdict this reconcile, or None to keep the condition as it was;
+    `batch_ready` when the last batch was first seen complete (the soak
+    clock) and `batch_operation` the Defender operation id of the batch in
+    flight (None: none).
     """
     old = mcs.get("status") or {}
     gen = mcs["metadata"].get("generation")
@@ -92,6 +96,10 @@ def build_status(mcs: Obj, plan: Plan, *, target: str, history: list[Obj], batch
         del status["failedMachines"]  # the server keeps empty lists, but absent reads better in kubectl
     if batch_start:
         status["batchStartTime"] = batch_start
+    if batch_ready:
+        status["batchReadyTime"] = batch_ready
+    if batch_operation:
+        status["batchOperation"] = batch_operation
     if not current:
         del status["currentRevision"]
     return status

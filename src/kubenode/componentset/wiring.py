@@ -15,10 +15,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from kubenode.api import constants as c
 from kubenode.api.constants import KIND_MACHINE_COMPONENT_SET
 from kubenode.api.defender import AllowAll, Reviewer
-from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.apimachinery.selectors import label_selector_from_dict
 from kubenode.client.client import KubeClient
+from kubenode.client.resources import NODES
 from kubenode.metrics.component_metrics import register_component_metrics
 from kubenode.runtime.controller import Controller, Request, owner_mapper
 from kubenode.runtime.events import EventRecorder
@@ -78,6 +80,7 @@ def add_componentset_controllers(manager: Manager, client: KubeClient, *, review
     sets = manager.informers.informer(MACHINE_COMPONENT_SETS)
     components = manager.informers.informer(MACHINE_COMPONENTS)
     machines = manager.informers.informer(MACHINES)
+    nodes = manager.informers.informer(NODES)  # disruption Drain: cordon, drain, uncordon
     metrics = register_component_metrics(registry if registry is not None else manager.registry, sets, components)
     rec = recorder or EventRecorder(client, "kubenode-componentset-controller")
 
@@ -85,9 +88,11 @@ def add_componentset_controllers(manager: Manager, client: KubeClient, *, review
         await rec.event(obj, type_, reason, message)
 
     reconciler = ComponentSetReconciler(client, sets, components, machines, reviewer or AllowAll(),
-                                        on_event=on_event, metrics=metrics)
+                                        on_event=on_event, metrics=metrics, nodes=nodes)
     rollout = manager.new_controller("machinecomponentset", reconciler, workers=workers).watches(sets)
     rollout.watches(components, lambda _: ())  # registered for cache sync; events are routed below
+    rollout.watches(nodes, lambda n: [Request(v[len("mcs/"):]) for v in [
+        (n["metadata"].get("annotations") or {}).get(c.ANNOTATION_CORDONED_BY) or ""] if v.startswith("mcs/")])
     to_owner = owner_mapper(KIND_MACHINE_COMPONENT_SET, owner_namespaced=False)
 
     def on_component(old: Obj | None, new: Obj | None) -> None:

@@ -16,10 +16,16 @@ from prometheus_client import CollectorRegistry
 from kubenode.api.defender import AllowAll, Reviewer
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES
+from kubenode.componentset.resources import MACHINE_COMPONENTS
 from kubenode.componentset.wiring import add_componentset_controllers
 from kubenode.defender.wiring import build_defender, machine_deletion_gate
 from kubenode.machine.bootstrap import AgentEndpoint
-from kubenode.machine.machine_controller import MachineControllerConfig, MachineReconciler, machines_for_node
+from kubenode.machine.machine_controller import (
+    MachineControllerConfig,
+    MachineReconciler,
+    machine_of_component,
+    machines_for_node,
+)
 from kubenode.machine.machineset_controller import MachineSetReconciler
 from kubenode.machine.provider_resolver import ProviderFactory, ProviderResolver
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS, MACHINES
@@ -104,11 +110,13 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     async def on_event(obj: Obj, type_: str, reason: str, message: str) -> None:
         await recorder.event(obj, type_, reason, message)
 
+    components = manager.informers.informer(MACHINE_COMPONENTS)
     machine_rec = MachineReconciler(client, machines, nodes, resolver, settings.endpoint, settings.machine,
-                                    on_event=on_event)
+                                    on_event=on_event, components=components)
     (manager.new_controller("machine", machine_rec, workers=settings.workers)
      .watches(machines)
      .watches(nodes, machines_for_node)
+     .watches(components, machine_of_component)
      .watches(infraproviders, _machines_for_provider(lambda: machines.cache.list())))
     ms_rec = MachineSetReconciler(client, machinesets, machines, deletion_gate=machine_deletion_gate(reviewer))
     machines.on_change(_finish_machine_deletions(reviewer))

@@ -22,6 +22,11 @@ Semantics (docs/defender.md says the same for users):
 * A storm is more than `maxUnhealthy` unhealthy nodes among the counted ones
   (percentages round up), per topology domain when `topologyKey` is set: the
   domains of the operation's nodes, or every domain when it names none.
+* The storm guard sees a developing storm: an operation on a node that
+  turned unhealthy less than the rule's `settleSeconds` ago is held
+  (StormSettling, Denied with the time left as retry_after; callers keep it
+  pending and ask again), so the nodes that fail in the same moment are all
+  unhealthy by the time it is decided. `settleSeconds: 0` disables the hold.
 * A storm or an exhausted budget opens the policy's circuit: for
   `cooldownSeconds` every operation the policy covers is denied
   (CircuitOpen). Then it is HalfOpen: the next operation is evaluated
@@ -37,6 +42,7 @@ from dataclasses import dataclass, field
 
 from kubenode.api import constants as c
 from kubenode.api.defender import ALLOWED, DENIED, PENDING_APPROVAL, Operation, Verdict
+from kubenode.apimachinery.timefmt import parse_time
 
 from .policy import Policy, Rule
 
@@ -65,6 +71,13 @@ class NodeHealth:
     labels: Mapping[str, str] = field(default_factory=dict)
     unhealthy: bool = False
     problem: str = ""  # why it is unhealthy, for messages
+    #: When it turned unhealthy: the newest transition of its problem conditions, rounded up to the next
+    #: second (metav1.Time has whole seconds, so the true time lies in [t, t+1)). None: unknown.
+    unhealthy_since: float | None = None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def node_health(node: Mapping[str, object]) -> NodeHealth:
@@ -79,17 +92,20 @@ def node_health(node: Mapping[str, object]) -> NodeHealth:
     conditions = [x for x in status.get("conditions") or [] if isinstance(x, Mapping)]
     ready = next((x for x in conditions if x.get("type") == "Ready"), None)
     problem = ""
+    culprits: list[Mapping[str, object]] = []
     if ready is None:
         problem = "Ready condition missing"
     elif ready.get("status") != c.CONDITION_TRUE:
         problem = f"Ready={ready.get('status')}"
+        culprits = [ready]
     else:
-        bad = [str(x.get("type")) for x in conditions if x.get("type") != "Ready" and x.get("status") == "True"]
-        if bad:
-            problem = ", ".join(f"{t}=True" for t in sorted(bad))
+        culprits = [x for x in conditions if x.get("type") != "Ready" and x.get("status") == "True"]
+        if culprits:
+            problem = ", ".join(f"{t}=True" for t in sorted(str(x.get("type")) for x in culprits))
+    times = [t for t in (parse_time(_str(x.get("lastTransitionTime"))) for x in culprits) if t is not None]
     labels = meta.get("labels") or {}
     return NodeHealth(str(meta.get("name", "")), dict(labels) if isinstance(labels, Mapping) else {},
-                      bool(problem), problem)
+                      bool(problem), problem, max(times) + 1 if times else None)
 
 
 class FleetState:
@@ -260,6 +276,21 @@ def storm_check(rule: Rule, op: Operation, fleet: FleetState) -> tuple[bool, str
                   f"{rule.max_unhealthy} ({allowed})"), worst[0]
 
 
+def _settle_left(rule: Rule, op: Operation, fleet: FleetState, now: float) -> tuple[float, str] | None:
+    """(seconds left, node) while a node of `op` is within `rule.settle_seconds` of turning unhealthy."""
+    if rule.settle_seconds <= 0:
+        return None
+    worst: tuple[float, str] | None = None
+    for name in op.nodes:
+        n = fleet.get(name)
+        if n is None or not n.unhealthy or n.unhealthy_since is None:
+            continue
+        left = n.unhealthy_since + rule.settle_seconds - now
+        if left > 0 and (worst is None or left > worst[0]):
+            worst = (left, name)
+    return worst
+
+
 def _budget_failure(policy: str, rule: Rule, op: Operation, ledger: Ledger,
                     now: float) -> tuple[str, float | None] | None:
     count = max(0, op.count)
@@ -297,10 +328,17 @@ def _evaluate_rule(policy: Policy, rule: Rule, op: Operation, ledger: Ledger, fl
                              "from now", active[1] - now))
             break
     if rule.max_unhealthy is not None:
-        storm, msg, _ = storm_check(rule, op, fleet)
+        settling = _settle_left(rule, op, fleet, now)
+        storm, msg, bad = storm_check(rule, op, fleet)
         if storm:
             failures.append((DENIED, c.DEFENDER_REASON_STORM_DETECTED, msg, None))
             trips = True
+        elif settling is not None:
+            failures.append((DENIED, c.DEFENDER_REASON_STORM_SETTLING,
+                             f"{settling[1]} turned unhealthy {rule.settle_seconds - settling[0]:.0f}s ago: "
+                             f"held for the storm guard's settle window ({rule.settle_seconds:g}s) to see "
+                             f"whether more nodes fail ({bad} unhealthy so far, maxUnhealthy "
+                             f"{rule.max_unhealthy})", settling[0]))
     budget = _budget_failure(name, rule, op, ledger, now)
     if budget is not None:
         failures.append((DENIED, c.DEFENDER_REASON_BUDGET_EXHAUSTED, budget[0], budget[1]))

@@ -20,8 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubenode.api.constants import OPERATION_REMEDIATION, OPERATIONS, REMEDIATION_ACTIONS
-from kubenode.apiserver.selectors import LabelSelector, label_selector_from_dict
+from kubenode.api.constants import (
+    ACTION_REPLACE,
+    DEFENDER_DEFAULT_SETTLE_SECONDS,
+    OPERATION_MACHINE_DELETION,
+    OPERATION_REMEDIATION,
+    OPERATIONS,
+    REMEDIATION_ACTIONS,
+)
+from kubenode.apimachinery.selectors import LabelSelector, label_selector_from_dict
 
 from .cron import CronError, FreezeWindow, parse_freeze_window
 from .windows import WindowError, parse_window
@@ -73,6 +80,11 @@ class MaxUnhealthy:
         return f"{self.percent}%" if self.percent is not None else str(self.count)
 
 
+def is_machine_deletion(kind: str, action: str) -> bool:
+    """Whether an operation deletes a Machine: a MachineDeletion, or a `Replace` remediation."""
+    return kind == OPERATION_MACHINE_DELETION or (kind == OPERATION_REMEDIATION and action == ACTION_REPLACE)
+
+
 @dataclass(frozen=True)
 class Rule:
     """One validated rule of a policy."""
@@ -87,12 +99,17 @@ class Rule:
     topology_key: str = ""
     freeze_windows: tuple[FreezeWindow, ...] = ()
     require_approval: bool = False
+    #: Storm guard: hold a decision this long after its node turned unhealthy, so a developing storm is seen.
+    settle_seconds: float = DEFENDER_DEFAULT_SETTLE_SECONDS
 
     def matches(self, kind: str, action: str) -> bool:
         """Whether an operation of `kind` (with remediation `action`) falls under this rule.
 
-        `actions` only narrows Remediation operations; other kinds carry no action.
+        `actions` only narrows Remediation operations; other kinds carry no action. A `Replace`
+        remediation deletes a Machine, so MachineDeletion rules cover it too.
         """
+        if is_machine_deletion(kind, action) and OPERATION_MACHINE_DELETION in self.operations:
+            return True
         if kind not in self.operations:
             return False
         if self.actions and kind == OPERATION_REMEDIATION:
@@ -119,7 +136,8 @@ class Policy:
     def covers(self, kind: str, action: str) -> bool:
         """Whether any rule of the policy (or, when invalid, its declared operations) covers the operation."""
         if not self.valid:
-            return kind in self.covered
+            return kind in self.covered or (is_machine_deletion(kind, action)
+                                            and OPERATION_MACHINE_DELETION in self.covered)
         return any(r.matches(kind, action) for r in self.rules)
 
     @property
@@ -269,6 +287,12 @@ class _Parser:
             for key in ("selector", "topologyKey"):
                 if raw.get(key) is not None:
                     self.err(f"{path}.{key}", "only applies with maxUnhealthy, which this rule does not set")
+        settle = raw.get("settleSeconds", DEFENDER_DEFAULT_SETTLE_SECONDS)
+        if isinstance(settle, bool) or not isinstance(settle, int | float) or settle < 0:
+            self.err(f"{path}.settleSeconds", f"must be a number of seconds >= 0, not {settle!r}")
+            settle = DEFENDER_DEFAULT_SETTLE_SECONDS
+        elif raw.get("settleSeconds") is not None and raw.get("maxUnhealthy") is None:
+            self.err(f"{path}.settleSeconds", "only applies with maxUnhealthy, which this rule does not set")
         freeze = self.freeze_windows(raw.get("freezeWindows"), f"{path}.freezeWindows")
         approval = raw.get("requireApproval", False)
         if not isinstance(approval, bool):
@@ -282,7 +306,8 @@ class _Parser:
         return Rule(name=name, operations=operations, actions=actions, budgets=budgets,
                     max_concurrent=max_concurrent, max_unhealthy=max_unhealthy,
                     selector=selector if max_unhealthy is not None else None,
-                    topology_key=str(topology_key), freeze_windows=freeze, require_approval=approval)
+                    topology_key=str(topology_key), freeze_windows=freeze, require_approval=approval,
+                    settle_seconds=float(settle))
 
 
 def _declared_operations(rules: object) -> frozenset[str]:

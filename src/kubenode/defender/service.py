@@ -101,6 +101,13 @@ class Defender:
             self._dirty.update(self.ledger.admissions[op_id].charges)
             self._kick.set()
 
+    async def in_progress(self, prefix: str) -> list[str]:
+        """Admitted, unfinished operations whose id starts with `prefix` (waits until `start()` rebuilt)."""
+        await self._loaded.wait()
+        now = self.clock()
+        return sorted(op_id for op_id, a in self.ledger.admissions.items()
+                      if op_id.startswith(prefix) and a.in_flight(now))
+
     # ------------------------------------------------------------------ Runnable
 
     async def start(self) -> None:

@@ -16,11 +16,12 @@ safe side.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from kubenode.api import constants as c
 from kubenode.api.defender import Operation
+from kubenode.apimachinery.timefmt import format_micro, parse_micro
+from kubenode.apimachinery.timefmt import format_time as format_time_seconds
 from kubenode.runtime.conditions import set_condition
 
 from .engine import Admission, Circuit, FleetState, Ledger, storm_check
@@ -37,24 +38,10 @@ _MERGED = "~merged"
 _ANY = Operation(kind="", id="")
 
 
-def format_time(t: float) -> str:
-    """RFC 3339 UTC with microseconds (metav1.MicroTime's shape; a valid date-time)."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def format_seconds(t: float) -> str:
-    """RFC 3339 UTC with second precision (metav1.Time, for conditions)."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: object) -> float | None:
-    """Epoch seconds of an RFC 3339 string, None when absent or unparsable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+#: RFC 3339 UTC with microseconds (metav1.MicroTime), second precision (metav1.Time, for conditions), and back.
+format_time = format_micro
+format_seconds = format_time_seconds
+parse_time = parse_micro
 
 
 def rule_usage(policy: Policy, ledger: Ledger, fleet: FleetState, now: float) -> list[Obj]:

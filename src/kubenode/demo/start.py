@@ -77,14 +77,31 @@ class Demo:
         await self.server.stop()
 
 
-def _notes(directory: Path, demo: Demo, created: bool) -> list[str]:
+#: The annotation `kubectl apply` keeps (so a later `kubectl apply -f` of our manifests merges cleanly).
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def as_applied(manifest: Obj) -> Obj:
+    """`manifest` as `kubectl apply` would create it: with its last-applied-configuration annotation."""
+    body = json.loads(json.dumps(manifest))
+    meta = body.setdefault("metadata", {})
+    meta.setdefault("annotations", {})[LAST_APPLIED] = json.dumps(manifest, separators=(",", ":")) + "\n"
+    return body
+
+
+def _notes(directory: Path, demo: Demo, created: bool, current: str | None = None) -> list[str]:
+    """The banner lines; `current` is the version the set targets now (only other versions are suggested)."""
     lines = [f"demo component {COMPONENT}: archives served from {demo.server.base_url}/"]
     if created:
-        lines.append(f"  rolling out {COMPONENT} 1.0.0 to the fleet: kubectl get mcs,mc")
+        lines.append(f"  rolling out {COMPONENT} {demo.artifacts[0].version} to the fleet: kubectl get mcs,mc")
+    elif current:
+        lines.append(f"  {COMPONENT} targets {current}: kubenode rollout status {COMPONENT}")
     if demo.server.port_changed:
         lines.append("  note: the artifact server's previous port was taken; re-apply a manifest below so the "
                      "MachineComponentSet uses the new URL")
-    for a in demo.artifacts[1:]:
+    for a in demo.artifacts:
+        if a.version == (current or demo.artifacts[0].version):
+            continue  # already the target: suggesting it would do nothing
         patch = {"spec": {"template": {"version": a.version,
                                        "source": {"url": demo.server.url(a.filename), "sha256": a.sha256}}}}
         what = "healthy upgrade" if a.healthy else "its health check fails: the node rolls back, the rollout stops"
@@ -109,13 +126,20 @@ async def start_demo(client: KubeClient, data_dir: Path, selector: Obj) -> Demo:
         created = False
         if not marker.exists():
             try:
-                await client.create(MACHINE_COMPONENT_SETS,
-                                    component_set(artifacts[0], server.url(artifacts[0].filename), selector))
+                await client.create(MACHINE_COMPONENT_SETS, as_applied(
+                    component_set(artifacts[0], server.url(artifacts[0].filename), selector)))
                 created = True
             except errors.AlreadyExists:
                 pass
             marker.write_text("the demo MachineComponentSet was created once; delete this file to recreate it\n")
-        demo.notes = _notes(directory, demo, created)
+        current = None
+        if not created:
+            try:
+                existing = await client.get(MACHINE_COMPONENT_SETS, COMPONENT)
+                current = str(((existing.get("spec") or {}).get("template") or {}).get("version") or "") or None
+            except errors.NotFound:
+                current = None
+        demo.notes = _notes(directory, demo, created, current)
     except BaseException:
         await server.stop()
         raise

@@ -4,8 +4,11 @@ Reconcile is level-triggered and runs phases in order on one per-run scope:
 finalizer → provider → agent identity → infrastructure → node sync → status.
 Every observation goes into `phases.compute_status` (pure); the status is
 written once at the end, and only when it changed. Deletion runs behind the
-`kubenode.io/machine` finalizer: cordon, drain through the Eviction API,
-deprovision, delete the Node, release the finalizer.
+`kubenode.io/machine` finalizer: cordon, drain through the Eviction API
+(`kubenode.drain`), deprovision, delete the Node, release the finalizer. The
+drain waits as Cluster API's does: as long as pods remain, unless
+`spec.nodeDrainTimeoutSeconds` is set; while it waits an Event names the
+pods that block it (a disruption budget, or pods slow to go).
 """
 
 from __future__ import annotations
@@ -16,10 +19,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubenode.api.constants import FINALIZER_MACHINE, LABEL_MACHINE
+from kubenode.api.constants import (
+    COMPONENT_CONDITION_HEALTHY,
+    COMPONENT_REASON_AGENT_NOT_REPORTING,
+    FINALIZER_MACHINE,
+    LABEL_MACHINE,
+    MACHINE_REASON_DRAIN_BLOCKED,
+    MACHINE_REASON_DRAIN_TIMEOUT,
+    MACHINE_REASON_DRAINING,
+)
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import NODES, PODS
+from kubenode.client.resources import NODES
+from kubenode.drain import drain
 from kubenode.providers.base import (
     STATE_MISSING,
     Bootstrap,
@@ -27,13 +39,14 @@ from kubenode.providers.base import (
     InfraStatus,
     ProviderError,
 )
+from kubenode.runtime.conditions import set_condition
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
 from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig
 from .node_sync import node_patch, sync_summary
 from .phases import Timeouts, compute_status, parse_time
-from .resources import MACHINES
+from .resources import MACHINE_COMPONENTS, MACHINES
 
 log = logging.getLogger("kubenode.machine")
 
@@ -42,6 +55,8 @@ Obj = dict[str, Any]
 ProviderResolver = Callable[[Obj], Awaitable[InfraProvider]]
 
 FIELD_MANAGER = "kubenode-machine-controller"
+#: Index of the MachineComponents cache: the machine a component belongs to (label kubenode.io/machine).
+INDEX_COMPONENTS_OF = "machine-components"
 
 
 @dataclass
@@ -51,7 +66,7 @@ class MachineControllerConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     poll_seconds: float = 5.0  # re-check machines that are not yet Running
     resync_seconds: float = 30.0  # re-check running machines (agent heartbeats age)
-    drain_timeout: float = 120.0
+    drain_poll_seconds: float = 2.0  # re-check a drain that still waits for pods
 
 
 def node_name_of(machine: Obj) -> str:
@@ -64,7 +79,9 @@ class MachineReconciler:
 
     def __init__(self, client: KubeClient, machines: Informer, nodes: Informer, resolve: ProviderResolver,
                  endpoint: AgentEndpoint, config: MachineControllerConfig | None = None,
-                 on_event: Callable[[Obj, str, str, str], Awaitable[None]] | None = None) -> None:
+                 on_event: Callable[[Obj, str, str, str], Awaitable[None]] | None = None,
+                 components: Informer | None = None) -> None:
+        """`components` (MachineComponents) feeds the ComponentsReady condition; indexed here by machine."""
         self.client = client
         self.machines = machines
         self.nodes = nodes
@@ -72,6 +89,10 @@ class MachineReconciler:
         self.endpoint = endpoint
         self.config = config or MachineControllerConfig()
         self.on_event = on_event
+        self.components = components
+        if components is not None:
+            components.cache.add_index(INDEX_COMPONENTS_OF, lambda o: [
+                str(((o.get("metadata") or {}).get("labels") or {}).get(LABEL_MACHINE) or "")])
 
     async def _event(self, machine: Obj, type_: str, reason: str, message: str) -> None:
         if self.on_event is not None:
@@ -122,13 +143,18 @@ class MachineReconciler:
         synced: tuple[bool, str] | None = None
         if node is not None:
             synced = await self._sync_node(machine, node)
+        components = (None if self.components is None else
+                      self.components.cache.by_index(INDEX_COMPONENTS_OF, machine["metadata"]["name"]))
         new_status = compute_status(machine, infra, node, now, self.config.timeouts, node_synced=synced,
-                                    provider_problem=problem)
-        if new_status.get("phase") != status.get("phase"):
+                                    provider_problem=problem, components=components)
+        written = await self._write_status(machine, new_status)
+        await self._age_out_components(machine, new_status, components)
+        if written and new_status.get("phase") != status.get("phase"):
+            # After the write, and once: the written object is in the cache, so a reconcile that runs before
+            # the watch event arrives sees the new phase and does not announce it again.
             kind = "Warning" if new_status.get("phase") == "Failed" else "Normal"
             msg = new_status.get("failureMessage") or f"machine is {new_status.get('phase')}"
             await self._event(machine, kind, str(new_status.get("failureReason") or new_status.get("phase")), msg)
-        await self._write_status(machine, new_status)
         if new_status.get("phase") == "Running":
             return Result(requeue_after=self.config.resync_seconds)
         if new_status.get("phase") == "Failed":
@@ -147,17 +173,51 @@ class MachineReconciler:
             return False, f"could not update the node: {exc}"
         return True, sync_summary(machine)
 
-    async def _write_status(self, machine: Obj, new_status: Obj) -> None:
+    async def _age_out_components(self, machine: Obj, status: Obj, components: list[Obj] | None) -> None:
+        """While the machine's agent does not report (AgentConnected Unknown: its heartbeat went stale),
+        its components' health is Unknown too, as the node lifecycle controller does for a Node's Ready:
+        a stale "healthy" must not keep a rollout or ComponentsReady going. The agent's next report
+        replaces it."""
+        agent = next((x for x in status.get("conditions") or [] if x.get("type") == "AgentConnected"), None)
+        if not components or agent is None or agent.get("status") != "Unknown":
+            return
+        for mc in components:
+            st = mc.get("status") or {}
+            health = next((x for x in st.get("conditions") or [] if x.get("type") == COMPONENT_CONDITION_HEALTHY),
+                          None)
+            if st.get("healthy") is None and health is not None and health.get("status") == "Unknown":
+                continue
+            conditions = [dict(x) for x in st.get("conditions") or []]
+            set_condition(conditions, COMPONENT_CONDITION_HEALTHY, "Unknown", COMPONENT_REASON_AGENT_NOT_REPORTING,
+                          f"the agent of machine {machine['metadata']['name']} is not reporting: "
+                          f"{agent.get('message', '')}".rstrip(": "))
+            try:
+                updated = await self.client.patch_status(MACHINE_COMPONENTS, mc["metadata"]["name"], {
+                    "metadata": {"resourceVersion": mc["metadata"]["resourceVersion"]},
+                    "status": {"healthy": None, "conditions": conditions}}, field_manager=FIELD_MANAGER)
+            except (errors.Conflict, errors.NotFound):
+                continue  # the agent (or a deletion) got there first: look again next time
+            except errors.ApiError as exc:
+                log.warning("machine %s: cannot mark component %s Unknown: %s", machine["metadata"]["name"],
+                            mc["metadata"]["name"], exc)
+                return
+            if self.components is not None:
+                self.components.cache.remember(updated)
+
+    async def _write_status(self, machine: Obj, new_status: Obj) -> bool:
+        """Write the status if it changed (the written object goes into the cache); True when written."""
         old = machine.get("status") or {}
         if _same_status(old, new_status):
-            return
+            return False
         # The agent owns status.agent (heartbeats): never overwrite it from a stale cache.
         body = {"status": {k: v for k, v in new_status.items() if k != "agent"}}
         for k in old:
             if k not in new_status and k != "agent":
                 body["status"][k] = None
-        await self.client.patch(MACHINES, machine["metadata"]["name"], body, subresource="status",
-                                field_manager=FIELD_MANAGER)
+        updated = await self.client.patch(MACHINES, machine["metadata"]["name"], body, subresource="status",
+                                          field_manager=FIELD_MANAGER)
+        self.machines.cache.remember(updated)
+        return True
 
     # ------------------------------------------------------------------ deletion
     async def _reconcile_delete(self, machine: Obj) -> Result | None:
@@ -171,14 +231,20 @@ class MachineReconciler:
             if status.get("phase") != "Draining":
                 await self._set_phase(machine, "Draining")
                 await self._event(machine, "Normal", "Draining", f"cordoning and draining node {node_name}")
-            remaining = await self._drain(node)
-            started = parse_time(machine["metadata"].get("deletionTimestamp")) or time.time()
-            if remaining and time.time() - started < self.config.drain_timeout:
-                return Result(requeue_after=1.0)
-            if remaining:
-                await self._event(machine, "Warning", "DrainTimeout",
-                                  f"{remaining} pod(s) still on {node_name} after {self.config.drain_timeout:.0f}s; "
-                                  "deleting anyway")
+            result = await drain(self.client, node_name, field_manager=FIELD_MANAGER)
+            if not result.done:
+                started = parse_time(machine["metadata"].get("deletionTimestamp")) or time.time()
+                timeout = (machine.get("spec") or {}).get("nodeDrainTimeoutSeconds")
+                waited = time.time() - started
+                if timeout is None or waited < float(timeout):
+                    reason = MACHINE_REASON_DRAIN_BLOCKED if result.blocked else MACHINE_REASON_DRAINING
+                    await self._event(machine, "Warning" if result.blocked else "Normal", reason,
+                                      f"{result.message()} (waiting {int(waited)}s"
+                                      + (f" of nodeDrainTimeoutSeconds {timeout})" if timeout is not None
+                                         else "; set spec.nodeDrainTimeoutSeconds to bound it)"))
+                    return Result(requeue_after=self.config.drain_poll_seconds)
+                await self._event(machine, "Warning", MACHINE_REASON_DRAIN_TIMEOUT,
+                                  f"{result.message()}; nodeDrainTimeoutSeconds {timeout} passed: deleting anyway")
         if status.get("phase") != "Deleting":
             await self._set_phase(machine, "Deleting")
         try:
@@ -209,32 +275,16 @@ class MachineReconciler:
         await self.client.patch(MACHINES, machine["metadata"]["name"], {"status": {"phase": phase}},
                                 subresource="status", field_manager=FIELD_MANAGER)
 
-    async def _drain(self, node: Obj) -> int:
-        """Cordon and evict; returns how many pods still have to go."""
-        name = node["metadata"]["name"]
-        if not (node.get("spec") or {}).get("unschedulable"):
-            await self.client.patch(NODES, name, {"spec": {"unschedulable": True}}, field_manager=FIELD_MANAGER)
-        pods, _ = await self.client.list(PODS, field_selector=f"spec.nodeName={name}")
-        remaining = 0
-        for pod in pods:
-            meta = pod["metadata"]
-            owners = meta.get("ownerReferences") or []
-            if any(o.get("kind") == "DaemonSet" for o in owners) or "kubernetes.io/config.mirror" in (
-                    meta.get("annotations") or {}):
-                continue
-            remaining += 1
-            try:
-                await self.client.evict(meta["name"], meta["namespace"])
-            except errors.NotFound:
-                remaining -= 1
-            except errors.TooManyRequests:
-                pass  # a disruption budget says not now: try again next round
-        return remaining
-
 
 def _same_status(old: Obj, new: Obj) -> bool:
     keys = (set(old) | set(new)) - {"agent"}
     return all(old.get(k) == new.get(k) for k in keys)
+
+
+def machine_of_component(mc: Obj) -> list[Request]:
+    """Map a MachineComponent to its Machine (label kubenode.io/machine)."""
+    name = ((mc.get("metadata") or {}).get("labels") or {}).get(LABEL_MACHINE)
+    return [Request(name)] if name else []
 
 
 def machines_for_node(node: Obj) -> list[Request]:

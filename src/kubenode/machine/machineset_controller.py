@@ -14,15 +14,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kubenode.api.constants import LABEL_MACHINE_SET
-from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.api.constants import LABEL_MACHINE_SET, MACHINE_SET_CONDITIONS
+from kubenode.apimachinery.selectors import label_selector_from_dict
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.runtime.conditions import is_true, set_condition
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
-from .machineset_planner import plan_machineset
+from .machineset_planner import machineset_conditions, plan_machineset
 from .resources import MACHINE_SETS, MACHINES
 
 log = logging.getLogger("kubenode.machineset")
@@ -70,13 +70,19 @@ class MachineSetReconciler:
             await self._delete(ms, m, "replacing a failed machine")
         alive = [m for m in machines if m not in failed]
         plan = plan_machineset(int(spec.get("replicas", 1)), spec.get("deletePolicy") or "Random", alive)
+        create_error: str | None = None
         for _ in range(plan.create):
-            await self._create(ms)
+            try:
+                await self._create(ms)
+            except errors.ApiError as exc:
+                create_error = f"creating a machine failed: {exc}"
+                log.warning("machineset %s: %s", req.name, create_error)
+                break
         by_name = {m["metadata"]["name"]: m for m in alive}
         for name in plan.delete:
             await self._delete(ms, by_name[name], "scaling down")
-        await self._write_status(ms, machines)
-        return Result(requeue_after=30.0)
+        await self._write_status(ms, machines, create_error)
+        return Result(requeue_after=5.0 if create_error else 30.0)
 
     async def _create(self, ms: Obj) -> None:
         template = (ms.get("spec") or {}).get("template") or {}
@@ -111,21 +117,18 @@ class MachineSetReconciler:
             pass
         log.info("machineset %s deleted machine %s (%s)", ms["metadata"]["name"], name, why)
 
-    async def _write_status(self, ms: Obj, machines: list[Obj]) -> None:
+    async def _write_status(self, ms: Obj, machines: list[Obj], create_error: str | None = None) -> None:
         alive = [m for m in machines if not m["metadata"].get("deletionTimestamp")]
         ready = [m for m in alive if is_true((m.get("status") or {}).get("conditions"), "Ready")]
         spec = ms.get("spec") or {}
         want = int(spec.get("replicas", 1))
         old = ms.get("status") or {}
-        conditions = [dict(c) for c in old.get("conditions") or []]
+        # The conditions the schema names (MachinesCreated, MachinesReady, Resized); the first version's
+        # "Ready" is dropped.
+        conditions = [dict(c) for c in old.get("conditions") or [] if c.get("type") in MACHINE_SET_CONDITIONS]
         gen = ms["metadata"].get("generation")
-        if len(ready) >= want and len(alive) == want:
-            set_condition(conditions, "Ready", "True", "AllMachinesReady", f"{len(ready)}/{want} machines ready",
-                          observed_generation=gen)
-        else:
-            reason = "ScalingUp" if len(alive) < want else "ScalingDown" if len(alive) > want else "MachinesNotReady"
-            set_condition(conditions, "Ready", "False", reason, f"{len(ready)}/{want} machines ready",
-                          observed_generation=gen)
+        for type_, st, reason, message in machineset_conditions(want, len(alive), len(ready), create_error):
+            set_condition(conditions, type_, st, reason, message, observed_generation=gen)
         status = {
             "replicas": len(alive), "readyReplicas": len(ready), "availableReplicas": len(ready),
             "fullyLabeledReplicas": len(alive), "observedGeneration": gen, "selector": selector_string(ms),

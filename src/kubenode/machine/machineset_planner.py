@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubenode.api import constants
+
 Obj = dict[str, Any]
 
 DELETE_MACHINE_ANNOTATION = "kubenode.io/delete-machine"
@@ -67,3 +69,33 @@ def plan_machineset(replicas: int, policy: str, machines: list[Obj]) -> MachineS
         return MachineSetPlan()
     ordered = deletion_order(alive, policy)
     return MachineSetPlan(delete=[m["metadata"]["name"] for m in ordered[:-diff]])
+
+
+def machineset_conditions(want: int, alive: int, ready: int, create_error: str | None = None) -> list[
+        tuple[str, str, str, str]]:
+    """(type, status, reason, message) of the MachineSet conditions its schema names: MachinesCreated,
+    MachinesReady, Resized. Pure."""
+    c = constants
+    if create_error is not None:
+        created = (c.MACHINE_SET_CONDITION_MACHINES_CREATED, c.CONDITION_FALSE,
+                   c.MACHINE_SET_REASON_MACHINE_CREATE_FAILED, create_error[:2048])
+    elif alive < want:
+        created = (c.MACHINE_SET_CONDITION_MACHINES_CREATED, c.CONDITION_FALSE, c.MACHINE_SET_REASON_SCALING_UP,
+                   f"{alive} of {want} machine(s) created")
+    else:
+        created = (c.MACHINE_SET_CONDITION_MACHINES_CREATED, c.CONDITION_TRUE, c.MACHINE_SET_REASON_MACHINES_CREATED,
+                   f"{alive} machine(s) exist for {want} replica(s)")
+    if ready >= alive:
+        machines_ready = (c.MACHINE_SET_CONDITION_MACHINES_READY, c.CONDITION_TRUE,
+                          c.MACHINE_SET_REASON_MACHINES_READY, f"{ready}/{alive} machines ready")
+    else:
+        machines_ready = (c.MACHINE_SET_CONDITION_MACHINES_READY, c.CONDITION_FALSE,
+                          c.MACHINE_SET_REASON_MACHINES_NOT_READY, f"{ready}/{alive} machines ready")
+    if alive == want:
+        resized = (c.MACHINE_SET_CONDITION_RESIZED, c.CONDITION_TRUE, c.MACHINE_SET_REASON_RESIZED,
+                   f"{want} replica(s)")
+    else:
+        resized = (c.MACHINE_SET_CONDITION_RESIZED, c.CONDITION_FALSE,
+                   c.MACHINE_SET_REASON_SCALING_UP if alive < want else c.MACHINE_SET_REASON_SCALING_DOWN,
+                   f"{alive} machine(s), {want} wanted")
+    return [created, machines_ready, resized]

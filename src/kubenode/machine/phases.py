@@ -13,11 +13,12 @@ is a summary for humans.
 
 from __future__ import annotations
 
-import calendar
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubenode.api import constants as c
+from kubenode.apimachinery.timefmt import parse_time
 from kubenode.providers.base import STATE_FAILED, STATE_MISSING, STATE_PENDING, STATE_RUNNING, InfraStatus
 from kubenode.runtime.conditions import get_condition, seconds_in_status, set_condition
 
@@ -27,6 +28,7 @@ INFRA = "InfrastructureReady"
 AGENT = "AgentConnected"
 NODE_READY = "NodeReady"
 NODE_SYNCED = "NodeSynced"
+COMPONENTS_READY = c.MACHINE_CONDITION_COMPONENTS_READY
 READY = "Ready"
 
 
@@ -39,27 +41,48 @@ class Timeouts:
     agent_grace: float = 40.0
 
 
-def parse_time(value: str | None) -> float | None:
-    """metav1.Time → epoch seconds."""
-    if not value:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
-
-
 def _fmt(now: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
 
 
+def components_condition(components: list[Obj]) -> tuple[str, str, str]:
+    """(status, reason, message) of ComponentsReady from the machine's MachineComponents.
+
+    True when every one is Running and healthy at the revision it is assigned (or there is none);
+    False naming the failed ones first, else the ones still installing or not (known to be) healthy.
+    """
+    if not components:
+        return c.CONDITION_TRUE, c.MACHINE_REASON_NO_COMPONENTS, "no component is assigned to this machine"
+    failed, waiting = [], []
+    for mc in sorted(components, key=lambda o: str(o["metadata"]["name"])):
+        spec, st = mc.get("spec") or {}, mc.get("status") or {}
+        name = str(spec.get("component") or mc["metadata"]["name"])
+        if st.get("phase") == c.COMPONENT_PHASE_FAILED:
+            failed.append(f"{name}: {st.get('message') or 'failed'}")
+        elif not (st.get("phase") == c.COMPONENT_PHASE_RUNNING and st.get("healthy") is True
+                  and st.get("installedRevision", spec.get("revision")) == spec.get("revision")):
+            health = get_condition(st.get("conditions"), c.COMPONENT_CONDITION_HEALTHY)
+            why = (health or {}).get("message") or st.get("phase") or "not reported yet"
+            waiting.append(f"{name} ({why})")
+    if failed:
+        return c.CONDITION_FALSE, c.MACHINE_REASON_COMPONENT_FAILED, "; ".join(failed)[:2048]
+    if waiting:
+        return c.CONDITION_FALSE, c.MACHINE_REASON_COMPONENTS_NOT_READY, "not ready: " + ", ".join(waiting)[:2048]
+    return (c.CONDITION_TRUE, c.MACHINE_REASON_COMPONENTS_READY,
+            f"{len(components)} component(s) Running and healthy")
+
+
 def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, now: float,
                    timeouts: Timeouts, *, node_synced: tuple[bool, str] | None = None,
-                   provider_problem: tuple[str, str] | None = None) -> Obj:
+                   provider_problem: tuple[str, str] | None = None,
+                   components: list[Obj] | None = None) -> Obj:
     """The new `status` of `machine` (a fresh dict; the input is not modified).
 
     `provider_problem` is (reason, message) when no provider could be used;
-    `node_synced` is (ok, message) after the controller synced labels/taints.
+    `node_synced` is (ok, message) after the controller synced labels/taints;
+    `components` are the machine's MachineComponents (None: not observed, the condition is left as it
+    was). ComponentsReady is reported but not part of Ready: components roll out on their own schedule,
+    and a failed one is its rollout's business (Defender, rollback), not a reason to replace the machine.
     """
     old = machine.get("status") or {}
     status: Obj = {k: v for k, v in old.items() if k != "conditions"}
@@ -120,6 +143,9 @@ def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, no
              node_synced[1])
     elif get_condition(conditions, NODE_SYNCED) is None:
         cond(NODE_SYNCED, "False", "NodeNotRegistered", "labels and taints are synced once the Node exists")
+
+    if components is not None:
+        cond(COMPONENTS_READY, *components_condition(components))
 
     # --- summary
     failing = [c for c in (get_condition(conditions, t) for t in (INFRA, AGENT, NODE_READY, NODE_SYNCED))

@@ -7,4 +7,5 @@ from kubenode.client.resources import Resource
 
 MACHINES = Resource(GROUP, VERSION, "machines", "Machine", namespaced=False)
 MACHINE_SETS = Resource(GROUP, VERSION, "machinesets", "MachineSet", namespaced=False)
+MACHINE_COMPONENTS = Resource(GROUP, VERSION, "machinecomponents", "MachineComponent", namespaced=False)
 INFRA_PROVIDERS = Resource(GROUP, VERSION, "infraproviders", "InfraProvider", namespaced=False)

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from kubenode.api import constants as c
+from kubenode.apimachinery.timefmt import parse_micro
 from kubenode.client.resources import NODES, Resource
 from kubenode.runtime.informer import InformerFactory
 
@@ -96,14 +96,7 @@ def _num(v: float) -> str:
     return repr(float(v))
 
 
-def timestamp(text: object) -> float | None:
-    """Unix seconds of an RFC 3339 timestamp; None when absent or unparsable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+timestamp = parse_micro  # Unix seconds of an RFC 3339 timestamp; None when absent or unparsable
 
 
 def _status_value(status: object) -> str:

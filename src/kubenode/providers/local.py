@@ -6,22 +6,29 @@ its own session, logging to ROOT/var/log/agent.log. The process is recorded
 in ROOT/run/agent.pid together with its start time, so a restarted operator
 re-adopts a running agent — and never mistakes a recycled PID for it.
 
-A crashed agent is *not* restarted behind the operator's back: to the rest of
-the system that is what a dead host looks like (its Node goes Unknown, the
-Machine says so, remediation can reboot or replace it). A clean shutdown of
-`kubenode up` marks machines as powered off, and `power_on_all` starts them
-again on the next run.
+An agent that dies is restarted by the provider's supervision, as systemd's
+`Restart=on-failure` would on a host: with exponential backoff (1 s, 2 s,
+4 s, … up to a minute; back to 1 s once an agent ran for a minute), every
+restart counted in ROOT/run/agent.restarts and logged. While it is gone the
+system sees what a host with a dead agent looks like (the Machine's
+AgentConnected goes Unknown, its components' health becomes Unknown, the
+Node goes Unknown after the grace period). A clean shutdown of `kubenode up`
+marks machines as powered off (not restarted), and `power_on_all` starts them
+again on the next run; a restarted operator re-adopts running agents and
+resumes supervising them on its first look (`state`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -39,6 +46,16 @@ from .base import (
 )
 
 POWERED_OFF = "powered-off"
+#: Supervision: how often a supervised agent is looked at, and the restart backoff.
+SUPERVISE_INTERVAL = 0.5
+BACKOFF_FIRST, BACKOFF_MAX, BACKOFF_RESET_AFTER = 1.0, 60.0, 60.0
+
+log = logging.getLogger("kubenode.providers.local")
+
+
+def restart_delay(restarts: int) -> float:
+    """Seconds to wait before restart number `restarts` (1-based): 1, 2, 4, … capped at a minute."""
+    return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, restarts - 1)))
 
 
 class LocalProvider(InfraProvider):
@@ -52,6 +69,7 @@ class LocalProvider(InfraProvider):
         self.python = python
         self.extra_env = dict(extra_env or {})
         self.agent_args = agent_args
+        self._supervisors: dict[Path, asyncio.Task[None]] = {}
 
     # ------------------------------------------------------------------ paths
     def root(self, name: str) -> Path:
@@ -130,12 +148,75 @@ class LocalProvider(InfraProvider):
 
     def _spawn(self, root: Path, cmd: list[str]) -> None:
         env = dict(os.environ, **self.extra_env)
-        with open(root / "var" / "log" / "agent.log", "ab") as log:
-            proc = psutil.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        with open(root / "var" / "log" / "agent.log", "ab") as out:
+            proc = psutil.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                                 env=env, cwd=str(root))
         self._pid_file(root).write_text(f"{proc.pid} {proc.create_time()}\n")
+        self._supervise(root)
+
+    # ------------------------------------------------------------------ supervision
+    def _supervise(self, root: Path) -> None:
+        """Make sure the agent of `root` is supervised (restarted with backoff when it dies)."""
+        task = self._supervisors.get(root)
+        if task is not None and not task.done():
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to supervise with
+            self._supervisors[root] = asyncio.get_running_loop().create_task(
+                self._supervisor(root), name=f"supervise:{root.name}")
+
+    def _unsupervise(self, root: Path) -> None:
+        task = self._supervisors.pop(root, None)
+        if task is not None:
+            task.cancel()
+
+    def restarts(self, root: Path) -> int:
+        """How many times the provider restarted the agent of `root` since it last ran for a minute."""
+        try:
+            return int((root / "run" / "agent.restarts").read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return 0
+
+    async def _supervisor(self, root: Path) -> None:
+        started = time.monotonic()
+        while True:
+            if self._process(root) is not None:
+                await asyncio.sleep(SUPERVISE_INTERVAL)
+                continue
+            delay = self._agent_died(root, ran_for=time.monotonic() - started)
+            if delay is None:
+                return
+            await asyncio.sleep(delay)
+            if self._respawn(root):
+                started = time.monotonic()
+
+    def _agent_died(self, root: Path, ran_for: float) -> float | None:
+        """Record a restart of the dead agent of `root`; the delay before it (None: do not restart)."""
+        if not root.exists() or (root / POWERED_OFF).exists() or not (root / "run" / "agent.cmd").exists():
+            return None  # deleted, powered off or never started: not ours to bring back
+        with contextlib.suppress(psutil.Error, ValueError, OSError):
+            pid = int(self._pid_file(root).read_text().split()[0])
+            psutil.Process(pid).wait(timeout=0)  # reap the dead child
+        restarts = 1 if ran_for >= BACKOFF_RESET_AFTER else self.restarts(root) + 1
+        delay = restart_delay(restarts)
+        (root / "run" / "agent.restarts").write_text(f"{restarts} {time.time():.3f}\n")
+        log.warning("machine %s: the agent died; restart %d in %.0fs", root.name, restarts, delay)
+        return delay
+
+    def _respawn(self, root: Path) -> bool:
+        """Start the recorded agent command of `root` again, unless it was powered off or runs meanwhile."""
+        if (root / POWERED_OFF).exists() or not root.exists() or self._process(root) is not None:
+            return False
+        cmd = (root / "run" / "agent.cmd").read_text().split("\0")
+        env = dict(os.environ, **self.extra_env)
+        with open(root / "var" / "log" / "agent.log", "ab") as out:
+            new = psutil.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                               env=env, cwd=str(root))
+        self._pid_file(root).write_text(f"{new.pid} {new.create_time()}\n")
+        log.info("machine %s: agent restarted (pid %d)", root.name, new.pid)
+        return True
 
     async def _stop(self, root: Path, grace: float = 10.0) -> None:
+        self._unsupervise(root)  # an intended stop: no restart
         proc = self._process(root)
         if proc is None:
             return
@@ -163,9 +244,14 @@ class LocalProvider(InfraProvider):
         if not root.exists() or not self._owned_by(root, self._uid(machine)):
             return self._status(name, STATE_MISSING)
         if self._process(root) is not None:
+            self._supervise(root)  # a restarted operator re-adopts the agent, and supervises it again
             return self._status(name, STATE_RUNNING)
-        msg = "powered off" if (root / POWERED_OFF).exists() else "the agent process is not running"
-        return self._status(name, STATE_STOPPED, msg)
+        if (root / POWERED_OFF).exists():
+            return self._status(name, STATE_STOPPED, "powered off")
+        self._supervise(root)  # a dead agent nobody supervised (the operator was down): restart it
+        restarts = self.restarts(root)
+        return self._status(name, STATE_STOPPED, "the agent process is not running"
+                            + (f"; restarting it (restart {restarts}, with backoff)" if restarts else ""))
 
     # ------------------------------------------------------------------ local-only operations
     def instances(self) -> list[str]:

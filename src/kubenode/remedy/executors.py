@@ -6,9 +6,10 @@ calls again until the step's timeout), or failed.
 
 Replace deletes the node's Machine so that its MachineSet creates a new one.
 It is reviewed once, by the job's Defender review as a `Remediation` with
-action `Replace` (a DefenderPolicy can single it out with `actions:
-[Replace]`); the MachineSet's own replacement of the deleted machine is a
-creation, which the Defender does not gate.
+action `Replace`, which the Defender also counts as a `MachineDeletion` (the
+rules of both operations must allow it; a DefenderPolicy can single it out
+with `actions: [Replace]`); the MachineSet's own replacement of the deleted
+machine is a creation, which the Defender does not gate.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 from kubenode.api import constants as c
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import NODES, PODS
+from kubenode.client.resources import NODES
+from kubenode.drain import drain
 
 from .resources import MACHINES
 
@@ -34,16 +36,6 @@ class Progress:
     done: bool
     message: str
     failed: bool = False
-
-
-def _evictable(pod: Obj) -> bool:
-    """Pods a drain evicts: not DaemonSet-owned, not mirror pods, not already finished."""
-    meta = pod.get("metadata") or {}
-    if any(r.get("kind") == "DaemonSet" for r in meta.get("ownerReferences") or []):
-        return False
-    if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
-        return False
-    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
 
 class ControllerActions:
@@ -75,24 +67,11 @@ class ControllerActions:
         return Progress(True, f"node {node} {'cordoned' if value else 'uncordoned'}")
 
     async def _drain(self, node: str) -> Progress:
-        cordon = await self._set_unschedulable(node, True)
-        if cordon.failed:
-            return cordon
-        pods, _ = await self.client.list(PODS, None, field_selector=f"spec.nodeName={node}")
-        targets = [p for p in pods if _evictable(p)]
-        blocked: list[str] = []
-        for p in targets:
-            meta = p["metadata"]
-            try:
-                await self.client.evict(meta["name"], meta["namespace"])
-            except errors.NotFound:
-                continue
-            except errors.TooManyRequests:
-                blocked.append(f"{meta['namespace']}/{meta['name']}")
-        if blocked:
-            return Progress(False, f"waiting for disruption budgets to allow evicting {len(blocked)} pod(s): "
-                                   + ", ".join(blocked[:5]))
-        return Progress(True, f"node {node} drained ({len(targets)} pod(s) evicted)")
+        """The shared drain (`kubenode.drain`), one round per call until the step's timeout."""
+        result = await drain(self.client, node, field_manager=FIELD_MANAGER)
+        if not result.found:
+            return Progress(True, f"node {node} not found", failed=True)
+        return Progress(result.done, result.message())
 
     async def _replace(self, node: str, machine: str) -> Progress:
         if not machine:

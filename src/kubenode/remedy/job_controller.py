@@ -7,7 +7,9 @@ the verdict is written to `status.defender` (decision, policy, rule, reason,
 message, decisionTime), to an Event on the job and to a metric. A
 PendingApproval verdict keeps the job Pending until a human sets the
 `kubenode.io/approved: "true"` annotation (`kubenode remedy approve JOB`),
-which triggers a new review with `approved=True`.
+which triggers a new review with `approved=True`. A StormSettling verdict (the
+storm guard's settle window after the node turned unhealthy) also keeps the
+job Pending: it is reviewed again when the window is over.
 
 Agent-side actions are then the agent's to run; this controller only times
 them out (from the decision when the agent never started, from `startTime`
@@ -185,6 +187,14 @@ class JobReconciler:
                     await self.on_event(job, "Warning", c.DEFENDER_REASON_APPROVAL_REQUIRED,
                                         f"{text}; approve with: kubenode remedy approve {op.id}")
             return Result(requeue_after=verdict.retry_after_seconds or PENDING_APPROVAL_RECHECK)
+        if verdict.reason == c.DEFENDER_REASON_STORM_SETTLING:
+            # Not a denial yet: the storm guard waits a moment to see whether more nodes fail. The job stays
+            # Pending and is reviewed again when the settle window is over.
+            if not unchanged:
+                body = job_status(job, c.JOB_PHASE_PENDING, message=text, defender=defender_status(verdict))
+                if await self._write(job, body) is not None:
+                    await self.on_event(job, "Normal", c.DEFENDER_REASON_STORM_SETTLING, text)
+            return Result(requeue_after=max(0.2, verdict.retry_after_seconds or 1.0))
         if not verdict.allowed:
             body = job_status(job, c.JOB_PHASE_DENIED, reason=c.JOB_REASON_DEFENDER_DENIED, message=text,
                               defender=defender_status(verdict), approved=("False", c.JOB_REASON_DEFENDER_DENIED))

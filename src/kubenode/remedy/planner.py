@@ -1,9 +1,11 @@
 """The escalation planner: one node, one rule, its jobs so far → what to do next. Pure.
 
 The ladder (DESIGN.md): when the node matches the rule (for `forSeconds`),
-run step 0; when a step failed, timed out, or succeeded without making the
-node healthy, wait `cooldownSeconds` and run the next step; after the last
-step start the ladder again (a new attempt) — at most `maxAttempts` climbs
+run step 0; when a step failed or timed out, run the next step at once; when
+it succeeded but the node is still unhealthy after the step's verification
+window (`verifySeconds`, by default `cooldownSeconds` capped at
+`DEFAULT_VERIFY_SECONDS`), run the next step; after the last step wait
+`cooldownSeconds` and start the ladder again (a new attempt) — at most `maxAttempts` climbs
 without a recovery in between, then give up (a human must look: this is what
 stops Cluster API's endless replace loop, #7353). A node counts as recovered
 only after it has stayed healthy for `healthyDelay` seconds (medik8s), and
@@ -29,6 +31,8 @@ GIVE_UP: Final = "GiveUp"
 HEALTHY: Final = "Healthy"
 
 ACTIVE_PHASES: Final = (c.JOB_PHASE_PENDING, c.JOB_PHASE_APPROVED, c.JOB_PHASE_RUNNING)
+#: A step's verification window when its action sets no `verifySeconds` (and the cooldown is longer).
+DEFAULT_VERIFY_SECONDS: Final = 30.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,14 @@ class PlanInput:
     denied_retry_seconds: float = 60.0
 
 
+def verify_window(rule: RuleSpec, step: int) -> float:
+    """How long the node may stay unhealthy after step `step` succeeded before the ladder escalates."""
+    action = rule.actions[step] if 0 <= step < len(rule.actions) else None
+    if action is not None and action.verify_seconds is not None:
+        return action.verify_seconds
+    return min(rule.cooldown_seconds, DEFAULT_VERIFY_SECONDS)
+
+
 def _order(j: JobView) -> tuple[int, int, float, str]:
     return (j.attempt, j.step, j.created, j.name)
 
@@ -120,12 +132,17 @@ def plan(inp: PlanInput) -> Decision:
         retry = sum(1 for j in inp.jobs if j.attempt == last.attempt and j.step == last.step)
         return Decision(CREATE, "RetryAfterDenial", attempt=last.attempt, step=last.step, retry=retry)
 
-    # Succeeded, Failed or TimedOut, and the node is still unhealthy: climb after the cooldown.
+    # Succeeded, Failed or TimedOut, and the node is still unhealthy: the next step, once a success had its
+    # verification window to take effect.
+    if last.step + 1 < len(rule.actions):
+        window = verify_window(rule, last.step) if last.phase == c.JOB_PHASE_SUCCEEDED else 0.0
+        left = last.finished_at + window - now
+        if left > 0:
+            return Decision(WAIT, "Verifying", requeue_after=left)
+        return Decision(CREATE, "Escalate", attempt=last.attempt, step=last.step + 1)
     left = last.finished_at + rule.cooldown_seconds - now
     if left > 0:
         return Decision(WAIT, "Cooldown", requeue_after=left)
-    if last.step + 1 < len(rule.actions):
-        return Decision(CREATE, "Escalate", attempt=last.attempt, step=last.step + 1)
     last_recovery = max((j.attempt for j in inp.jobs if j.recovered), default=0)
     climbs = len({j.attempt for j in inp.jobs if j.attempt > last_recovery})
     if climbs >= rule.max_attempts:

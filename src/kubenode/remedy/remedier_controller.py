@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubenode.api import constants as c
-from kubenode.apiserver.selectors import label_selector_from_dict
+from kubenode.apimachinery.selectors import label_selector_from_dict
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.runtime.conditions import now_rfc3339, set_condition

@@ -8,23 +8,13 @@ lastTransitionTime, so an operator restart does not reset the clock.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubenode.apimachinery.timefmt import parse_time
+
 Obj = dict[str, Any]
-
-
-def parse_time(value: str | None) -> float | None:
-    """metav1.Time → epoch seconds (None when absent or unparsable)."""
-    if not value:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -43,6 +33,8 @@ class ActionSpec:
     type: str
     timeout_seconds: float
     raw: Obj
+    #: After a success: how long the node may stay unhealthy before the ladder escalates (None: default).
+    verify_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +69,8 @@ def parse_rules(remedier: Obj) -> list[RuleSpec]:
     for r in (remedier.get("spec") or {}).get("rules") or []:
         conds = tuple(ConditionSpec(str(x["type"]), str(x["status"]), float(x.get("forSeconds", 300)))
                       for x in r.get("conditions") or [])
-        actions = tuple(ActionSpec(str(a["type"]), float(a.get("timeoutSeconds", 300)), dict(a))
+        actions = tuple(ActionSpec(str(a["type"]), float(a.get("timeoutSeconds", 300)), dict(a),
+                                   None if a.get("verifySeconds") is None else float(a["verifySeconds"]))
                         for a in r.get("actions") or [])
         delay = r.get("healthyDelaySeconds")
         out.append(RuleSpec(str(r["name"]), conds, actions, float(r.get("cooldownSeconds", 300)),

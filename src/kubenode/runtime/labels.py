@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubenode.apiserver.selectors import parse_label_selector
+from kubenode.apimachinery.selectors import parse_label_selector
 
 LabelSelector = str | Mapping[str, str]
 Matcher = Callable[[Mapping[str, str]], bool]
