@@ -4,11 +4,14 @@ Prints: create and patch throughput with N concurrent clients, p50/p99 write
 latency, time to LIST 10,000 objects (JSON and Table), and watch events per
 second delivered to 100 watchers.
 
-    python bench/apiserver.py [--clients 50] [--writes 5000] [--objects 10000] [--watchers 100] [--identity rbac]
+    python bench/apiserver.py [--clients 50] [--writes 5000] [--objects 10000] [--watchers 100]
+                              [--identity admin|rbac|certificate]
 
 `--identity rbac` runs every request as a ServiceAccount that RBAC allows (a
 ClusterRole bound to it, as the agents' and operators' roles are) instead of the
-admin kubeconfig (`system:masters`, which skips authorization).
+admin kubeconfig (`system:masters`, which skips authorization). With
+`--identity certificate` the clients authenticate as the admin with a TLS client
+certificate signed by the server's CA (as agents do) instead of a bearer token.
 
 Uses only the project and aiohttp; the server runs in its own process with a
 temporary data directory, so client and server compete for the same cores,
@@ -39,11 +42,14 @@ CM = "/api/v1/namespaces/default/configmaps"
 
 
 class Bench:
-    def __init__(self, base: str, token: str, ca: Path) -> None:
+    def __init__(self, base: str, token: str, ca: Path, cert: tuple[Path, Path] | None = None) -> None:
         self.base = base
-        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
-                        "Content-Type": "application/json"}
+        self.headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if cert is None:
+            self.headers["Authorization"] = f"Bearer {token}"
         self.ssl = client_ssl_context(ca)
+        if cert is not None:
+            self.ssl.load_cert_chain(str(cert[0]), str(cert[1]))
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl))
 
     async def close(self) -> None:
@@ -56,6 +62,35 @@ class Bench:
         async with self.session.request(method, self.base + path, data=data, headers=headers,
                                         params=params) as r:
             return r.status, await r.read()
+
+
+def client_certificate(pki: Path) -> tuple[Path, Path]:
+    """A client certificate for an admin identity, signed with the data dir's CA (certificate, key)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                                     x509.NameAttribute(NameOID.COMMON_NAME, "kubenode:bench")]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    crt, k = pki / "bench-client.crt", pki / "bench-client.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    k.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+    return crt, k
 
 
 def pct(values: list[float], p: float) -> float:
@@ -223,8 +258,9 @@ async def main() -> None:
     ap.add_argument("--watch-events", type=int, default=2000)
     ap.add_argument("--rate", type=float, default=1000.0, help="target writes/s of the paced phase")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the paced phase")
-    ap.add_argument("--identity", choices=("admin", "rbac"), default="admin",
-                    help="who sends the requests: the admin, or a ServiceAccount authorized by RBAC")
+    ap.add_argument("--identity", choices=("admin", "rbac", "certificate"), default="admin",
+                    help="who sends the requests: the admin (bearer token), a ServiceAccount authorized by RBAC, "
+                         "or the admin with a CA-signed client certificate")
     ap.add_argument("--wrap", default="", help='prefix for the server command, e.g. "py-spy record -o p.svg --"')
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
@@ -241,7 +277,9 @@ async def main() -> None:
                     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                     raise SystemExit(f"server did not start: {err}")
                 await asyncio.sleep(0.1)
-            b = Bench(f"https://127.0.0.1:{port}", token_file.read_text().strip(), Path(tmp) / "pki" / "ca.crt")
+            cert = client_certificate(Path(tmp) / "pki") if args.identity == "certificate" else None
+            b = Bench(f"https://127.0.0.1:{port}", token_file.read_text().strip(), Path(tmp) / "pki" / "ca.crt",
+                      cert)
             if args.identity == "rbac":
                 admin, b = b, Bench(b.base, await rbac_token(b), Path(tmp) / "pki" / "ca.crt")
                 await admin.close()

@@ -163,10 +163,19 @@ def test_bad_machine_spec_is_rejected_with_field_paths(fleet: Fleet, tmp_path: P
     assert "spec.providerRef.name" in r.stderr
 
 
-def test_killed_agent_turns_node_unknown(fleet: Fleet) -> None:
+def test_silent_agent_turns_node_unknown(fleet: Fleet) -> None:
+    # A hung agent (SIGSTOP): alive, so the local provider's supervision does not restart it (a SIGKILLed one
+    # is restarted with backoff, tests/integration/test_local_supervision.py), but silent: no Lease, no status.
     victim = fleet.running()[-1]
     pid = int((fleet.data / "machines" / victim / "run" / "agent.pid").read_text().split()[0])
-    os.kill(pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        _node_turns_unknown(fleet, victim)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def _node_turns_unknown(fleet: Fleet, victim: str) -> None:
     wait_for(lambda: fleet.node_ready(victim) == "Unknown", GRACE + 20, "the node to turn Unknown")
 
     def machine_says_so() -> bool:

@@ -1,8 +1,9 @@
-"""Shared set-up for component-installer integration tests: a server that authorizes agents, archives, waits."""
+"""Shared set-up for agent integration tests: the shipped RBAC and policy, agent identities, archives, waits."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import tarfile
 import time
@@ -10,7 +11,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from kubenode.agent.identity import new_request
 from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT, LABEL_MACHINE
+from kubenode.apiserver.certificates import sign
 from kubenode.apiserver.security import client_ssl_context
 from kubenode.apiserver.server import RunningServer
 from kubenode.client.client import KubeClient
@@ -29,6 +36,48 @@ def agent_client(server: RunningServer, token: str) -> KubeClient:
                                    token=token, max_retries=1))
 
 
+async def install_node_isolation(admin: KubeClient) -> None:
+    """What `kubenode up` installs as the admin before agents run: CRDs, the node-isolation policy, RBAC."""
+    from kubenode.controlplane.admission_install import install_admission_policies
+    from kubenode.controlplane.rbac_install import install_rbac
+    from kubenode.controlplane.up import install_crds
+    from kubenode.machine.bootstrap import ensure_system_namespace
+
+    await install_crds(admin)
+    await install_admission_policies(admin)
+    await ensure_system_namespace(admin)
+    await install_rbac(admin)
+
+
+def agent_certificate(server: RunningServer, node: str, directory: Path) -> tuple[Path, Path]:
+    """The client certificate the server's signer issues for an approved CSR of `node`'s agent (cert, key).
+
+    Signed directly with the CA (the approval flow itself is tested in test_agent_certificates.py), so
+    that agent tests authenticate exactly as agents do: CN=kubenode:agent:<node>, O=kubenode:agents.
+    """
+    key_pem, csr_pem = new_request(node)
+    ca_cert = x509.load_pem_x509_certificate(server.pki.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(server.pki.ca_key.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    cert = sign(x509.load_pem_x509_csr(csr_pem), ["digital signature", "client auth"], ca_cert, ca_key, 3600,
+                dt.datetime.now(dt.UTC))
+    directory.mkdir(parents=True, exist_ok=True)
+    crt, key = directory / f"{node}.crt", directory / f"{node}.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(key_pem)
+    key.chmod(0o600)
+    return crt, key
+
+
+def agent_cert_client(server: RunningServer, node: str, directory: Path) -> KubeClient:
+    """A client that authenticates as `node`'s agent with its client certificate."""
+    crt, key = agent_certificate(server, node, directory)
+    ssl = client_ssl_context(server.pki.ca_cert)
+    ssl.load_cert_chain(str(crt), str(key))
+    return KubeClient(ClientConfig(server=server.url, ssl_context=ssl, client_cert_file=str(crt),
+                                   client_key_file=str(key), max_retries=1))
+
+
 def demo_archives(directory: Path) -> dict[str, Artifact]:
     """The demo exporter's 1.0.0, 1.1.0 and (unhealthy) 1.2.0."""
     return {v: build_archive(directory, v, ok) for v, ok in (("1.0.0", True), ("1.1.0", True), ("1.2.0", False))}
@@ -42,10 +91,14 @@ def spec_for(artifact: Artifact, url: str | None = None, **overrides: Any) -> Ob
     return t
 
 
-def machine_component(name: str, machine: str, component: str, tmpl: Obj) -> Obj:
-    """A MachineComponent object as the MachineComponentSet controller would create it."""
-    return {"apiVersion": API_VERSION, "kind": "MachineComponent",
-            "metadata": {"name": name, "labels": {LABEL_MACHINE: machine, "kubenode.io/component": component}},
+def machine_component(name: str, machine: str, component: str, tmpl: Obj, owner: Obj | None = None) -> Obj:
+    """A MachineComponent object as the MachineComponentSet controller would create it (controlled by `owner`)."""
+    meta: Obj = {"name": name, "labels": {LABEL_MACHINE: machine, "kubenode.io/component": component}}
+    if owner is not None:
+        meta["ownerReferences"] = [{"apiVersion": API_VERSION, "kind": "MachineComponentSet",
+                                    "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                                    "controller": True, "blockOwnerDeletion": True}]
+    return {"apiVersion": API_VERSION, "kind": "MachineComponent", "metadata": meta,
             "spec": {"machineName": machine, "component": component, **tmpl}}
 
 

@@ -27,7 +27,7 @@ from kubenode.apiserver.server import RunningServer
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
-from kubenode.client.resources import LEASES, NODES, SECRETS
+from kubenode.client.resources import LEASES, NODES, SECRETS, Resource
 from kubenode.controlplane.rbac_install import install_rbac
 from kubenode.controlplane.up import install_crds
 from kubenode.machine.bootstrap import ensure_system_namespace
@@ -37,6 +37,8 @@ from .installer_env import agent_client, demo_archives, eventually, has_finalize
 
 Obj = dict[str, Any]
 MACHINE = "m1"
+MACHINE_COMPONENT_SETS = Resource("kubenode.io", "v1alpha1", "machinecomponentsets", "MachineComponentSet",
+                                  namespaced=False)
 
 
 @pytest.fixture
@@ -60,8 +62,15 @@ async def test_the_agent_role_suffices_for_installing_and_nothing_more(
         clients: tuple[KubeClient, KubeClient], tmp_path: Path) -> None:
     admin, agent = clients
     artifact = demo_archives(tmp_path / "artifacts")["1.0.0"]
-    await admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, "node-exporter", spec_for(artifact)))
-    ext = ComponentAgent(agent, ComponentAgentConfig(machine=MACHINE, root=tmp_path / "root"))
+    # The agent acts only on MachineComponents a MachineComponentSet it can see controls (defence in depth).
+    owner = await admin.create(MACHINE_COMPONENT_SETS, {
+        "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": "node-exporter"},
+        "spec": {"component": "node-exporter", "selector": {"matchLabels": {"none": "none"}},
+                 "template": spec_for(artifact)}})
+    await admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, "node-exporter", spec_for(artifact),
+                                                             owner=owner))
+    ext = ComponentAgent(agent, ComponentAgentConfig(machine=MACHINE, root=tmp_path / "root",
+                                                     trusted_file_dirs=(tmp_path,)))
     stop = asyncio.Event()
     task = asyncio.create_task(ext.run(stop), name="component-agent")
     try:
@@ -90,7 +99,8 @@ async def test_the_agent_role_suffices_for_installing_and_nothing_more(
     # the role's limits: no Secrets, no deleting what the operators own, no Node deletion
     with pytest.raises(errors.Forbidden):
         await agent.get(SECRETS, "anything", SYSTEM_NAMESPACE)
-    await admin.create(MACHINE_COMPONENTS, machine_component("mc2", MACHINE, "node-exporter", spec_for(artifact)))
+    await admin.create(MACHINE_COMPONENTS, machine_component("mc2", MACHINE, "node-exporter", spec_for(artifact),
+                                                             owner=owner))
     with pytest.raises(errors.Forbidden):
         await agent.delete(MACHINE_COMPONENTS, "mc2")
     node = await agent.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": MACHINE}})

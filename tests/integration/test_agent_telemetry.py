@@ -15,17 +15,15 @@ import pytest
 from kubenode.agent.agent import MACHINES, Agent, AgentConfig
 from kubenode.agent.facts import AGENT_VERSION
 from kubenode.agent.telemetry import AgentMetrics, TelemetryServer, build_telemetry
-from kubenode.apiserver.authz import Authorizer
+from kubenode.api.rbac import AGENT, SYSTEM_NAMESPACE
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
-from kubenode.client.resources import Resource
-from kubenode.controlplane.agent_authz import agent_rule
-from kubenode.controlplane.up import install_crds
+from kubenode.client.resources import PODS, Resource
 
 from ..api_examples import manifest
-from .installer_env import agent_client
+from .installer_env import agent_client, install_node_isolation
 
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
@@ -56,17 +54,21 @@ async def _token(admin: KubeClient, name: str) -> str:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    authorizer = Authorizer()
-    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0), authorizer=authorizer)
-    authorizer.add(agent_rule(server.store.get))
+    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0))
     admin = KubeClient(load_config(server.kubeconfig))
     agent: KubeClient | None = None
     stop = asyncio.Event()
     task: asyncio.Task[None] | None = None
     try:
-        await install_crds(admin)
+        # The agent's rights are the shipped RBAC and node-isolation policy (its DaemonSet ServiceAccount).
+        await install_node_isolation(admin)
         await admin.create(MACHINES, manifest("Machine", MACHINE, {"providerRef": {"name": "local"}}))
-        token = await _token(admin, f"machine-{MACHINE}")
+        # The DaemonSet identity: a token bound to the agent's pod on the node (it names the node).
+        pod = await admin.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kubenode-agent"},
+                                        "spec": {"nodeName": MACHINE, "serviceAccountName": AGENT,
+                                                 "containers": [{"name": "agent", "image": "kubenode"}]}},
+                                 SYSTEM_NAMESPACE)
+        token = (await admin.create_token(SYSTEM_NAMESPACE, AGENT, bound_object=pod)).token
         agent = agent_client(server, token)
         metrics = AgentMetrics(machine=MACHINE, node=MACHINE, version=AGENT_VERSION, mode="local")
         telemetry = build_telemetry(agent.config, metrics, node_name=MACHINE, host="127.0.0.1", port=0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,24 +14,29 @@ from kubenode.agent.installer import ComponentAgent, ComponentAgentConfig
 from kubenode.agent.installer.component_agent import MACHINE_COMPONENTS
 from kubenode.agent.installer.layout import ComponentLayout
 from kubenode.agent.telemetry import AgentMetrics, render
-from kubenode.api.constants import ANNOTATION_VERIFY_NOW
-from kubenode.apiserver.authz import Authorizer
+from kubenode.api.constants import ANNOTATION_VERIFY_NOW, API_VERSION
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
-from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import Resource
-from kubenode.controlplane.agent_authz import agent_rule
-from kubenode.controlplane.up import install_crds
 from kubenode.demo.artifacts import Artifact
 
-from .installer_env import agent_client, demo_archives, eventually, machine_component, spec_for
+from .installer_env import (
+    agent_cert_client,
+    demo_archives,
+    eventually,
+    install_node_isolation,
+    machine_component,
+    spec_for,
+)
 
 Obj = dict[str, Any]
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
 MACHINE = "m1"
 COMPONENT = "node-exporter"
+MACHINE_COMPONENT_SETS = Resource("kubenode.io", "v1alpha1", "machinecomponentsets", "MachineComponentSet",
+                                  namespaced=False)
 
 
 @dataclass
@@ -46,19 +50,13 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    authorizer = Authorizer()
-    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0), authorizer=authorizer)
-    authorizer.add(agent_rule(server.store.get))
+    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0))
     admin = KubeClient(load_config(server.kubeconfig))
     agent: KubeClient | None = None
     try:
-        await install_crds(admin)
-        with contextlib.suppress(errors.AlreadyExists):
-            await admin.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                            "metadata": {"name": "kubenode-system"}})
-        await admin.create(SERVICE_ACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
-            "name": f"machine-{MACHINE}", "namespace": "kubenode-system"}}, "kubenode-system")
-        agent = agent_client(server, (await admin.create_token("kubenode-system", f"machine-{MACHINE}")).token)
+        # The agent works under the shipped RBAC and node-isolation policy alone, with its certificate.
+        await install_node_isolation(admin)
+        agent = agent_cert_client(server, MACHINE, tmp_path / "agent-pki")
         yield Env(server, admin, agent, tmp_path / "machines" / MACHINE, demo_archives(tmp_path / "artifacts"))
     finally:
         if agent is not None:
@@ -72,11 +70,17 @@ def _drifted(mc: Obj) -> Obj | None:
 
 
 async def test_tampered_file_is_drift_on_demand_and_counted(env: Env) -> None:
+    # The agent acts only on MachineComponents a MachineComponentSet it can see controls (defence in depth).
+    owner = await env.admin.create(MACHINE_COMPONENT_SETS, {
+        "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": COMPONENT},
+        "spec": {"component": COMPONENT, "selector": {"matchLabels": {"none": "none"}},
+                 "template": spec_for(env.artifacts["1.0.0"])}})
     await env.admin.create(MACHINE_COMPONENTS, machine_component(
-        "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], files=[{"path": "etc/x.conf", "content": "a"}])))
+        "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], files=[{"path": "etc/x.conf", "content": "a"}]),
+        owner=owner))
     metrics = AgentMetrics(machine=MACHINE, node=MACHINE, version="t", mode="local")
     ext = ComponentAgent(env.agent, ComponentAgentConfig(machine=MACHINE, root=env.root, drift_seconds=3600,
-                                                         metrics=metrics))
+                                                         metrics=metrics, trusted_file_dirs=(env.root.parent.parent,)))
     stop = asyncio.Event()
     task = asyncio.create_task(ext.run(stop), name="component-agent")
     try:

@@ -28,23 +28,21 @@ from kubenode.agent.installer import ComponentAgent, ComponentAgentConfig
 from kubenode.agent.installer.component_agent import MACHINE_COMPONENTS
 from kubenode.agent.installer.journal import recover
 from kubenode.agent.installer.layout import ComponentLayout
-from kubenode.api.constants import FINALIZER_MACHINE_COMPONENT
-from kubenode.apiserver.authz import Authorizer
+from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import Resource
-from kubenode.controlplane.agent_authz import agent_rule
-from kubenode.controlplane.up import install_crds
 from kubenode.demo.artifact_server import ArtifactServer
 from kubenode.demo.artifacts import Artifact
 
 from .installer_env import (
-    agent_client,
+    agent_cert_client,
     demo_archives,
     eventually,
     has_finalizer,
+    install_node_isolation,
     machine_component,
     raw_archive,
     spec_for,
@@ -53,6 +51,8 @@ from .installer_env import (
 Obj = dict[str, Any]
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
+MACHINE_COMPONENT_SETS = Resource("kubenode.io", "v1alpha1", "machinecomponentsets", "MachineComponentSet",
+                                  namespaced=False)
 MACHINE = "m1"
 COMPONENT = "node-exporter"
 
@@ -65,6 +65,11 @@ class Env:
     root: Path
     artifacts: dict[str, Artifact]
     tmp: Path
+    #: The MachineComponentSet that controls the test's MachineComponents (the agent acts only on those).
+    owner: Obj
+
+    def machine_component(self, name: str, machine: str, component: str, tmpl: Obj) -> Obj:
+        return machine_component(name, machine, component, tmpl, owner=self.owner)
 
     def layout(self) -> ComponentLayout:
         return ComponentLayout(self.root, COMPONENT)
@@ -80,29 +85,21 @@ class Env:
         return result
 
 
-async def _token_for(admin: KubeClient, machine: str) -> str:
-    with contextlib.suppress(errors.AlreadyExists):
-        await admin.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                        "metadata": {"name": "kubenode-system"}})
-    with contextlib.suppress(errors.AlreadyExists):
-        await admin.create(SERVICE_ACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                              "metadata": {"name": f"machine-{machine}",
-                                                           "namespace": "kubenode-system"}}, "kubenode-system")
-    return (await admin.create_token("kubenode-system", f"machine-{machine}")).token
-
-
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    authorizer = Authorizer()
-    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0), authorizer=authorizer)
-    authorizer.add(agent_rule(server.store.get))
+    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0))
     admin = KubeClient(load_config(server.kubeconfig))
     agent: KubeClient | None = None
     try:
-        await install_crds(admin)
-        agent = agent_client(server, await _token_for(admin, MACHINE))
-        yield Env(server, admin, agent, tmp_path / "machines" / MACHINE, demo_archives(tmp_path / "artifacts"),
-                  tmp_path)
+        # The agent works under the shipped RBAC and node-isolation policy alone, with its certificate.
+        await install_node_isolation(admin)
+        agent = agent_cert_client(server, MACHINE, tmp_path / "agent-pki")
+        artifacts = demo_archives(tmp_path / "artifacts")
+        owner = await admin.create(MACHINE_COMPONENT_SETS, {
+            "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": COMPONENT},
+            "spec": {"component": COMPONENT, "selector": {"matchLabels": {"none": "none"}},
+                     "template": spec_for(artifacts["1.0.0"])}})
+        yield Env(server, admin, agent, tmp_path / "machines" / MACHINE, artifacts, tmp_path, owner)
     finally:
         if agent is not None:
             await agent.close()
@@ -112,6 +109,9 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
 
 @contextlib.asynccontextmanager
 async def running_agent(env: Env, **config: Any) -> AsyncIterator[ComponentAgent]:
+    # The tests' hand-made archives live in the test directory: the agent trusts it for file:// sources
+    # (as `--trust-file-dir` would); a test that passes trusted_file_dirs=None gets the local-mode default.
+    config.setdefault("trusted_file_dirs", (env.tmp,))
     ext = ComponentAgent(env.agent, ComponentAgentConfig(machine=MACHINE, root=env.root, **config))
     stop = asyncio.Event()
     task = asyncio.create_task(ext.run(stop), name="component-agent")
@@ -159,7 +159,7 @@ def nothing_installed(layout: ComponentLayout) -> None:
 
 
 async def test_install_from_file_url_then_remove_on_delete(env: Env) -> None:
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT,
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT,
                                                                  spec_for(env.artifacts["1.0.0"])))
     async with running_agent(env):
         st = await env.status_where("mc1", "1.0.0 running", phase="Running", installedVersion="1.0.0", healthy=True)
@@ -198,7 +198,7 @@ async def test_install_from_http_url(env: Env) -> None:
     await server.start()
     try:
         a = env.artifacts["1.0.0"]
-        await env.admin.create(MACHINE_COMPONENTS, machine_component(
+        await env.admin.create(MACHINE_COMPONENTS, env.machine_component(
             "mc1", MACHINE, COMPONENT, spec_for(a, url=server.url(a.filename))))
         async with running_agent(env):
             await env.status_where("mc1", "1.0.0 running over http", phase="Running", installedVersion="1.0.0",
@@ -210,7 +210,7 @@ async def test_install_from_http_url(env: Env) -> None:
 async def test_checksum_mismatch_installs_nothing(env: Env) -> None:
     tmpl = spec_for(env.artifacts["1.0.0"])
     tmpl["source"]["sha256"] = "0" * 64
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     async with running_agent(env):
         st = await env.status_where("mc1", "Failed", phase="Failed")
         assert "checksum mismatch" in st["message"] and "nothing was installed" in st["message"]
@@ -221,7 +221,7 @@ async def test_checksum_mismatch_installs_nothing(env: Env) -> None:
 
 
 async def test_upgrade_switches_atomically_then_unhealthy_upgrade_rolls_back(env: Env) -> None:
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT,
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT,
                                                                  spec_for(env.artifacts["1.0.0"])))
     async with running_agent(env):
         await env.status_where("mc1", "1.0.0 running", phase="Running", installedVersion="1.0.0", healthy=True)
@@ -275,7 +275,7 @@ async def _phases_of(env: Env, name: str, mc: Obj, seen: list[str]) -> None:
 ])
 async def test_installing_is_reported_only_for_slow_installs(env: Env, report_after: float,
                                                              phases: list[str]) -> None:
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT,
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT,
                                                                  spec_for(env.artifacts["1.0.0"])))
     async with running_agent(env, installing_report_after=report_after):
         await env.status_where("mc1", "1.0.0 running", phase="Running", installedVersion="1.0.0", healthy=True)
@@ -305,7 +305,7 @@ async def _true(x: bool) -> bool:
 async def test_absolute_command_path_rejected_by_the_api(env: Env) -> None:
     tmpl = spec_for(env.artifacts["1.0.0"], run={"command": ["/bin/sh", "-c", "id"]})
     with pytest.raises(errors.Invalid) as exc:
-        await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+        await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     assert "spec.run.command[0]" in str(exc.value)
 
 
@@ -313,7 +313,7 @@ async def test_command_outside_the_artifact_refused(env: Env) -> None:
     # Passes the schema, but the program is a file written from the custom resource, not from the artifact.
     tmpl = spec_for(env.artifacts["1.0.0"], run={"command": ["etc/run.sh"]},
                     files=[{"path": "etc/run.sh", "content": "#!/bin/sh\nid\n", "mode": 493}])
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     async with running_agent(env):
         st = await env.status_where("mc1", "Failed", phase="Failed")
         assert "spec.run.command[0]" in st["message"] and "not a file of the verified artifact" in st["message"]
@@ -326,7 +326,7 @@ async def test_link_escaping_the_artifact_refused(env: Env) -> None:
     path.write_bytes(data)
     tmpl = {"version": "1.0.0", "source": {"url": path.as_uri(), "sha256": hashlib.sha256(data).hexdigest()},
             "run": {"command": ["bin/tool"]}}
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     async with running_agent(env):
         st = await env.status_where("mc1", "Failed", phase="Failed")
         assert "escapes the directory" in st["message"]
@@ -338,7 +338,7 @@ async def test_tar_with_dotdot_member_refused(env: Env) -> None:
     path = env.tmp / "evil.tar.gz"
     path.write_bytes(data)
     tmpl = {"version": "1.0.0", "source": {"url": path.as_uri(), "sha256": hashlib.sha256(data).hexdigest()}}
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
     async with running_agent(env):
         st = await env.status_where("mc1", "Failed", phase="Failed")
         assert "'..' in path" in st["message"]
@@ -350,8 +350,8 @@ async def test_tar_with_dotdot_member_refused(env: Env) -> None:
 
 async def test_agent_may_patch_only_its_own_machine_components(env: Env) -> None:
     a = env.artifacts["1.0.0"]
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mine", MACHINE, COMPONENT, spec_for(a)))
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("theirs", "m2", COMPONENT, spec_for(a)))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mine", MACHINE, COMPONENT, spec_for(a)))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("theirs", "m2", COMPONENT, spec_for(a)))
     body = {"metadata": {"finalizers": [FINALIZER_MACHINE_COMPONENT]}}
     await env.agent.patch(MACHINE_COMPONENTS, "mine", body)
     with pytest.raises(errors.Forbidden):
@@ -362,6 +362,66 @@ async def test_agent_may_patch_only_its_own_machine_components(env: Env) -> None
     mine["spec"]["version"] = "9.9.9"
     with pytest.raises(errors.Forbidden):
         await env.agent.replace(MACHINE_COMPONENTS, mine)
+
+
+async def _ignored_events(env: Env, name: str) -> list[str] | None:
+    events, _ = await env.admin.list(Resource("", "v1", "events", "Event", namespaced=True), "default")
+    msgs = [e["message"] for e in events if e["involvedObject"]["name"] == name and e["reason"] == "NotForThisNode"
+            and e["type"] == "Warning"]
+    return msgs or None
+
+
+@pytest.mark.parametrize(("case", "why"), [
+    ("relabelled", "names machine 'm2' in spec.machineName"),
+    ("no controller", "has no MachineComponentSet as its controller"),
+])
+async def test_agent_ignores_components_that_are_not_its_own(env: Env, case: str, why: str) -> None:
+    """A MachineComponent labelled for this machine but whose spec names another one (what the relabel attack
+    produces on a server that lacks the admission policy), or that no MachineComponentSet controls, runs nothing."""
+    mc = env.machine_component("mc1", "m2", COMPONENT, spec_for(env.artifacts["1.0.0"]))
+    if case == "relabelled":
+        mc["metadata"]["labels"]["kubenode.io/machine"] = MACHINE  # label says m1, spec says m2
+    else:
+        mc = env.machine_component("mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"]))
+        del mc["metadata"]["ownerReferences"]
+    await env.admin.create(MACHINE_COMPONENTS, mc)
+    async with running_agent(env):
+        msgs = await eventually(lambda: _ignored_events(env, "mc1"), 20, "a NotForThisNode Warning Event")
+        assert why in msgs[0]
+        nothing_installed(env.layout())
+        assert not (await env.mc()).get("status")  # not a single write about it
+        assert FINALIZER_MACHINE_COMPONENT not in ((await env.mc())["metadata"].get("finalizers") or [])
+
+
+async def test_file_source_outside_the_trusted_directory_installs_nothing(env: Env) -> None:
+    a = env.artifacts["1.0.0"]
+    elsewhere = env.tmp / "elsewhere"
+    elsewhere.mkdir()
+    copy = elsewhere / a.path.name
+    copy.write_bytes(a.path.read_bytes())
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT,
+                                                                     spec_for(a, copy.as_uri())))
+    async with running_agent(env, trusted_file_dirs=None):  # local mode's default: DATA/artifacts only
+        st = await env.status_where("mc1", "Failed", phase="Failed")
+        assert "file:// sources must be inside a trusted directory" in st["message"], st
+        assert {c["type"]: c["reason"] for c in st["conditions"]}["Installed"] == "DownloadFailed"
+        nothing_installed(env.layout())
+
+
+async def test_a_file_may_not_replace_an_artifact_member_by_another_spelling(env: Env) -> None:
+    a = env.artifacts["1.0.0"]
+    tmpl = spec_for(a, files=[{"path": "bin//node-exporter", "content": "#!/bin/sh\necho pwned\n", "mode": 0o755}])
+    with pytest.raises(errors.Invalid):  # the CRD rule wants the normal form
+        await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
+
+
+async def test_loader_environment_is_refused_at_admission(env: Env) -> None:
+    a = env.artifacts["1.0.0"]
+    tmpl = spec_for(a)
+    tmpl["run"] = dict(tmpl["run"], env=[{"name": "LD_PRELOAD", "value": "/tmp/evil.so"}])
+    with pytest.raises(errors.Invalid) as exc:
+        await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, tmpl))
+    assert [c["field"] for c in exc.value.causes] == ["spec.run.env[0].name"]
 
 
 # --------------------------------------------------------------------------- crash consistency
@@ -405,7 +465,7 @@ async def test_agent_killed_mid_upgrade_is_consistent_after_restart(env: Env, st
         assert layout.is_complete(v)
 
     # Then it converges on the desired version, and no orphan of the killed agent survives.
-    await env.admin.create(MACHINE_COMPONENTS, machine_component("mc1", MACHINE, COMPONENT, spec_for(a2)))
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component("mc1", MACHINE, COMPONENT, spec_for(a2)))
     try:
         async with running_agent(env):
             await env.status_where("mc1", "1.1.0 running after the restart", phase="Running",
@@ -415,3 +475,42 @@ async def test_agent_killed_mid_upgrade_is_consistent_after_restart(env: Env, st
     finally:
         for p in _component_processes(env.root):
             p.kill()
+
+
+# --------------------------------------------------------------------------- disruption Reboot
+
+
+async def test_disruption_reboot_reboots_after_install_and_reports_running_only_after_boot(env: Env) -> None:
+    """Installed -> Installing/Rebooting + Event -> one reboot -> (new boot) health checked -> Running."""
+    (env.root / "run").mkdir(parents=True, exist_ok=True)
+    boot = env.root / "run" / "boot_id"
+    boot.write_text("boot-1\n")
+    gate = asyncio.Event()
+    reboots: list[str] = []
+    agents: list[ComponentAgent] = []
+
+    async def rebooter() -> None:
+        # As a reboot would: the node's processes go, a new boot ID; the test decides when the node comes back.
+        reboots.append(boot.read_text().strip())
+        await gate.wait()
+        await agents[0].handles[COMPONENT].service.stop()
+        boot.write_text("boot-2\n")
+
+    await env.admin.create(MACHINE_COMPONENTS, machine_component(
+        "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], disruption="Reboot")))
+    async with running_agent(env, rebooter=rebooter) as agent:
+        agents.append(agent)
+        st = await env.status_where("mc1", "installed, rebooting", phase="Installing", installedVersion="1.0.0")
+        await eventually(lambda: asyncio.sleep(0, reboots), 30, "the reboot")
+        installed = next(x for x in st["conditions"] if x["type"] == "Installed")
+        assert (installed["status"], installed["reason"]) == ("False", "Rebooting")
+        assert "rebooting the node (disruption Reboot)" in st["message"]
+        # The node is down: however long it takes, the component does not claim Running for the rollout.
+        assert (await env.mc())["status"]["phase"] == "Installing"
+        gate.set()
+        st = await env.status_where("mc1", "Running after the boot", phase="Running", healthy=True)
+        assert "boot ID boot-1 -> boot-2" in st["message"], st["message"]
+        assert reboots == ["boot-1"]  # once: the new boot does not reboot again
+        events = await env.admin.list(Resource("", "v1", "events", "Event", namespaced=True), "default")
+        assert any(e["reason"] == "Rebooting" and e["involvedObject"]["name"] == "mc1" for e in events[0])
+        assert json.loads((env.layout().state_dir / "state.json").read_text())["reboot_from"] == ""

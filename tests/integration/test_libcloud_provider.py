@@ -180,8 +180,10 @@ async def test_ec2_lifecycle_against_moto(moto_ec2: int) -> None:
     cfg = yaml.safe_load(user_data)
     assert cfg["packages"] == ["python3-venv"]
     files = {f["path"]: f for f in cfg["write_files"]}
-    assert files["/etc/kubenode/kubeconfig"]["content"] == KUBECONFIG
-    assert files["/etc/kubenode/kubeconfig"]["permissions"] == "0600"
+    # the user data carries the bootstrap kubeconfig; the agent writes /etc/kubenode/kubeconfig itself
+    assert files["/etc/kubenode/bootstrap-kubeconfig"]["content"] == KUBECONFIG
+    assert files["/etc/kubenode/bootstrap-kubeconfig"]["permissions"] == "0600"
+    assert "/etc/kubenode/kubeconfig" not in files
     assert ["systemctl", "enable", "--now", "kubenode-agent.service"] in cfg["runcmd"]
 
     # Idempotent: again, and from a fresh provider (an operator restart) that only has the tag to go by.

@@ -21,7 +21,7 @@ import pytest
 from kubenode.agent.detectors import DetectorService, DetectorSettings
 from kubenode.agent.executor import ExecutorSettings, RemedyExecutor
 from kubenode.api.defender import ALLOWED, DENIED, PENDING_APPROVAL, Operation, Verdict
-from kubenode.apiserver.server import RunningServer
+from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
@@ -99,6 +99,18 @@ def deadlock(status: str = "True") -> list[Obj]:
 
 
 @pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """The shared fixture's server with a long node grace: these nodes have no kubelet heartbeat, and the
+    lifecycle controller turning their conditions Unknown after 2 s would race the ladders on a loaded machine."""
+    srv = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0, node_grace_seconds=3600.0,
+                                          node_check_interval=0.2, bookmark_interval=0.3))
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+@pytest.fixture
 async def env(server: RunningServer) -> AsyncIterator[Env]:
     client = KubeClient(load_config(server.kubeconfig))
     await install_crds(client)
@@ -147,6 +159,12 @@ async def test_one_job_per_node_escalates_on_timeout(env: Env) -> None:
     assert env.reviewer is not None and "kernel-n1-hung-1-0" in env.reviewer.finished_ids
 
 
+async def _event(env: Env, reason: str, involved: str) -> bool:
+    """Whether an Event with `reason` about `involved` was recorded (Events follow the writes they describe)."""
+    events, _ = await env.client.list(EVENTS, "default")
+    return any(e["reason"] == reason and e["involvedObject"]["name"] == involved for e in events)
+
+
 async def _status(env: Env, name: str, key: str, value: Any) -> Obj | None:
     nr = await env.client.get(NODE_REMEDIERS, name)
     return nr if (nr.get("status") or {}).get(key) == value else None
@@ -183,9 +201,7 @@ async def test_denied_verdict_is_recorded_with_rule_and_reason(env: Env) -> None
     assert (d["decision"], d["policy"], d["rule"], d["reason"]) == ("Denied", "fleet", "reboots", "BudgetExhausted")
     assert "1 per 1m used" in d["message"] and d["decisionTime"]
     assert not (await env.client.get(NODES, "n1")).get("spec", {}).get("unschedulable")
-    events, _ = await env.client.list(EVENTS, "default")
-    assert any(e["reason"] == "DeniedByDefender" and e["involvedObject"]["name"] == "kernel-n1-hung-1-0"
-               for e in events)
+    await eventually(lambda: _event(env, "DeniedByDefender", "kernel-n1-hung-1-0"), what="the DeniedByDefender Event")
     assert env.reviewer is not None
     op = env.reviewer.reviewed[0]
     assert (op.kind, op.action, op.nodes, op.source) == ("Remediation", "Cordon", ("n1",), "NodeRemedier/kernel")
@@ -320,8 +336,7 @@ async def test_detectors_condition_survives_restart_and_clears_on_reboot(env: En
     (root / "run" / "boot_id").write_text(str(uuid.uuid4()))
     async with running(DetectorService(env.client, settings)):
         await eventually(lambda: cond_is("False"), what="cleared after reboot")
-    events, _ = await env.client.list(EVENTS, "default")
-    assert any(e["reason"] == "TaskHung" and e["involvedObject"]["name"] == "m1" for e in events)
+    await eventually(lambda: _event(env, "TaskHung", "m1"), what="the TaskHung Event")
 
 
 async def _agent_job(env: Env, name: str, action: Obj, phase: str = "Approved") -> None:
@@ -378,3 +393,33 @@ async def test_executor_runs_agent_actions(env: Env, tmp_path: Path) -> None:
     async with running(RemedyExecutor(env.client, settings)):
         job = await eventually(lambda: _job_in(env, "reboot", "Succeeded"), what="reboot succeeded")
         assert "boot-1 -> boot-2" in job["status"]["message"]
+
+
+async def test_a_node_change_plans_that_node_not_the_fleet(env: Env) -> None:
+    """Remedy reconciles in proportion to what changed (issue 11): one Node event plans one node."""
+    fleet = 100
+    await env.start()
+    for i in range(fleet):
+        await env.node(f"n{i}", deadlock("False"), labels={"pool": "a"})
+    await env.remedier("kernel", [{"type": "Cordon"}], selector={"matchLabels": {"pool": "a"}})
+    await eventually(lambda: _status(env, "kernel", "matchedNodes", fleet), what="every node matched")
+    assert env.manager is not None
+    registry = env.manager.registry
+
+    def planned(kind: str) -> float:
+        return registry.get_sample_value("kubenode_remedy_nodes_planned_total", {"pass": kind}) or 0.0
+
+    full, incremental = planned("full"), planned("incremental")
+    assert full >= fleet  # the first look is a full pass over the selected nodes
+    # A healthy node's status update (a heartbeat) plans that one node: +1, not +fleet.
+    await env.set_conditions("n3", deadlock("False"))
+    await eventually(lambda: asyncio.sleep(0, planned("incremental") > incremental), what="the incremental pass")
+    assert planned("incremental") == incremental + 1
+    # A node that turns sick is remediated; one relabelled out of the selector leaves the counts.
+    await env.set_conditions("n7", deadlock())
+    await eventually(lambda: env.jobs("n7"), what="a job for n7")
+    await env.client.patch(NODES, "n9", {"metadata": {"labels": {"pool": "b"}}})
+    nr = await eventually(lambda: _status(env, "kernel", "matchedNodes", fleet - 1), what="n9 left the selector")
+    assert nr is not None and nr["status"]["unhealthyNodes"] == 1
+    assert planned("full") == full  # none of it needed a pass over the fleet
+    assert planned("incremental") - incremental < fleet

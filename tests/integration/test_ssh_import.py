@@ -108,12 +108,52 @@ def agent_pid(host_dir: Path) -> int:
     return int((host_dir / "run" / "agent.pid").read_text().split()[0])
 
 
+async def _bootstrap_kubeconfig(server: RunningServer, kube: Kube) -> str:
+    """A bootstrap token (as the Machine controller mints one) in a kubeconfig for the agent."""
+    import base64
+
+    import yaml
+
+    token_id, secret = "imprt1", "0123456789abcdef"
+    data = {"token-id": token_id, "token-secret": secret, "usage-bootstrap-authentication": "true"}
+    r = await kube.post("/api/v1/namespaces/kube-system/secrets", {
+        "metadata": {"name": f"bootstrap-token-{token_id}"}, "type": "bootstrap.kubernetes.io/token",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}})
+    assert r.status == 201, r
+    doc = yaml.safe_load(server.kubeconfig.read_text())
+    doc["users"] = [{"name": "bootstrap", "user": {"token": f"{token_id}.{secret}"}}]
+    doc["contexts"][0]["context"]["user"] = "bootstrap"
+    return str(yaml.safe_dump(doc))
+
+
+async def _approve_agent_csrs(kube: Kube, stop: asyncio.Event) -> None:
+    """Approve the agent's certificate requests, as a human with `kubectl certificate approve` would."""
+    path = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    while not stop.is_set():
+        for csr in (await kube.get(path)).json["items"]:
+            if not (csr.get("status") or {}).get("conditions"):
+                csr["status"] = {"conditions": [{"type": "Approved", "status": "True", "reason": "Test",
+                                                 "message": "approved by the test"}]}
+                await kube.put(f"{path}/{csr['metadata']['name']}/approval", csr)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+
+
 async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, tmp_path: Path,
                                 host_dir: Path) -> None:
+    from kubenode.client.client import KubeClient
+    from kubenode.client.config import load_config
+
+    from .installer_env import install_node_isolation
+
+    async with KubeClient(load_config(server.kubeconfig)) as admin:  # what `kubenode up` installs for agents
+        await install_node_isolation(admin)
     p = provider(tmp_path, host_dir, sshd.client_key)
     m = machine(sshd.port)
     boot = Bootstrap(machine_name="imported-1", machine_uid=m["metadata"]["uid"], node_name="imported-node-1",
-                     kubeconfig=server.kubeconfig.read_text())
+                     kubeconfig=await _bootstrap_kubeconfig(server, kube))
+    stop_approving = asyncio.Event()
+    approver = asyncio.create_task(_approve_agent_csrs(kube, stop_approving))
     try:
         assert (await p.state(m)).state == STATE_MISSING
 
@@ -121,7 +161,7 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         assert status.state == STATE_RUNNING, status.message
         assert status.provider_id == f"ssh://{getpass.getuser()}@127.0.0.1:{sshd.port}"
         assert status.addresses == [{"type": "InternalIP", "address": "127.0.0.1"}]
-        assert (host_dir / "kubeconfig").stat().st_mode & 0o777 == 0o600
+        assert (host_dir / "bootstrap-kubeconfig").stat().st_mode & 0o777 == 0o600
         pid = agent_pid(host_dir)
         proc = psutil.Process(pid)
         assert proc.environ()["PYTHONPATH"] == str(host_dir / "lib" / "kubenode-agent.zip")
@@ -133,6 +173,9 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
 
         await eventually(node_registered, "the agent to register its Node")
         assert "kubenode agent for machine imported-1" in (host_dir / "log" / "agent.log").read_text()
+        # ... with the client certificate it requested with the bootstrap token (key made on the host, 0600)
+        assert (host_dir / "agent-client.pem").stat().st_mode & 0o777 == 0o600
+        assert (host_dir / "kubeconfig").stat().st_mode & 0o777 == 0o600
 
         # Idempotent: nothing changed, so the same process keeps running.
         again = await p.create(m, boot)
@@ -157,7 +200,7 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         assert (await p.create(m, rotated)).state == STATE_RUNNING
         restarted = agent_pid(host_dir)
         assert restarted != before
-        assert "# rotated" in (host_dir / "kubeconfig").read_text()
+        assert "# rotated" in (host_dir / "bootstrap-kubeconfig").read_text()
 
         gone = await p.delete(m)
         assert gone.state == STATE_MISSING
@@ -166,6 +209,8 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         assert (await p.state(m)).state == STATE_MISSING
         assert (await p.delete(m)).state == STATE_MISSING  # idempotent
     finally:
+        stop_approving.set()
+        await approver
         with contextlib.suppress(ProviderError):
             await p.delete(m)
 

@@ -208,6 +208,45 @@ BAD: list[tuple[str, str, int, Mutate, str, str]] = [
      "FieldValueDuplicate"),
     ("circuit state enum", "DefenderPolicy", 0, _set("status.circuit.state", "Broken"), "status.circuit.state",
      "FieldValueNotSupported"),
+    ("kubeconfig secret required", "Cluster", 0, _set("spec.kubeconfigSecretRef", ...), "spec.kubeconfigSecretRef",
+     "FieldValueRequired"),
+    ("kubeconfig secret namespace", "Cluster", 0, _set("spec.kubeconfigSecretRef.namespace", ...),
+     "spec.kubeconfigSecretRef.namespace", "FieldValueRequired"),
+    ("probe interval minimum", "Cluster", 0, _set("spec.probeIntervalSeconds", 0), "spec.probeIntervalSeconds",
+     "FieldValueInvalid"),
+    ("cluster machine phase enum", "Cluster", 0, _set("status.machines.byPhase.0.phase", "Sleeping"),
+     "status.machines.byPhase[0].phase", "FieldValueNotSupported"),
+    ("cluster circuit enum", "Cluster", 0, _set("status.defenderCircuits.0.state", "Broken"),
+     "status.defenderCircuits[0].state", "FieldValueNotSupported"),
+    ("cluster node counts", "Cluster", 0, _set("status.nodes.ready", -1), "status.nodes.ready",
+     "FieldValueInvalid"),
+    ("release stages required", "ComponentRelease", 0, _set("spec.stages", ...), "spec.stages",
+     "FieldValueRequired"),
+    ("release stages not empty", "ComponentRelease", 0, _set("spec.stages", []), "spec.stages",
+     "FieldValueInvalid"),
+    ("stage name is a DNS label", "ComponentRelease", 0, _set("spec.stages.0.name", "Test Stage"),
+     "spec.stages[0].name", "FieldValueInvalid"),
+    ("stage selector required", "ComponentRelease", 0, _set("spec.stages.0.clusterSelector", ...),
+     "spec.stages[0].clusterSelector", "FieldValueRequired"),
+    ("duplicate stage", "ComponentRelease", 0, _set("spec.stages.1.name", "test"), "spec.stages[1]",
+     "FieldValueDuplicate"),
+    ("cluster batch percentage", "ComponentRelease", 0, _set("spec.stages.1.clusterBatches", ["0%"]),
+     "spec.stages[1].clusterBatches[0]", "FieldValueInvalid"),
+    ("cluster batch count", "ComponentRelease", 0, _set("spec.stages.1.clusterBatches", [0]),
+     "spec.stages[1].clusterBatches[0]", "FieldValueInvalid"),
+    ("soak not negative", "ComponentRelease", 0, _set("spec.stages.1.soakSeconds", -1),
+     "spec.stages[1].soakSeconds", "FieldValueInvalid"),
+    ("max failed clusters not negative", "ComponentRelease", 0, _set("spec.stages.1.maxFailedClusters", -1),
+     "spec.stages[1].maxFailedClusters", "FieldValueInvalid"),
+    ("release template checked", "ComponentRelease", 0, _set("spec.template.run.command.0", "/bin/sh"),
+     "spec.template.run.command[0]", "FieldValueInvalid"),
+    ("release machine batches checked", "ComponentRelease", 0,
+     _set("spec.updateStrategy.rollingUpdate.batches", ["0%"]), "spec.updateStrategy.rollingUpdate.batches[0]",
+     "FieldValueInvalid"),
+    ("release phase enum", "ComponentRelease", 0, _set("status.phase", "Done"), "status.phase",
+     "FieldValueNotSupported"),
+    ("cluster step phase enum", "ComponentRelease", 0, _set("status.stages.0.clusters.0.phase", "Done"),
+     "status.stages[0].clusters[0].phase", "FieldValueNotSupported"),
 ]
 
 
@@ -264,6 +303,18 @@ def test_defaults_follow_the_design() -> None:
     assert dp["spec"]["circuitBreaker"] == {"cooldownSeconds": 300}
     assert dp["spec"]["rules"][0]["requireApproval"] is False
 
+    kc, _, _ = _admit("Cluster", manifest("Cluster", "c", {"kubeconfigSecretRef": {"name": "s", "namespace": "n"}}))
+    assert kc["spec"]["probeIntervalSeconds"] == 15
+
+    cr, _, causes = _admit("ComponentRelease", manifest("ComponentRelease", "r", {
+        "component": "x", "selector": {}, "template": {"version": "1", "source": {"package": {"name": "x"}}},
+        "stages": [{"name": "test", "clusterSelector": {}}]}))
+    assert causes == []
+    assert cr["spec"]["paused"] is False
+    assert cr["spec"]["stages"][0] == {"name": "test", "clusterSelector": {}, "clusterBatches": ["100%"],
+                                       "soakSeconds": 0, "requireApproval": False, "maxFailedClusters": 0}
+    assert cr["spec"]["updateStrategy"]["rollingUpdate"]["batches"] == [1, "10%"]
+
 
 def test_unknown_fields_are_pruned_but_free_form_ones_kept() -> None:
     obj = _good("InfraProvider", 1)
@@ -296,7 +347,8 @@ def test_short_names_and_scale() -> None:
     short = {k.kind: api.crd(k.kind)["spec"]["names"]["shortNames"] for k in api.KINDS}
     assert short == {"InfraProvider": ["ip"], "Machine": ["ma"], "MachineSet": ["ms"],
                      "MachineComponentSet": ["mcs"], "MachineComponent": ["mc"], "NodeRemedier": ["nr"],
-                     "RemedyOperationJob": ["roj"], "DefenderPolicy": ["dp"]}
+                     "RemedyOperationJob": ["roj"], "DefenderPolicy": ["dp"], "Cluster": ["kc"],
+                     "ComponentRelease": ["cr"]}
     scaled = {k.kind for k in api.KINDS if "scale" in api.crd(k.kind)["spec"]["versions"][0]["subresources"]}
     assert scaled == {"MachineSet"}
     assert api.crd("MachineSet")["spec"]["versions"][0]["subresources"]["scale"] == {
@@ -359,6 +411,10 @@ def test_enums_come_from_the_constants() -> None:
     mcs = _schema("MachineComponentSet")["properties"]
     assert mcs["status"]["properties"]["phase"]["enum"] == list(c.ROLLOUT_PHASES)
     assert mcs["spec"]["properties"]["template"]["properties"]["disruption"]["enum"] == list(c.DISRUPTIONS)
+    cr = _schema("ComponentRelease")["properties"]
+    assert cr["status"]["properties"]["phase"]["enum"] == list(c.RELEASE_PHASES)
+    stage = cr["status"]["properties"]["stages"]["items"]["properties"]
+    assert stage["phase"]["enum"] == stage["clusters"]["items"]["properties"]["phase"]["enum"] == list(c.STEP_PHASES)
     job = _schema("RemedyOperationJob")["properties"]
     assert job["spec"]["properties"]["action"]["properties"]["type"]["enum"] == list(c.REMEDIATION_ACTIONS)
 

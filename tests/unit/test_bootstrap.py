@@ -27,7 +27,8 @@ def test_agent_command_for_each_install_mode() -> None:
     layout = bs.HostLayout("/opt/kubenode")
     assert bs.agent_argv(bs.PythonInstall("/usr/bin/python3"), layout, BOOT) == [
         "/usr/bin/python3", "-m", "kubenode.cli.main", "agent", "--machine", "m-1",
-        "--kubeconfig", "/opt/kubenode/kubeconfig", "--node-name", "node-1", "--register-node"]
+        "--kubeconfig", "/opt/kubenode/kubeconfig", "--bootstrap-kubeconfig", "/opt/kubenode/bootstrap-kubeconfig",
+        "--node-name", "node-1", "--register-node"]
     assert bs.agent_env(bs.PythonInstall(), layout)["PYTHONPATH"] == "/opt/kubenode/lib/kubenode-agent.zip"
     assert bs.agent_argv(bs.PipInstall(), layout, BOOT)[0] == "/opt/kubenode/venv/bin/python"
     assert "PYTHONPATH" not in bs.agent_env(bs.PipInstall(), layout)
@@ -74,10 +75,13 @@ def test_cloud_init_user_data() -> None:
     doc = yaml.safe_load(text)
     assert doc["packages"] == ["python3-venv"]
     files = {f["path"]: f for f in doc["write_files"]}
-    kubeconfig = files["/etc/kubenode/kubeconfig"]
+    # the user data carries only the bootstrap token; the agent writes its own kubeconfig (certificate)
+    assert "/etc/kubenode/kubeconfig" not in files
+    kubeconfig = files["/etc/kubenode/bootstrap-kubeconfig"]
     assert kubeconfig["content"] == BOOT.kubeconfig and kubeconfig["permissions"] == "0600"
     unit = files["/etc/systemd/system/kubenode-agent.service"]["content"]
     assert '"--kubeconfig" "/etc/kubenode/kubeconfig"' in unit and '"/opt/kubenode/venv/bin/python"' in unit
+    assert '"--bootstrap-kubeconfig" "/etc/kubenode/bootstrap-kubeconfig"' in unit
     assert files["/opt/kubenode/machine-uid"]["content"] == "uid-1\n"
     assert doc["runcmd"] == [
         ["python3", "-m", "venv", "/opt/kubenode/venv"],

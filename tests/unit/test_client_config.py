@@ -89,6 +89,31 @@ def test_client_certificate_data(tmp_path: Path, pki: Any) -> None:
     assert cfg.ssl_context is not None and cfg.authorization() is None
 
 
+def test_client_certificate_files_are_tracked_for_rotation(tmp_path: Path, pki: Any) -> None:
+    # One PEM with certificate and key, relative to the kubeconfig (as the agent writes it).
+    pem = tmp_path / "agent-client.pem"
+    pem.write_bytes(pki.server_cert.read_bytes() + pki.server_key.read_bytes())
+    path = write_kubeconfig(
+        tmp_path / "kc", [{"name": "c", "cluster": {"server": "https://h:1"}}],
+        [{"name": "u", "user": {"client-certificate": "agent-client.pem", "client-key": "agent-client.pem"}}],
+        [{"name": "x", "context": {"cluster": "c", "user": "u"}}], "x")
+    cfg = load_config(path)
+    assert cfg.client_cert_file == str(pem) and cfg.client_key_file == str(pem)
+    assert cfg.ssl_factory is not None and isinstance(cfg.ssl_factory(), ssl.SSLContext)
+    before = cfg.client_cert_version()
+    replacement = tmp_path / "new.pem"
+    replacement.write_bytes(pem.read_bytes())
+    replacement.replace(pem)  # an atomic rotation gives the file a new inode
+    assert before is not None and cfg.client_cert_version() not in (None, before)
+    # certificate data embedded in the kubeconfig cannot rotate: nothing to track
+    inline = write_kubeconfig(
+        tmp_path / "kc2", [{"name": "c", "cluster": {"server": "https://h:1"}}],
+        [{"name": "u", "user": {"client-certificate-data": base64.b64encode(pki.server_cert.read_bytes()).decode(),
+                                "client-key-data": base64.b64encode(pki.server_key.read_bytes()).decode()}}],
+        [{"name": "x", "context": {"cluster": "c", "user": "u"}}], "x")
+    assert load_config(inline).client_cert_version() is None
+
+
 def test_env_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_kubeconfig(tmp_path / "kc", [{"name": "c", "cluster": {"server": "http://env:8080"}}], [],
                             [{"name": "x", "context": {"cluster": "c"}}], "x")

@@ -104,7 +104,8 @@ def test_api_group_list_prefers_ga() -> None:
     assert body["apiVersion"] == "v1"
     by_name = {g["name"]: g for g in body["groups"]}
     assert set(by_name) == {"coordination.k8s.io", "apiextensions.k8s.io", "authorization.k8s.io",
-                            "authentication.k8s.io", "rbac.authorization.k8s.io", "kubenode.io"}  # no core
+                            "authentication.k8s.io", "rbac.authorization.k8s.io", "apps", "policy",
+                            "admissionregistration.k8s.io", "certificates.k8s.io", "kubenode.io"}  # no core
     kubenode = by_name["kubenode.io"]
     assert kubenode["preferredVersion"] == {"groupVersion": "kubenode.io/v1", "version": "v1"}
     assert [v["version"] for v in kubenode["versions"]] == ["v1", "v2beta1", "v1alpha1"]
@@ -197,7 +198,8 @@ def test_aggregated_named_groups() -> None:
     assert body["apiVersion"] == "apidiscovery.k8s.io/v2beta1"
     names = [item["metadata"]["name"] for item in body["items"]]
     assert names == ["coordination.k8s.io", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io",
-                     "rbac.authorization.k8s.io", "kubenode.io"]
+                     "rbac.authorization.k8s.io", "apps", "policy", "admissionregistration.k8s.io",
+                     "certificates.k8s.io", "kubenode.io"]
     kubenode = body["items"][names.index("kubenode.io")]
     assert [v["version"] for v in kubenode["versions"]] == ["v1", "v2beta1", "v1alpha1"]
     ms = _resources_of(body, "kubenode.io", "v1")["machinesets"]

@@ -34,6 +34,14 @@ def request(*headers: tuple[str, str]) -> web.Request:
           ("system:serviceaccounts", "system:serviceaccounts:ns1", "system:authenticated"))),
     (ADMIN, (("Impersonate-User", "x"), ("Impersonate-Group", "system:authenticated")),
      User("x", ("system:authenticated",))),
+    # kubectl --as-uid, and extra (kubeconfig as-user-extra): a DaemonSet agent's node-name, for instance
+    (ADMIN, (("Impersonate-User", "system:serviceaccount:kubenode-system:kubenode-agent"),
+             ("Impersonate-Uid", "u-1"),
+             ("Impersonate-Extra-Authentication.kubernetes.io%2fnode-name", "n1"),
+             ("Impersonate-Extra-scopes", "a"), ("Impersonate-Extra-Scopes", "b")),
+     User("system:serviceaccount:kubenode-system:kubenode-agent",
+          ("system:serviceaccounts", "system:serviceaccounts:kubenode-system", "system:authenticated"), "u-1",
+          (("authentication.kubernetes.io/node-name", ("n1",)), ("scopes", ("a", "b"))))),
 ])
 def test_who_the_request_acts_as(caller: User, headers: tuple[tuple[str, str], ...], expected: User) -> None:
     assert _impersonated(request(*headers), caller) == expected
@@ -43,6 +51,9 @@ def test_who_the_request_acts_as(caller: User, headers: tuple[tuple[str, str], .
     (AGENT, (("Impersonate-User", "kubenode:admin"),), 403, "cannot impersonate"),
     (ADMIN, (("Impersonate-Group", "system:masters"),), 400, "requires impersonating a user"),
     (ADMIN, (("Impersonate-Uid", "1234"),), 400, "requires impersonating a user"),
+    (ADMIN, (("Impersonate-Extra-x", "1"),), 400, "requires impersonating a user"),
+    (AGENT, (("Impersonate-User", "x"), ("Impersonate-Extra-authentication.kubernetes.io%2fnode-name", "n2")),
+     403, "cannot impersonate"),
 ])
 def test_refused_impersonation(caller: User, headers: tuple[tuple[str, str], ...], code: int, text: str) -> None:
     with pytest.raises(StatusError) as info:

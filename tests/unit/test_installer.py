@@ -16,7 +16,7 @@ from kubenode.agent.installer.healthcheck import HealthCheck, HealthTracker, Pro
 from kubenode.agent.installer.journal import Journal, recover
 from kubenode.agent.installer.layout import COMPLETE_MARKER, ComponentLayout, PathEscapeError, resolve_inside
 from kubenode.agent.installer.package import PackageError, install_argv, installed_version_argv
-from kubenode.agent.installer.plan import Action, Desired, LocalState, Observation, compute_status, plan
+from kubenode.agent.installer.plan import Action, Desired, LocalState, Observation, compute_status, plan, reboots
 from kubenode.agent.installer.supervisor import Backoff, ServiceSpec, systemctl_argv, systemd_unit
 from kubenode.agent.installer.transaction import PORT_RANGE, port_for, preferred_port
 from kubenode.api.constants import FINALIZER_MACHINE_COMPONENT
@@ -283,6 +283,40 @@ def test_plan(desired: Desired, current: str | None, state: LocalState, running:
     assert plan(desired, Observation(current, state, running)) == (action, restart)
 
 
+R110 = mc("1.1.0", disruption="Reboot")
+
+
+@pytest.mark.parametrize(
+    ("desired", "current", "state", "boot", "action"),
+    [
+        # installed in this boot: reboot; a new boot runs: check health after boot (also if the service is down)
+        (R110, "1.1.0", applied(R110, reboot_from="boot-1"), "boot-1", Action.REBOOT),
+        (R110, "1.1.0", applied(R110, reboot_from="boot-1"), "boot-2", Action.AFTER_BOOT),
+        (R110, "1.1.0", applied(R110), "boot-2", Action.STEADY),
+        # a new spec while the reboot is pending is installed first (its own reboot follows)
+        (mc("1.2.0", disruption="Reboot"), "1.1.0", applied(R110, reboot_from="boot-1"), "boot-1", Action.INSTALL),
+    ],
+)
+def test_plan_disruption_reboot(desired: Desired, current: str | None, state: LocalState, boot: str,
+                                action: Action) -> None:
+    assert plan(desired, Observation(current, state, True, boot))[0] is action
+
+
+@pytest.mark.parametrize(
+    ("desired", "action", "restart", "expected"),
+    [
+        (R110, Action.INSTALL, True, True),
+        (R110, Action.RECONFIGURE, True, True),
+        (R110, Action.RECONFIGURE, False, False),
+        (R110, Action.START, False, False),
+        (mc(disruption="Drain"), Action.INSTALL, True, False),
+        (V110, Action.INSTALL, True, False),
+    ],
+)
+def test_which_changes_reboot(desired: Desired, action: Action, restart: bool, expected: bool) -> None:
+    assert reboots(desired, action, restart) is expected
+
+
 @pytest.mark.parametrize(
     ("current", "state", "healthy", "phase"),
     [
@@ -292,6 +326,8 @@ def test_plan(desired: Desired, current: str | None, state: LocalState, running:
         ("1.0.0", applied(mc("1.0.0"), failed_hash=V110.spec_hash), True, "Failed"),
         ("1.0.0", applied(mc("1.0.0")), True, "Pending"),
         (None, LocalState(), None, "Pending"),
+        # disruption Reboot: installed, but not Running until a new boot checked it
+        ("1.1.0", applied(V110, reboot_from="boot-1"), True, "Installing"),
     ],
 )
 def test_compute_status_phase(current: str | None, state: LocalState, healthy: bool | None, phase: str) -> None:

@@ -103,7 +103,8 @@ def test_index_lists_every_group_version() -> None:
     index = openapi_v3_index(ALL)
     assert list(index["paths"]) == [
         "api/v1", "apis/coordination.k8s.io/v1", "apis/apiextensions.k8s.io/v1", "apis/authorization.k8s.io/v1",
-        "apis/authentication.k8s.io/v1", "apis/rbac.authorization.k8s.io/v1", "apis/stable.example.com/v1",
+        "apis/authentication.k8s.io/v1", "apis/rbac.authorization.k8s.io/v1", "apis/apps/v1", "apis/policy/v1",
+        "apis/admissionregistration.k8s.io/v1", "apis/certificates.k8s.io/v1", "apis/stable.example.com/v1",
         "apis/kubenode.io/v1alpha1",
     ]
     for key, entry in index["paths"].items():

@@ -62,7 +62,7 @@ def test_namespace_with_timestamp_and_finalizers() -> None:
 @pytest.mark.parametrize("raw", [
     b"{}",
     protobuf.MAGIC + b"\x0a\x05",
-    _envelope("apps/v1", "Deployment", b""),
+    _envelope("apps/v1", "DaemonSet", b""),
 ])
 def test_unsupported_or_malformed(raw: bytes) -> None:
     with pytest.raises(protobuf.ProtobufError):
@@ -92,3 +92,21 @@ def test_rbac_kinds(kind: str, body: bytes, expected: dict[str, object]) -> None
     """`kubectl create clusterrole|role|rolebinding|clusterrolebinding` send rbac/v1 protobuf."""
     assert protobuf.decode(_envelope("rbac.authorization.k8s.io/v1", kind, body)) == {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, **expected}
+
+
+def test_deployment_as_kubectl_create_deployment_sends_it() -> None:
+    """replicas is a pointer (0 stays 0), IntOrString keeps its kind, Quantity maps hold strings."""
+    container = (_field(1, b"web") + _field(2, b"nginx:1.27") + _field(6, b"\x18\x50")
+                 + _field(8, _field(1, _field(1, b"cpu") + _field(2, _field(1, b"500m")))))
+    template = _field(1, _field(11, _field(1, b"app") + _field(2, b"web"))) + _field(2, _field(2, container))
+    rolling = _field(1, b"\x08\x01" + _field(3, b"50%")) + _field(2, b"\x10\x02")
+    spec = (b"\x08\x00" + _field(2, _field(1, _field(1, b"app") + _field(2, b"web"))) + _field(3, template)
+            + _field(4, _field(1, b"RollingUpdate") + _field(2, rolling)))
+    obj = protobuf.decode(_envelope("apps/v1", "Deployment", _field(1, _field(1, b"web")) + _field(2, spec)))
+    assert obj["spec"]["replicas"] == 0
+    assert obj["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    assert obj["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "50%",
+                                                                                  "maxSurge": 2}}
+    assert obj["spec"]["template"]["spec"]["containers"] == [
+        {"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}],
+         "resources": {"limits": {"cpu": "500m"}}}]

@@ -49,6 +49,9 @@ class AgentConfig:
     machine: str
     node_name: str
     root: Path | None = None
+    #: DaemonSet mode (`--host-root`): the host's root filesystem as mounted in the pod. The kubelet owns the
+    #: Node; the agent reports conditions and heartbeats, installs through this root and reboots the host.
+    host_root: Path | None = None
     register_node: bool = False
     lease_seconds: float = 10.0
     lease_duration: int = 40
@@ -64,6 +67,8 @@ class AgentConfig:
     system_log_monitors: tuple[str, ...] = ()
     custom_plugin_monitors: tuple[str, ...] = ()
     system_stats_monitors: tuple[str, ...] = ()
+    #: Directories the installer may read `file://` sources from; None: its default (see installer/inputs.py).
+    trusted_file_dirs: tuple[Path, ...] | None = None
 
 
 class AgentExtension(Protocol):

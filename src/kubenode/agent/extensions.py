@@ -30,7 +30,7 @@ def build_extensions(client: KubeClient, config: AgentConfig) -> list[AgentExten
 
     def telemetry_on(port: int) -> TelemetryServer:
         return build_telemetry(client.config, metrics, node_name=config.node_name, host=config.metrics_host,
-                               port=port, advertise=advertise)
+                               port=port, advertise=advertise, host_root=config.host_root)
 
     if config.metrics_port is not None:
         telemetry = telemetry_on(config.metrics_port)  # asked for: a taken port is an error that says so
@@ -44,12 +44,14 @@ def build_extensions(client: KubeClient, config: AgentConfig) -> list[AgentExten
             log.warning("%s; serving on a free port instead", exc)
             telemetry = telemetry_on(0)
     config.metrics_endpoint = telemetry.url
-    detectors = build_detectors(client, config.node_name, config.root, metrics=metrics,
+    host_files = config.host_root if config.host_root is not None else config.root
+    detectors = build_detectors(client, config.node_name, host_files, metrics=metrics,
                                 system_log_monitors=config.system_log_monitors,
                                 custom_plugin_monitors=config.custom_plugin_monitors,
                                 system_stats_monitors=config.system_stats_monitors)
     installer = build_installer(client, config, metrics=metrics)
     extensions: list[AgentExtension] = [telemetry]
-    extensions += [detectors, build_executor(client, config.machine, config.node_name, config.root,
-                                             detectors.restarters(), installer.restart_component), installer]
+    extensions += [detectors, build_executor(client, config.machine, config.node_name, host_files,
+                                             detectors.restarters(), installer.restart_component,
+                                             host_root=config.host_root), installer]
     return extensions

@@ -30,6 +30,9 @@ KIND_MACHINE_COMPONENT: Final = "MachineComponent"
 KIND_NODE_REMEDIER: Final = "NodeRemedier"
 KIND_REMEDY_OPERATION_JOB: Final = "RemedyOperationJob"
 KIND_DEFENDER_POLICY: Final = "DefenderPolicy"
+#: Management-cluster kinds (many clusters): a member cluster and a staged release across clusters.
+KIND_CLUSTER: Final = "Cluster"
+KIND_COMPONENT_RELEASE: Final = "ComponentRelease"
 
 # --------------------------------------------------------------------------- labels, annotations, finalizers
 
@@ -46,6 +49,16 @@ LABEL_REVISION: Final = "kubenode.io/revision"
 #: On RemedyOperationJobs: the node and the NodeRemedier they act for (list them with a label selector).
 LABEL_NODE: Final = "kubenode.io/node"
 LABEL_REMEDIER: Final = "kubenode.io/remedier"
+
+#: On Clusters: the release stage they belong to (test, pre, prod, ...), matched by `stages[].clusterSelector`.
+LABEL_STAGE: Final = "kubenode.io/stage"
+#: On member clusters' MachineComponentSets: the ComponentRelease that created them.
+LABEL_RELEASE: Final = "kubenode.io/release"
+#: On member clusters' MachineComponentSets: the release revision (template hash) they carry.
+ANNOTATION_RELEASE_REVISION: Final = "kubenode.io/release-revision"
+#: On a ComponentRelease: `kubenode release approve` writes "<revision>/<stage>" (approvals of stages with
+#: requireApproval; tied to the revision, so a new release never inherits an old approval).
+ANNOTATION_APPROVED_STAGE: Final = "kubenode.io/approved-stage"
 
 #: On a Machine: delete this one first when its MachineSet scales down.
 ANNOTATION_DELETE_MACHINE: Final = "kubenode.io/delete-machine"
@@ -72,6 +85,8 @@ CONDITION_STATUSES: Final = (CONDITION_TRUE, CONDITION_FALSE, CONDITION_UNKNOWN)
 INFRA_PROVIDER_TYPE_LOCAL: Final = "local"
 INFRA_PROVIDER_TYPE_SSH: Final = "ssh"
 INFRA_PROVIDER_TYPE_LIBCLOUD: Final = "libcloud"
+INFRA_PROVIDER_TYPE_ALIYUN: Final = "aliyun"
+INFRA_PROVIDER_TYPE_EXISTING: Final = "existing"
 
 INFRA_PROVIDER_CONDITION_READY: Final = "Ready"
 INFRA_PROVIDER_REASON_UNKNOWN_TYPE: Final = "UnknownProviderType"
@@ -233,6 +248,8 @@ COMPONENT_REASON_CHECKSUM_MISMATCH: Final = "ChecksumMismatch"
 COMPONENT_REASON_UNPACK_FAILED: Final = "UnpackFailed"
 COMPONENT_REASON_PACKAGE_FAILED: Final = "PackageInstallFailed"
 COMPONENT_REASON_INSTALLED: Final = "Installed"
+#: disruption Reboot: installed, the node reboots (Installed=False, phase Installing, a Normal Event).
+COMPONENT_REASON_REBOOTING: Final = "Rebooting"
 COMPONENT_REASON_START_FAILED: Final = "StartFailed"
 COMPONENT_REASON_EXITED: Final = "ProcessExited"
 COMPONENT_REASON_HEALTH_CHECK_PASSED: Final = "HealthCheckPassed"
@@ -351,3 +368,55 @@ DEFENDER_REASON_NO_POLICY: Final = "NoDefenderPolicy"
 DEFENDER_REASON_ALREADY_ADMITTED: Final = "AlreadyAdmitted"
 #: Policies exist but no rule of any of them covers the operation.
 DEFENDER_REASON_NOT_COVERED: Final = "NotCovered"
+
+# --------------------------------------------------------------------------- Cluster (management cluster)
+
+CLUSTER_CONDITION_REACHABLE: Final = "Reachable"
+CLUSTER_CONDITION_READY: Final = "Ready"
+CLUSTER_CONDITIONS: Final = (CLUSTER_CONDITION_REACHABLE, CLUSTER_CONDITION_READY)
+
+CLUSTER_REASON_PROBE_SUCCEEDED: Final = "ProbeSucceeded"
+CLUSTER_REASON_PROBE_FAILED: Final = "ProbeFailed"
+CLUSTER_REASON_KUBECONFIG_MISSING: Final = "KubeconfigMissing"
+CLUSTER_REASON_KUBECONFIG_INVALID: Final = "KubeconfigInvalid"
+CLUSTER_REASON_UNREACHABLE: Final = "Unreachable"
+CLUSTER_REASON_NODES_READY: Final = "AllNodesReady"
+CLUSTER_REASON_NODES_NOT_READY: Final = "NodesNotReady"
+CLUSTER_REASON_NO_NODES: Final = "NoNodes"
+
+# --------------------------------------------------------------------------- ComponentRelease
+
+RELEASE_PHASE_PROGRESSING: Final = "Progressing"
+RELEASE_PHASE_PAUSED: Final = "Paused"
+RELEASE_PHASE_COMPLETED: Final = "Completed"
+#: A failure stops the release in its stage: Paused with Degraded=True (as a MachineComponentSet whose
+#: machines failed), so there is no separate Failed phase.
+RELEASE_PHASES: Final = (RELEASE_PHASE_PROGRESSING, RELEASE_PHASE_PAUSED, RELEASE_PHASE_COMPLETED)
+
+#: Phases of a stage and of one cluster in it.
+STEP_PHASE_PENDING: Final = "Pending"
+STEP_PHASE_ROLLING: Final = "Rolling"
+STEP_PHASE_SUCCEEDED: Final = "Succeeded"
+STEP_PHASE_FAILED: Final = "Failed"
+STEP_PHASE_PAUSED: Final = "Paused"
+STEP_PHASES: Final = (STEP_PHASE_PENDING, STEP_PHASE_ROLLING, STEP_PHASE_SUCCEEDED, STEP_PHASE_FAILED,
+                      STEP_PHASE_PAUSED)
+
+RELEASE_CONDITION_PROGRESSING: Final = "Progressing"
+RELEASE_CONDITION_DEGRADED: Final = "Degraded"
+#: False while the management cluster's Defender holds a cluster step (ComponentUpgrade operations).
+RELEASE_CONDITION_RELEASE_ALLOWED: Final = "ReleaseAllowed"
+RELEASE_CONDITIONS: Final = (RELEASE_CONDITION_PROGRESSING, RELEASE_CONDITION_DEGRADED,
+                             RELEASE_CONDITION_RELEASE_ALLOWED)
+
+RELEASE_REASON_ROLLING: Final = "ClustersRolling"
+RELEASE_REASON_SOAKING: Final = "BatchSoaking"
+RELEASE_REASON_WAITING_FOR_APPROVAL: Final = "WaitingForApproval"
+RELEASE_REASON_CLUSTERS_UNREACHABLE: Final = "ClustersUnreachable"
+RELEASE_REASON_PAUSED_BY_USER: Final = "PausedByUser"
+RELEASE_REASON_RELEASE_COMPLETE: Final = "ReleaseComplete"
+RELEASE_REASON_CLUSTERS_FAILED: Final = "ClustersFailed"
+RELEASE_REASON_NO_FAILURES: Final = "NoFailedClusters"
+RELEASE_REASON_NO_CLUSTERS: Final = "NoClustersSelected"
+RELEASE_REASON_DEFENDER_DENIED: Final = "DeniedByDefender"
+RELEASE_REASON_DEFENDER_ALLOWED: Final = "AllowedByDefender"

@@ -1,4 +1,6 @@
-"""The eight KubeNode kinds: names, printer columns and OpenAPI v3 schemas (DESIGN.md, "API contract").
+"""The KubeNode kinds: names, printer columns and OpenAPI v3 schemas (DESIGN.md, "API contract").
+
+Eight kinds per cluster, two more (Cluster, ComponentRelease) on a management cluster.
 
 The schemas are the first line of "fail closed": anything the operators or the
 agent would misread (an unknown action, a checksum-less download, a command
@@ -9,10 +11,12 @@ structural schema cannot say is listed in `crds.SERVER_SIDE_CHECKS`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import constants as c
+from .loader_env import cel_rule as loader_env_rule
 from .schema_parts import (
     ARCHIVE_URL,
     COMPONENT_VERSION,
@@ -144,6 +148,11 @@ def _machine_spec() -> Schema:
     })
     # A machine comes from somewhere: a provider that creates it, or an import of an existing host.
     s["anyOf"] = [{"required": ["providerRef"]}, {"required": ["import"]}]
+    # ...but not both: the operator would silently import and ignore the provider.
+    s["x-kubernetes-validations"] = [{
+        "rule": "!(has(self.providerRef) && has(self.import))",
+        "message": "set either providerRef (provision a machine) or import (adopt an existing host), not both",
+    }]
     return s
 
 
@@ -213,18 +222,30 @@ def _component_template_props() -> dict[str, Schema]:
             "command": _exec_command("Program and arguments; the program is a path inside the unpacked "
                                      "archive."),
             "env": map_list("Environment variables of the process.", obj("One environment variable.", {
-                "name": string("Variable name.", pattern=ENV_NAME, minLength=1, maxLength=256),
+                "name": string("Variable name. Names that change how programs load (LD_*, BASH_ENV, "
+                               "PYTHONPATH, NODE_OPTIONS, ...) are refused.", pattern=ENV_NAME, minLength=1,
+                               maxLength=256, x_kubernetes_validations=[{
+                                   "rule": loader_env_rule(), "reason": "FieldValueForbidden",
+                                   "message": "this variable changes how programs load or what code they run "
+                                              "first, so a component may not set it"}]),
                 "value": string("Variable value.", default="", maxLength=32768),
             }, required=["name"])),
         }, required=["command"]),
         "healthCheck": _health_check(),
         "files": map_list("Files written into the component directory before it starts.", obj(
             "One file.", {
-                "path": string("Path relative to the component directory (no leading '/', no '..').",
-                               pattern=RELATIVE_PATH, minLength=1, maxLength=1024),
+                "path": string("Path relative to the component directory, in normal form (no leading '/', "
+                               "no '.', '..' or empty segments).", pattern=RELATIVE_PATH, minLength=1,
+                               maxLength=1024, x_kubernetes_validations=[{
+                                   "rule": "!self.split('/').exists(seg, seg == '.' || seg == '')",
+                                   "message": "must be a normalised path: write 'bin/run', not './bin/run' or "
+                                              "'bin/./run'"}]),
                 "content": string("File content (UTF-8 text).", maxLength=1048576),
-                "mode": int32("Permission bits (decimal in JSON: 420 = 0644).", minimum=0, maximum=511,
-                              default=420),
+                "mode": int32("Permission bits (decimal in JSON: 420 = 0644); never world-writable, never "
+                              "set-user/group-ID.", minimum=0, maximum=511, default=420,
+                              x_kubernetes_validations=[{
+                                  "rule": "(self / 2) % 2 == 0", "reason": "FieldValueForbidden",
+                                  "message": "files may not be world-writable (mode & 0o002)"}]),
             }, required=["path", "content"]), key="path"),
         "disruption": string("What changing this component does to the node: None, Restart (the "
                              "component), Drain (drain the node around the change) or Reboot.",
@@ -269,7 +290,8 @@ INFRA_PROVIDER = KindSpec(
     description="An InfraProvider says how machines are provisioned (local processes, SSH import, a cloud "
                 "through libcloud, ...).",
     spec=obj("Desired state of the provider.", {
-        "type": string("Provider implementation: local, ssh, libcloud, ...", pattern=DNS_LABEL, minLength=1,
+        "type": string("Provider implementation: local, ssh, libcloud, aliyun, existing (adopt the Nodes "
+                       "spec.parameters.nodeSelector picks), ...", pattern=DNS_LABEL, minLength=1,
                        maxLength=63),
         "parameters": free_object("Provider-type-specific parameters (e.g. libcloud driver, region)."),
         "credentialsSecretRef": secret_ref("Secret holding the provider's credentials."),
@@ -461,11 +483,19 @@ MACHINE_COMPONENT_SET = KindSpec(
 # --------------------------------------------------------------------------- MachineComponent
 
 _MC_SPEC = obj("One component on one machine, copied from its MachineComponentSet's template.", {
-    "machineName": name_field("The Machine the component runs on.", subdomain=True),
+    "machineName": name_field("The Machine the component runs on (immutable).", subdomain=True),
+    "nodeName": name_field("The Node of that Machine (its spec.nodeName, or its name), immutable. The "
+                           "node-isolation policy lets only this node's agent write the component's status.",
+                           subdomain=True),
     "component": name_field("Component name."),
     "revision": string("Template revision (hash) of the owning MachineComponentSet.", maxLength=64),
     **_component_template_props(),
-}, required=["machineName", "component", "version", "source"])
+}, required=["machineName", "component", "version", "source"], x_kubernetes_validations=[
+    {"rule": "self.machineName == oldSelf.machineName", "message": "machineName is immutable"},
+    # Objects created before nodeName existed get it once.
+    {"rule": "!has(oldSelf.nodeName) || has(self.nodeName) && self.nodeName == oldSelf.nodeName",
+     "message": "nodeName is immutable"},
+])
 
 MACHINE_COMPONENT = KindSpec(
     kind=c.KIND_MACHINE_COMPONENT, plural="machinecomponents", singular="machinecomponent", short_name="mc",
@@ -563,7 +593,11 @@ REMEDY_OPERATION_JOB = KindSpec(
         "action": _remediation_action("The action to perform."),
         "reason": string("Why the job exists, e.g. 'KernelDeadlock=True for 312s'.", maxLength=32768),
         "dryRun": boolean("Record the decision, do nothing.", default=False),
-    }, required=["nodeName", "remedier", "rule", "action"]),
+    }, required=["nodeName", "remedier", "rule", "action"], x_kubernetes_validations=[
+        {"rule": "self.nodeName == oldSelf.nodeName", "message": "nodeName is immutable"},
+        {"rule": "has(self.machineName) == has(oldSelf.machineName) && (!has(self.machineName) || "
+                 "self.machineName == oldSelf.machineName)", "message": "machineName is immutable"},
+    ]),
     status=obj("Progress of the step.", {
         "phase": string("Pending, Approved, Denied, Running, Succeeded, Failed or TimedOut.",
                         enum=c.JOB_PHASES),
@@ -688,10 +722,149 @@ DEFENDER_POLICY = KindSpec(
     ),
 )
 
+# --------------------------------------------------------------------------- Cluster (management cluster)
+
+_COUNT = int32("How many.", minimum=0)
+
+CLUSTER = KindSpec(
+    kind=c.KIND_CLUSTER, plural="clusters", singular="cluster", short_name="kc",
+    description="A Cluster is one member cluster of a management cluster: how to reach it (a kubeconfig "
+                "Secret) and what its last probe saw. Label it with kubenode.io/stage (test, pre, prod, ...) "
+                "so ComponentRelease stages can select it.",
+    spec=obj("How to reach the member cluster.", {
+        "kubeconfigSecretRef": secret_ref("Secret whose key `kubeconfig` holds the kubeconfig the management "
+                                          "cluster's operators use to reach the member."),
+        "probeIntervalSeconds": int32("Seconds between probes of the member's API.", minimum=1, default=15),
+    }, required=["kubeconfigSecretRef"]),
+    status=obj("What the last probe of the member saw.", {
+        "observedGeneration": observed_generation(),
+        "reachable": boolean("The last probe reached the member's API server."),
+        "serverVersion": string("The member API server's /version gitVersion.", maxLength=128),
+        "lastProbeTime": timestamp("When the member was last probed."),
+        "nodes": obj("Nodes of the member.", {
+            "total": int32("Nodes that exist.", minimum=0),
+            "ready": int32("Nodes whose Ready condition is True.", minimum=0),
+            "notReady": int32("Nodes whose Ready condition is False or Unknown.", minimum=0),
+        }),
+        "machines": obj("Machines of the member.", {
+            "total": int32("Machines that exist.", minimum=0),
+            "byPhase": map_list("Machines per phase.", obj("One phase.", {
+                "phase": string("Machine phase.", enum=c.MACHINE_PHASES),
+                "count": _COUNT,
+            }, required=["phase"]), key="phase"),
+        }),
+        "components": array("Component versions installed on the member's machines.", obj(
+            "Machines running one version of one component.", {
+                "component": string("Component name.", maxLength=63),
+                "version": string("Installed version (empty while none is installed).", maxLength=128),
+                "count": _COUNT,
+            }, required=["component"]), x_kubernetes_list_type="atomic"),
+        "openRemediations": int32("RemedyOperationJobs that are not finished.", minimum=0),
+        "defenderCircuits": array("Circuit state of each DefenderPolicy of the member.", obj("One policy.", {
+            "policy": string("DefenderPolicy name.", maxLength=253),
+            "state": string("Closed, Open or HalfOpen.", enum=c.CIRCUIT_STATES),
+        }, required=["policy"]), x_kubernetes_list_type="atomic"),
+        "message": string("Human-readable summary of the last probe.", maxLength=32768),
+        "conditions": conditions("Reachable, Ready."),
+    }),
+    printer_columns=(
+        PrinterColumn("Stage", "string", r".metadata.labels.kubenode\.io/stage", "Release stage (label)."),
+        PrinterColumn("Reachable", "boolean", ".status.reachable", "The last probe reached the member."),
+        PrinterColumn("Version", "string", ".status.serverVersion", "Member API server version."),
+        PrinterColumn("Nodes", "integer", ".status.nodes.total", "Nodes of the member."),
+        PrinterColumn("Ready", "integer", ".status.nodes.ready", "Ready nodes of the member."),
+        PrinterColumn("Remediations", "integer", ".status.openRemediations", "Open remediation jobs.",
+                      priority=1),
+        PrinterColumn("Probed", "date", ".status.lastProbeTime", "Time of the last probe.", priority=1),
+        AGE,
+    ),
+)
+
+# --------------------------------------------------------------------------- ComponentRelease
+
+_STAGE = obj("One stage of the release: a group of clusters rolled in batches, finished before the next "
+             "stage starts.", {
+    "name": name_field("Stage name (test, pre, prod, ...)."),
+    "clusterSelector": label_selector("Clusters (by their labels, e.g. kubenode.io/stage) in this stage; a "
+                                      "cluster selected by an earlier stage belongs to that one."),
+    "clusterBatches": array(
+        "Cluster batch sizes in order, integers or percentages of the stage's clusters (rounded UP, minimum "
+        "1); the last size repeats. Default: all clusters of the stage at once.",
+        int_or_string("A batch size: a count (>= 1) or a percentage (1%-100%).", pattern=PERCENT_1_100,
+                      minimum=1),
+        minItems=1, x_kubernetes_list_type="atomic", default=["100%"]),
+    "soakSeconds": int32("Seconds a finished cluster batch must stay healthy before the next batch (or "
+                         "stage) starts.", minimum=0, default=0),
+    "requireApproval": boolean("Wait for `kubenode release approve` before the stage starts.", default=False),
+    "maxFailedClusters": int32("Failed clusters tolerated in this stage; one more stops and pauses the "
+                               "release.", minimum=0, default=0),
+}, required=["name", "clusterSelector"])
+
+_CLUSTER_STEP = obj("One cluster's part in a stage.", {
+    "name": string("Cluster name.", minLength=1, maxLength=253),
+    "phase": string("Pending, Rolling, Succeeded, Failed or Paused.", enum=c.STEP_PHASES),
+    "batch": int32("Batch (1-based) of the stage the cluster is in.", minimum=1),
+    "startedAt": timestamp("When the release was applied to the cluster."),
+    "completedAt": timestamp("When the cluster's rollout was seen Completed and healthy (or failed)."),
+    "previousVersion": string("Component version the cluster ran before the release touched it.",
+                              maxLength=128),
+    "message": string("What the cluster's MachineComponentSet says.", maxLength=32768),
+}, required=["name"])
+
+COMPONENT_RELEASE = KindSpec(
+    kind=c.KIND_COMPONENT_RELEASE, plural="componentreleases", singular="componentrelease", short_name="cr",
+    description="A ComponentRelease rolls one component version through stages of member clusters (test, "
+                "pre-release, production), in batches of clusters with health gates and soak times: a "
+                "MachineComponentSet named after the release is created or updated in each member.",
+    spec=obj("Desired component version across clusters, and how it travels.", {
+        "component": name_field("Component name (the member MachineComponentSets' spec.component)."),
+        "selector": label_selector("Machines (by their labels) inside each cluster that run the component; "
+                                   "{} selects all."),
+        "template": _component_template("The component version and how to install, run and check it; copied "
+                                        "into each member's MachineComponentSet."),
+        "updateStrategy": obj("How a changed template reaches the machines inside each cluster (as a "
+                              "MachineComponentSet's).", {
+            "type": string("RollingUpdate (batches, health gates) or OnDelete.", enum=c.UPDATE_STRATEGIES,
+                           default=c.UPDATE_STRATEGY_ROLLING_UPDATE),
+            "rollingUpdate": copy.deepcopy(_ROLLING_UPDATE),
+        }, default={}),
+        "stages": map_list("Stages in order; a stage starts only when every earlier one succeeded.", _STAGE,
+                           minItems=1),
+        "paused": boolean("Start no new cluster (clusters already rolling finish).", default=False),
+    }, required=["component", "selector", "template", "stages"]),
+    status=obj("Observed state of the release.", {
+        "observedGeneration": observed_generation(),
+        "phase": string("Progressing, Paused (by the user, for approval, or stopped by failed clusters: then "
+                        "Degraded is True) or Completed.", enum=c.RELEASE_PHASES),
+        "revision": string("Revision (hash of template, selector and strategy) being released.", maxLength=64),
+        "version": string("Component version being released.", maxLength=128),
+        "currentStage": string("Name of the stage in progress (empty when none).", maxLength=63),
+        "stages": map_list("Per-stage progress, in spec order.", obj("One stage.", {
+            "name": string("Stage name.", minLength=1, maxLength=63),
+            "phase": string("Pending, Rolling, Succeeded, Failed or Paused.", enum=c.STEP_PHASES),
+            "startedAt": timestamp("When the stage's first cluster was started."),
+            "completedAt": timestamp("When the stage's last batch finished soaking (or it failed)."),
+            "currentBatch": int32("Cluster batch (1-based) in progress; 0 before the first.", minimum=0),
+            "totalBatches": int32("Cluster batches of the stage.", minimum=0),
+            "clusters": map_list("The stage's clusters.", _CLUSTER_STEP),
+        }, required=["name"])),
+        "message": string("Human-readable summary of the release.", maxLength=32768),
+        "conditions": conditions("Progressing, Degraded, ReleaseAllowed."),
+    }),
+    printer_columns=(
+        PrinterColumn("Component", "string", ".spec.component", "Component name."),
+        PrinterColumn("Version", "string", ".spec.template.version", "Desired version."),
+        PrinterColumn("Phase", "string", ".status.phase", "Release phase."),
+        PrinterColumn("Stage", "string", ".status.currentStage", "Stage in progress."),
+        PrinterColumn("Revision", "string", ".status.revision", "Revision being released.", priority=1),
+        AGE,
+    ),
+)
+
 #: All kinds, in the order a cluster needs them (providers before machines, policies last).
 KINDS: tuple[KindSpec, ...] = (
     INFRA_PROVIDER, MACHINE, MACHINE_SET, MACHINE_COMPONENT_SET, MACHINE_COMPONENT, NODE_REMEDIER,
-    REMEDY_OPERATION_JOB, DEFENDER_POLICY,
+    REMEDY_OPERATION_JOB, DEFENDER_POLICY, CLUSTER, COMPONENT_RELEASE,
 )
 _BY_KIND = {k.kind: k for k in KINDS}
 

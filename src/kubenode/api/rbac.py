@@ -12,16 +12,20 @@ controller makes, listed per rule below):
 
 * `kubenode-operator` (ClusterRole): the KubeNode kinds and their status
   (it owns them); Nodes (label/taint sync, cordon, delete after the Machine),
-  Pods read and evicted (drain), Events written, Namespaces read. Secrets,
+  Pods read and evicted (drain), Events written, Namespaces read, agents' CSRs approved. Secrets,
   ServiceAccounts and their tokens only in `kubenode-system` and the
-  leader-election Lease only in `kube-system`, through Roles there — never
+  leader-election Lease and bootstrap-token Secrets only in `kube-system`, through Roles there — never
   cluster-wide. No RBAC, CRD or admission objects: those come from the
   installer (`kubenode up`, `kubectl apply` of the manifests) as an admin.
 * `kubenode-agent` (ClusterRole): reads the node's world (Nodes, Machines,
   MachineComponents, RemedyOperationJobs, Pods), registers and updates Nodes,
   writes the status of Machines, MachineComponents and RemedyOperationJobs
   and MachineComponent finalizers (patch), records Events; its node Lease
-  through a Role in `kube-node-lease`. Never Secrets. Which *one* node's
+  through a Role in `kube-node-lease`; its CertificateSigningRequests. Never Secrets.
+* `kubenode-bootstrapper` (ClusterRole, group `system:bootstrappers`): a
+  Machine's bootstrap token may create and read CertificateSigningRequests,
+  nothing else (kube's `system:node-bootstrapper`); the operator's CSR
+  approver decides whether the request is that Machine's. Which *one* node's
   objects an agent may write is not RBAC's to say (RBAC cannot see object
   contents): the node-isolation ValidatingAdmissionPolicy (api/policies.py)
   restricts each write to the agent's own node, before and after.
@@ -46,6 +50,12 @@ NODE_LEASE_NAMESPACE = "kube-node-lease"
 OPERATOR = "kubenode-operator"
 AGENT = "kubenode-agent"
 AGENTS_GROUP = "kubenode:agents"
+BOOTSTRAPPER = "kubenode-bootstrapper"
+#: kubeadm's group of bootstrap-token identities (system:bootstrap:<id>).
+BOOTSTRAPPERS_GROUP = "system:bootstrappers"
+CERTIFICATES_GROUP = "certificates.k8s.io"
+#: The signer of the agents' client certificates (the only one the operator may approve for).
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
 #: The operators' user name as the API server sees their ServiceAccount token.
 OPERATOR_USER = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{OPERATOR}"
 
@@ -99,6 +109,11 @@ def operator_rules() -> list[Obj]:
         _rule([""], ["pods/eviction"], ["create"]),
         # Events about every object it acts on (EventRecorder aggregates by patching the count).
         _rule([""], ["events"], ["create", "patch"]),
+        # The CSR approver (machine/csr_approver.py): reads agents' CertificateSigningRequests and approves or
+        # denies them through /approval, for the client-certificate signer only (kube asks `approve` on it).
+        _rule([CERTIFICATES_GROUP], ["certificatesigningrequests"], _READ),
+        _rule([CERTIFICATES_GROUP], ["certificatesigningrequests/approval"], ["patch", "update"]),
+        _rule([CERTIFICATES_GROUP], ["signers"], ["approve"], [CLIENT_SIGNER]),
         # kubenode-system must exist before machines' credentials are minted (created by the installer).
         _rule([""], ["namespaces"], ["get"]),
     ]
@@ -113,11 +128,13 @@ def operator_system_rules() -> list[Obj]:
 
 
 def operator_leader_election_rules() -> list[Obj]:
-    """The operators' rules in kube-system: the leader-election Lease `kubenode-operator`."""
+    """The operators' rules in kube-system: the leader-election Lease `kubenode-operator`, bootstrap tokens."""
     return [
         # create cannot be limited by name (the name is in the body); get and update can.
         _rule(["coordination.k8s.io"], ["leases"], ["create"]),
         _rule(["coordination.k8s.io"], ["leases"], ["get", "update"], [OPERATOR]),
+        # Machines' bootstrap tokens (Secrets bootstrap-token-<id>, kubeadm's format; machine/bootstrap.py).
+        _rule([""], ["secrets"], ["get", "create", "delete"]),
     ]
 
 
@@ -125,15 +142,23 @@ def agent_rules() -> list[Obj]:
     """The agents' cluster-wide rules (ClusterRole kubenode-agent); per-node limits come from the VAP."""
     return [
         _rule([""], ["nodes"], [*_READ, "create", "patch", "update"]),
-        _rule([""], ["nodes/status"], ["patch", "update"]),
+        # get: `kubectl patch --subresource=status` reads the subresource first (as the kubelet's role allows).
+        _rule([""], ["nodes/status"], ["get", "patch", "update"]),
         _rule([""], ["pods"], _READ),
         _rule([""], ["events"], ["create", "patch"]),
         _rule([GROUP], ["machines", "machinecomponents", "machinecomponentsets", "remedyoperationjobs"], _READ),
         _rule([GROUP], ["machines/status", "machinecomponents/status", "remedyoperationjobs/status"],
-              ["patch", "update"]),
+              ["get", "patch", "update"]),
         # Its finalizer kubenode.io/machinecomponent (added before the first install, dropped after removal).
         _rule([GROUP], ["machinecomponents"], ["patch"]),
+        # Its client certificate, renewed before expiry (agent/identity.py): kube's selfnodeclient role.
+        *bootstrapper_rules(),
     ]
+
+
+def bootstrapper_rules() -> list[Obj]:
+    """What a bootstrap token may do (ClusterRole kubenode-bootstrapper, kube's system:node-bootstrapper)."""
+    return [_rule([CERTIFICATES_GROUP], ["certificatesigningrequests"], ["create", *_READ])]
 
 
 def agent_lease_rules() -> list[Obj]:
@@ -155,11 +180,14 @@ def rbac_objects() -> list[Obj]:
         _role("Role", OPERATOR, operator_leader_election_rules(), LEADER_ELECTION_NAMESPACE),
         _role("ClusterRole", AGENT, agent_rules()),
         _role("Role", AGENT, agent_lease_rules(), NODE_LEASE_NAMESPACE),
+        _role("ClusterRole", BOOTSTRAPPER, bootstrapper_rules()),
         _binding("ClusterRoleBinding", OPERATOR, "ClusterRole", [_sa(OPERATOR)]),
         _binding("RoleBinding", OPERATOR, "Role", [_sa(OPERATOR)], SYSTEM_NAMESPACE),
         _binding("RoleBinding", OPERATOR, "Role", [_sa(OPERATOR)], LEADER_ELECTION_NAMESPACE),
         _binding("ClusterRoleBinding", AGENT, "ClusterRole", _agent_subjects()),
         _binding("RoleBinding", AGENT, "Role", _agent_subjects(), NODE_LEASE_NAMESPACE),
+        _binding("ClusterRoleBinding", BOOTSTRAPPER, "ClusterRole",
+                 [{"apiGroup": RBAC_GROUP, "kind": "Group", "name": BOOTSTRAPPERS_GROUP}]),
     ]
 
 

@@ -16,11 +16,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
 
-from . import discovery, errors, openapi, rbac, reviews
+from . import builtins_certificates, discovery, errors, openapi, rbac, reviews, service_account_tokens
+from .authn import RequestAuthenticator
 from .authz import MASTERS, Attributes, Authorizer
 from .builtins import BUILTIN_RESOURCES
 from .errors import StatusError
@@ -31,6 +33,7 @@ from .resources import ResourceInfo
 from .rest import ObjectAPI, WriteOptions, WriteResult, apply_scale, scale_of
 from .security import TokenStore, User
 from .selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
+from .signer_authz import signer_check
 from .storage import Change, StorageError, Store
 from .tables import render_table
 from .watch import Expired, WatchHub
@@ -93,11 +96,13 @@ class APIServer:
         self.api = ObjectAPI(store, self.registry)
         self.hub = WatchHub(store.rv, watch_history)
         self.tokens = tokens
+        self.authn = RequestAuthenticator(store, tokens) if tokens is not None else None
         self.authorizer = authorizer or Authorizer()
         # RBAC is the last link of the chain (rules registered before it, e.g. kube's Node authorizer, first).
         self.rbac = rbac.RBACIndex(store)
         self.authorizer.add(self.rbac.rule, listable=True)
         self.api.write_checks.append(rbac.write_check(self.rbac, self.authorizer.allowed))
+        self.api.write_checks.append(signer_check(self.authorizer.allowed))
         self.bookmark_interval = bookmark_interval
         self._doc_cache: dict[Any, tuple[int, Any]] = {}
         self._watchers: set[asyncio.Task[Any]] = set()
@@ -175,14 +180,8 @@ class APIServer:
     def _authenticate(self, request: web.Request) -> User:
         if self.tokens is None:
             return User("kubenode:anonymous-admin", ("system:masters",))
-        user = self.tokens.authenticate(request.headers.get("Authorization"))
-        if user is not None and user.name.startswith("system:serviceaccount:"):
-            # A service account's tokens die with it, and do not pass to a new account of the same name
-            # (e.g. the `default` one the serviceaccounts controller re-creates): kube binds them to the UID.
-            _, _, ns, name = user.name.split(":", 3)
-            sa = self.store.get(f"/serviceaccounts/{ns}/{name}")
-            if sa is None or (user.uid and sa["metadata"].get("uid") != user.uid):
-                user = None
+        assert self.authn is not None
+        user = self.authn.authenticate(request.transport, request.headers.get("Authorization"), time.time())
         if user is None:
             if request.path in PUBLIC_PATHS:
                 return User("system:anonymous", ("system:unauthenticated",))
@@ -492,6 +491,8 @@ class APIServer:
         meta = body.get("metadata") if isinstance(body, dict) else None
         name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
         self._authorize(request, "create", dataclasses.replace(t, name=name))
+        if t.info.group == builtins_certificates.GROUP and t.info.plural == "certificatesigningrequests":
+            builtins_certificates.set_requester(body, request[USER_KEY])
         res = self.api.create(t.info, self._ns(t), body, self._write_options(request))
         return await self._respond(res)
 
@@ -508,18 +509,17 @@ class APIServer:
             raise errors.bad_request("name in URL does not match name in Eviction object")
         options = check_delete_options(body.get("deleteOptions"), "deleteOptions")
         res = self.api.delete(t.info, self._ns(t), t.name, options,
-                              dry_run=bool(request.query.getall("dryRun", [])))
+                              dry_run=bool(request.query.getall("dryRun", [])), user=request[USER_KEY])
         await res.wait()
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
 
     async def _token_request(self, request: web.Request, t: Target, raw: bytes) -> web.Response:
-        """TokenRequest: a bearer token for a ServiceAccount (authentication.k8s.io/v1).
+        """TokenRequest: a bearer token for a ServiceAccount (authentication.k8s.io/v1), as kube ≥ 1.30.
 
-        A token is valid while its ServiceAccount exists (checked on every request) and, when the request
-        sets `spec.expirationSeconds` (`kubectl create token --duration`), until then — at least 10 minutes,
-        as kube requires. Without it the token does not expire by time (the machines' agents hold such
-        tokens and do not rotate them), which the response states with a far expirationTimestamp.
+        The token is bound to the ServiceAccount's UID and, with `spec.boundObjectRef`, to a Pod, Secret or
+        Node (`service_account_tokens.py`); it expires after `spec.expirationSeconds` (default 3600, at least
+        10 minutes, as kube requires).
         """
         body = decode_body(raw, request_media_type(request)) if raw.strip() else {}
         if not isinstance(body, dict) or body.get("kind", "TokenRequest") != "TokenRequest":
@@ -541,25 +541,24 @@ class APIServer:
             raise errors.bad_request("TokenRequest: spec.boundObjectRef must be an object", [errors.field_cause(
                 "FieldValueInvalid", "spec.boundObjectRef", "Invalid value: must be an object")])
         seconds = spec.get("expirationSeconds")
-        if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
-                                    or not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS):
+        if seconds is None:
+            seconds = service_account_tokens.DEFAULT_SECONDS
+        if (not isinstance(seconds, int) or isinstance(seconds, bool)
+                or not MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS):
             raise errors.invalid("TokenRequest", "authentication.k8s.io", t.name, [errors.field_cause(
                 "FieldValueInvalid", "spec.expirationSeconds",
                 f"Invalid value: {seconds!r}: may not specify a duration less than 10 minutes or longer than "
                 f"2^32 seconds")])
         sa = self.api.get(t.info, self._ns(t), t.name)
         ns = self._ns(t)
-        user = User(f"system:serviceaccount:{ns}:{t.name}",
-                    ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"),
-                    uid=str(sa["metadata"].get("uid") or ""))
-        expires_at = time.time() + seconds if seconds is not None else None
-        token = await asyncio.to_thread(self.tokens.issue, user, expires_at)
-        expiry = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)) if expires_at is not None
-                  else "2126-01-01T00:00:00Z")
+        user, bound = service_account_tokens.token_identity(self.store, sa, spec)
+        expires_at = time.time() + seconds
+        token = await asyncio.to_thread(self.tokens.issue, user, expires_at, bound)
+        expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
         return json_response({
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
             "metadata": {"name": t.name, "namespace": ns, "uid": sa["metadata"].get("uid")},
-            "spec": {"audiences": spec.get("audiences") or [], "expirationSeconds": spec.get("expirationSeconds"),
+            "spec": {"audiences": spec.get("audiences") or [], "expirationSeconds": seconds,
                      "boundObjectRef": spec.get("boundObjectRef")},
             "status": {"token": token, "expirationTimestamp": expiry},
         }, 201)
@@ -575,7 +574,7 @@ class APIServer:
             if not isinstance(body, dict):
                 raise errors.bad_request("the body must be an autoscaling/v1 Scale")
             new = apply_scale(t.info, current, body)
-            res = self.api.update(t.info, self._ns(t), t.name, new, opts)
+            res = self.api.update(t.info, self._ns(t), t.name, new, opts, subresource="scale")
             await res.wait()
             return json_response(scale_of(t.info, res.obj))
         if t.subresource == "finalize":
@@ -606,7 +605,7 @@ class APIServer:
             doc = _parse_json(raw)
             patched = json_patch(scale, doc) if base == accepted[0] else merge_patch(scale, doc)
             new = apply_scale(t.info, current, patched)
-            res = self.api.update(t.info, self._ns(t), t.name, new, opts)
+            res = self.api.update(t.info, self._ns(t), t.name, new, opts, subresource="scale")
             await res.wait()
             return json_response(scale_of(t.info, res.obj))
         res = self.api.patch(t.info, self._ns(t), t.name, ctype, raw, opts, subresource=t.subresource)
@@ -630,14 +629,14 @@ class APIServer:
             items, _, _, _ = self.api.list_objects(t.info, t.namespace if t.info.namespaced else None,
                                             label_selector=ls, field_selector=fs)
             results = [self.api.delete(t.info, o["metadata"].get("namespace", ""), o["metadata"]["name"], options,
-                                       dry_run=dry) for o in items]
+                                       dry_run=dry, user=request[USER_KEY]) for o in items]
             for r in results:
                 await r.wait()
             return json_response({"kind": t.info.list_kind, "apiVersion": t.info.api_version,
                                   "metadata": {"resourceVersion": str(self.store.rv)},
                                   "items": [r.obj for r in results if r.obj.get("kind") != "Status"]})
         self._authorize(request, "delete", t)
-        res = self.api.delete(t.info, self._ns(t), t.name, options, dry_run=dry)
+        res = self.api.delete(t.info, self._ns(t), t.name, options, dry_run=dry, user=request[USER_KEY])
         return await self._respond(res)
 
     # ---- WATCH
@@ -802,13 +801,18 @@ def _impersonated(request: web.Request, user: User,
 
     As kube, the caller needs the `impersonate` verb (RBAC, through `allowed`) on every user, group and
     ServiceAccount it names; `system:masters` have it, and without `allowed` only they may impersonate.
-    The impersonated user is `system:authenticated`, and a ServiceAccount named without groups gets its
-    ServiceAccount groups.
+    The impersonated user is `system:authenticated`, a ServiceAccount named without groups gets its
+    ServiceAccount groups, `Impersonate-Uid` sets the UID (`kubectl --as-uid`) and each
+    `Impersonate-Extra-<key>` header adds a value to extra `<key>` (lower-cased, percent-decoded).
     """
     name = request.headers.get("Impersonate-User", "")
     groups = request.headers.getall("Impersonate-Group", [])
-    others = [h for h in request.headers
-              if h.lower() == "impersonate-uid" or h.lower().startswith("impersonate-extra-")]
+    uid = request.headers.get("Impersonate-Uid", "")
+    extra: dict[str, list[str]] = {}
+    for header, value in request.headers.items():
+        if header.lower().startswith(_EXTRA_PREFIX):
+            extra.setdefault(unquote(header[len(_EXTRA_PREFIX):].lower()), []).append(value)
+    others = bool(uid or extra)  # only system:masters (kube asks RBAC about uids and userextras)
     if not name and not groups and not others:
         return user
     if not name:
@@ -832,4 +836,7 @@ def _impersonated(request: web.Request, user: User,
         groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
     if "system:authenticated" not in groups:
         groups = [*groups, "system:authenticated"]
-    return User(name, tuple(groups))
+    return User(name, tuple(groups), uid, tuple(sorted((k, tuple(v)) for k, v in extra.items())))
+
+
+_EXTRA_PREFIX = "impersonate-extra-"

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubenode.apiserver.resources import Obj, PrinterColumn
+from kubenode.apiserver.selectors import label_selector_from_dict
 from kubenode.apiserver.tables import (
     CREATION_TIMESTAMP_DESCRIPTION,
     NAME_DESCRIPTION,
@@ -517,4 +518,179 @@ CRD_COLUMNS: tuple[PrinterColumn, ...] = (
     PrinterColumn(
         name="Created At", type="date", description=CREATION_TIMESTAMP_DESCRIPTION, cell=_created_at,
     ),
+)
+
+
+# --- workloads: deployments, replicasets, daemonsets, poddisruptionbudgets, services -------------
+
+def format_labels(labels: Any) -> str:
+    """labels.FormatLabels: "k=v,k2=v2" sorted by key, "<none>" when empty."""
+    if not isinstance(labels, dict) or not labels:
+        return "<none>"
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def format_label_selector(selector: Any) -> str:
+    """metav1.FormatLabelSelector: the selector's canonical string, "<none>" when it selects everything."""
+    if not isinstance(selector, dict):
+        return "<none>"
+    try:
+        text = str(label_selector_from_dict(selector))
+    except ValueError:
+        return "<error>"
+    return text or "<none>"
+
+
+def _template_containers(obj: Obj) -> list[Obj]:
+    spec = _d(_d(_d(obj, "spec"), "template"), "spec")
+    return [c for c in _l(spec, "containers") if isinstance(c, dict)]
+
+
+def _container_names(obj: Obj, _now: float) -> str:
+    return ",".join(_s(c, "name") for c in _template_containers(obj))
+
+
+def _container_images(obj: Obj, _now: float) -> str:
+    return ",".join(_s(c, "image") for c in _template_containers(obj))
+
+
+def _status_int(field: str) -> Cell:
+    def cell(obj: Obj, _now: float) -> int:
+        return _int(_d(obj, "status").get(field))
+    return cell
+
+
+def _template_columns(selector_doc: str) -> tuple[PrinterColumn, ...]:
+    """CONTAINERS, IMAGES and SELECTOR, the wide columns of every pod-template workload."""
+    return (
+        PrinterColumn(name="Containers", priority=1, description="Names of each container in the template.",
+                      cell=_container_names),
+        PrinterColumn(name="Images", priority=1, description="Images referenced by each container in the template.",
+                      cell=_container_images),
+        PrinterColumn(name="Selector", priority=1, description=selector_doc,
+                      cell=lambda o, _now: format_label_selector(_d(o, "spec").get("selector"))),
+    )
+
+
+def _spec_replicas(obj: Obj) -> int:
+    """spec.replicas, 1 when unset (the stored object is always defaulted)."""
+    value = _d(obj, "spec").get("replicas")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+DEPLOYMENT_COLUMNS: tuple[PrinterColumn, ...] = (
+    PrinterColumn(name="Ready", description="Number of the pod with ready state",
+                  cell=lambda o, _now: f"{_int(_d(o, 'status').get('readyReplicas'))}/{_spec_replicas(o)}"),
+    PrinterColumn(name="Up-to-date", description="Total number of non-terminated pods targeted by this deployment "
+                  "that have the desired template spec.", cell=_status_int("updatedReplicas")),
+    PrinterColumn(name="Available", description="Total number of available pods (ready for at least "
+                  "minReadySeconds) targeted by this deployment.", cell=_status_int("availableReplicas")),
+    _age_column(),
+    *_template_columns("Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the "
+                       "ones affected by this deployment. It must match the pod template's labels."),
+)
+
+REPLICASET_COLUMNS: tuple[PrinterColumn, ...] = (
+    PrinterColumn(name="Desired", type="integer", description="Replicas is the number of desired replicas.",
+                  cell=lambda o, _now: _spec_replicas(o)),
+    PrinterColumn(name="Current", type="integer", description="Replicas is the most recently observed number of "
+                  "replicas.", cell=_status_int("replicas")),
+    PrinterColumn(name="Ready", type="integer", description="readyReplicas is the number of pods targeted by this "
+                  "ReplicaSet with a Ready Condition.", cell=_status_int("readyReplicas")),
+    _age_column(),
+    *_template_columns("Selector is a label query over pods that should match the replica count."),
+)
+
+DAEMONSET_COLUMNS: tuple[PrinterColumn, ...] = (
+    PrinterColumn(name="Desired", type="integer", description="The total number of nodes that should be running "
+                  "the daemon pod (including nodes correctly running the daemon pod).",
+                  cell=_status_int("desiredNumberScheduled")),
+    PrinterColumn(name="Current", type="integer", description="The number of nodes that are running at least 1 "
+                  "daemon pod and are supposed to run the daemon pod.", cell=_status_int("currentNumberScheduled")),
+    PrinterColumn(name="Ready", type="integer", description="numberReady is the number of nodes that should be "
+                  "running the daemon pod and have one or more of the daemon pod running with a Ready Condition.",
+                  cell=_status_int("numberReady")),
+    PrinterColumn(name="Up-to-date", type="integer", description="The total number of nodes that are running "
+                  "updated daemon pod", cell=_status_int("updatedNumberScheduled")),
+    PrinterColumn(name="Available", type="integer", description="The number of nodes that should be running the "
+                  "daemon pod and have one or more of the daemon pod running and available (ready for at least "
+                  "spec.minReadySeconds)", cell=_status_int("numberAvailable")),
+    PrinterColumn(name="Node Selector", description="NodeSelector is a selector which must be true for the pod to "
+                  "fit on a node.",
+                  cell=lambda o, _now: format_labels(_d(_d(_d(o, "spec"), "template"), "spec").get("nodeSelector"))),
+    _age_column(),
+    *_template_columns("A label query over pods that are managed by the daemon set."),
+)
+
+
+def _int_or_percent(value: Any) -> str:
+    """intstr.String() of an optional field: "N/A" when unset."""
+    if value is None:
+        return "N/A"
+    return str(value)
+
+
+PDB_COLUMNS: tuple[PrinterColumn, ...] = (
+    PrinterColumn(name="Min Available", description="The minimum number of pods that must be available.",
+                  cell=lambda o, _now: _int_or_percent(_d(o, "spec").get("minAvailable"))),
+    PrinterColumn(name="Max Unavailable", description="The maximum number of pods that may be unavailable.",
+                  cell=lambda o, _now: _int_or_percent(_d(o, "spec").get("maxUnavailable"))),
+    PrinterColumn(name="Allowed Disruptions", type="integer",
+                  description="Calculated number of pods that may be disrupted at this time.",
+                  cell=_status_int("disruptionsAllowed")),
+    _age_column(),
+)
+
+
+def _load_balancer_ips(obj: Obj, wide: bool) -> str:
+    """loadBalancerStatusStringer: ingress IPs or hostnames; cut to 13 characters + "..." unless wide."""
+    ingress = [i for i in _l(_d(_d(obj, "status"), "loadBalancer"), "ingress") if isinstance(i, dict)]
+    text = ",".join(_s(i, "ip") or _s(i, "hostname") for i in ingress if _s(i, "ip") or _s(i, "hostname"))
+    if not wide and len(text) > 16:
+        return text[:13] + "..."
+    return text
+
+
+def service_external_ip(obj: Obj, _now: float = 0.0, *, wide: bool = True) -> str:
+    """getServiceExternalIP of kubectl's printers, by service type."""
+    spec = _d(obj, "spec")
+    external = [ip for ip in _l(spec, "externalIPs") if isinstance(ip, str)]
+    kind = _s(spec, "type") or "ClusterIP"
+    if kind in ("ClusterIP", "NodePort"):
+        return ",".join(external) if external else "<none>"
+    if kind == "LoadBalancer":
+        lb = _load_balancer_ips(obj, wide)
+        if external:
+            return ",".join([*(lb.split(",") if lb else []), *external])
+        return lb or "<pending>"
+    if kind == "ExternalName":
+        return _s(spec, "externalName")
+    return "<unknown>"
+
+
+def service_ports(obj: Obj, _now: float = 0.0) -> str:
+    """makePortString: "80/TCP", "80:30080/TCP" with a node port; "<none>" without ports."""
+    pieces = []
+    for port in _l(_d(obj, "spec"), "ports"):
+        if not isinstance(port, dict):
+            continue
+        protocol = _s(port, "protocol") or "TCP"
+        node_port = _int(port.get("nodePort"))
+        number = _int(port.get("port"))
+        pieces.append(f"{number}:{node_port}/{protocol}" if node_port > 0 else f"{number}/{protocol}")
+    return ",".join(pieces) or "<none>"
+
+
+SERVICE_COLUMNS: tuple[PrinterColumn, ...] = (
+    PrinterColumn(name="Type", description="type determines how the Service is exposed. Defaults to ClusterIP.",
+                  cell=lambda o, _now: _s(_d(o, "spec"), "type")),
+    PrinterColumn(name="Cluster-IP", description="clusterIP is the IP address of the service and is usually "
+                  "assigned randomly.", cell=lambda o, _now: _s(_d(o, "spec"), "clusterIP") or "<none>"),
+    PrinterColumn(name="External-IP", description="externalIPs is a list of IP addresses for which nodes in the "
+                  "cluster will also accept traffic for this service.", cell=service_external_ip),
+    PrinterColumn(name="Port(s)", description="The list of ports that are exposed by this service.",
+                  cell=service_ports),
+    _age_column(),
+    PrinterColumn(name="Selector", priority=1, description="Route service traffic to pods with label keys and "
+                  "values matching this selector.", cell=lambda o, _now: format_labels(_d(o, "spec").get("selector"))),
 )

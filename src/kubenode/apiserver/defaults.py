@@ -125,11 +125,8 @@ def _default_field_ref(holder: Obj) -> None:
         res["divisor"] = "0"  # a resource.Quantity struct: Go writes its zero value
 
 
-def default_container(container: Obj, *, host_network: bool = False, host_ports: bool = False) -> None:
-    """SetDefaults_Container, _ContainerPort, _Probe, _HTTPGetAction, _ObjectFieldSelector for one container.
-
-    `host_ports` applies SetDefaults_Pod's rule for host-network pods (hostPort = containerPort).
-    """
+def default_container(container: Obj) -> None:
+    """SetDefaults_Container, _ContainerPort, _Probe, _HTTPGetAction, _ObjectFieldSelector for one container."""
     image = container.get("image")
     if _unset(container, "imagePullPolicy"):
         container["imagePullPolicy"] = default_pull_policy(image if isinstance(image, str) else "")
@@ -139,8 +136,6 @@ def default_container(container: Obj, *, host_network: bool = False, host_ports:
         container["resources"] = {}
     for port in _dicts(container.get("ports")):
         _default(port, "protocol", "TCP")
-        if host_network and host_ports and _unset(port, "hostPort") and port.get("containerPort"):
-            port["hostPort"] = port["containerPort"]
     for name in _PROBES:
         probe = _sub(container, name)
         if probe is not None:
@@ -206,12 +201,9 @@ def default_volume(volume: Obj) -> None:
 # --------------------------------------------------------------------------- pods
 
 
-def default_pod(pod: Obj) -> None:
-    """SetDefaults_Pod and SetDefaults_PodSpec, containers and volumes included, plus the v1 conversion of
-    the deprecated `serviceAccount` alias. Idempotent; runs on every write."""
-    spec = _sub(pod, "spec")
-    if spec is None:
-        return
+def default_pod_spec(spec: Obj) -> None:
+    """SetDefaults_PodSpec with its containers and volumes, plus the v1 conversion of the deprecated
+    `serviceAccount` alias: what every PodSpec gets, a Pod's or a workload template's."""
     _default(spec, "dnsPolicy", "ClusterFirst")
     _default(spec, "restartPolicy", "Always")
     if spec.get("securityContext") is None:
@@ -219,15 +211,9 @@ def default_pod(pod: Obj) -> None:
     if spec.get("terminationGracePeriodSeconds") is None:
         spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD
     _default(spec, "schedulerName", DEFAULT_SCHEDULER)
-    if spec.get("enableServiceLinks") is None:
-        spec["enableServiceLinks"] = True
-    host_network = spec.get("hostNetwork") is True
     for field in _CONTAINER_LISTS:
         for container in _dicts(spec.get(field)):
-            default_container(container, host_network=host_network, host_ports=field != "ephemeralContainers")
-    for field in ("containers", "initContainers"):
-        for container in _dicts(spec.get(field)):
-            _requests_from_limits(container)
+            default_container(container)
     for volume in _dicts(spec.get("volumes")):
         default_volume(volume)
     # v1 <-> internal conversion: serviceAccount is an alias; serviceAccountName wins; both are written.
@@ -235,6 +221,30 @@ def default_pod(pod: Obj) -> None:
         spec["serviceAccountName"] = spec["serviceAccount"]
     if isinstance(spec.get("serviceAccountName"), str) and spec["serviceAccountName"]:
         spec["serviceAccount"] = spec["serviceAccountName"]
+
+
+def default_pod(pod: Obj) -> None:
+    """SetDefaults_Pod on top of the PodSpec defaults. Pods only, never templates (kube keeps these out of
+    SetDefaults_PodSpec so they do not materialize in every workload): requests from limits,
+    `enableServiceLinks`, and hostPort = containerPort for host-network pods. Idempotent; runs on every write."""
+    spec = _sub(pod, "spec")
+    if spec is None:
+        return
+    default_pod_spec(spec)
+    if spec.get("enableServiceLinks") is None:
+        spec["enableServiceLinks"] = True
+    host_network = spec.get("hostNetwork") is True
+    for field in ("containers", "initContainers"):
+        for container in _dicts(spec.get(field)):
+            if host_network:
+                _default_host_ports(container)
+            _requests_from_limits(container)
+
+
+def _default_host_ports(container: Obj) -> None:
+    for port in _dicts(container.get("ports")):
+        if _unset(port, "hostPort") and port.get("containerPort"):
+            port["hostPort"] = port["containerPort"]
 
 
 def _requests_from_limits(container: Obj) -> None:
@@ -387,12 +397,123 @@ def default_crd(crd: Obj) -> None:
         _default(service, "port", 443)
 
 
-#: SetDefaults by `group/plural`; kinds without any (configmaps, events, leases, serviceaccounts) are absent.
+def _default_template(workload: Obj) -> None:
+    """A workload's pod template gets the PodSpec defaults (not a Pod's own, see `default_pod`)."""
+    spec = _sub(workload, "spec")
+    template = _sub(spec, "template") if spec is not None else None
+    pod_spec = _sub(template, "spec") if template is not None else None
+    if pod_spec is not None:
+        default_pod_spec(pod_spec)
+
+
+def _default_rolling_update(strategy: Obj, rolling_type: str, max_unavailable: Any, max_surge: Any) -> None:
+    _default(strategy, "type", rolling_type)
+    if strategy.get("type") != rolling_type:
+        return
+    rolling = strategy.get("rollingUpdate")
+    if rolling is None:
+        rolling = strategy["rollingUpdate"] = {}
+    if isinstance(rolling, dict):
+        for key, value in (("maxUnavailable", max_unavailable), ("maxSurge", max_surge)):
+            if rolling.get(key) is None:
+                rolling[key] = value
+
+
+def _workload_spec(workload: Obj) -> Obj | None:
+    spec = workload.get("spec")
+    if spec is None:
+        spec = workload["spec"] = {}
+    return spec if isinstance(spec, dict) else None
+
+
+def default_deployment(deployment: Obj) -> None:
+    """apps/v1 SetDefaults_Deployment: 1 replica, RollingUpdate 25%/25%, 10 revisions, 600 s progress deadline."""
+    spec = _workload_spec(deployment)
+    if spec is None:
+        return
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    strategy = spec.get("strategy")
+    if strategy is None:
+        strategy = spec["strategy"] = {}
+    if isinstance(strategy, dict):
+        _default_rolling_update(strategy, "RollingUpdate", "25%", "25%")
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    if spec.get("progressDeadlineSeconds") is None:
+        spec["progressDeadlineSeconds"] = 600
+    _default_template(deployment)
+
+
+def default_replicaset(replicaset: Obj) -> None:
+    """apps/v1 SetDefaults_ReplicaSet: 1 replica."""
+    spec = _workload_spec(replicaset)
+    if spec is None:
+        return
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    _default_template(replicaset)
+
+
+def default_daemonset(daemonset: Obj) -> None:
+    """apps/v1 SetDefaults_DaemonSet: RollingUpdate with maxUnavailable 1 and maxSurge 0; 10 revisions."""
+    spec = _workload_spec(daemonset)
+    if spec is None:
+        return
+    strategy = spec.get("updateStrategy")
+    if strategy is None:
+        strategy = spec["updateStrategy"] = {}
+    if isinstance(strategy, dict):
+        _default_rolling_update(strategy, "RollingUpdate", 1, 0)
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    _default_template(daemonset)
+
+
+#: v1.DefaultClientIPServiceAffinitySeconds (three hours).
+CLIENT_IP_AFFINITY_SECONDS = 10800
+
+
+def default_service(service: Obj) -> None:
+    """core/v1 SetDefaults_Service: type ClusterIP, sessionAffinity None, ports TCP with targetPort = port,
+    traffic policies Cluster, and node ports allocated for load balancers."""
+    spec = _workload_spec(service)
+    if spec is None:
+        return
+    _default(spec, "sessionAffinity", "None")
+    if spec.get("sessionAffinity") == "None":
+        spec.pop("sessionAffinityConfig", None)
+    elif spec.get("sessionAffinity") == "ClientIP":
+        config = spec.get("sessionAffinityConfig")
+        client_ip = _sub(config, "clientIP") if isinstance(config, dict) else None
+        if client_ip is None or client_ip.get("timeoutSeconds") is None:
+            spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": CLIENT_IP_AFFINITY_SECONDS}}
+    _default(spec, "type", "ClusterIP")
+    for port in _dicts(spec.get("ports")):
+        _default(port, "protocol", "TCP")
+        if port.get("targetPort") in (None, 0, "") and isinstance(port.get("port"), int):
+            port["targetPort"] = port["port"]
+    kind = spec.get("type")
+    externally_accessible = kind in ("LoadBalancer", "NodePort") or (kind == "ClusterIP" and spec.get("externalIPs"))
+    if externally_accessible:
+        _default(spec, "externalTrafficPolicy", "Cluster")
+    if spec.get("internalTrafficPolicy") is None and kind in ("ClusterIP", "NodePort", "LoadBalancer"):
+        spec["internalTrafficPolicy"] = "Cluster"
+    if kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
+        spec["allocateLoadBalancerNodePorts"] = True
+
+
+#: SetDefaults by `group/plural`; kinds without any (configmaps, events, leases, serviceaccounts,
+#: poddisruptionbudgets) are absent.
 DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "/pods": default_pod,
     "/namespaces": default_namespace,
     "/nodes": default_node,
     "/secrets": default_secret,
+    "/services": default_service,
+    "apps/deployments": default_deployment,
+    "apps/replicasets": default_replicaset,
+    "apps/daemonsets": default_daemonset,
     "apiextensions.k8s.io/customresourcedefinitions": default_crd,
 }
 

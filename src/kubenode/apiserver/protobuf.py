@@ -86,16 +86,82 @@ TABLES: dict[str, dict[int, Field]] = {
                     3: ("roleRef", "RoleRef", False)},
     "ClusterRoleBinding": {1: ("metadata", "ObjectMeta", False), 2: ("subjects", "Subject", True),
                            3: ("roleRef", "RoleRef", False)},
+    # apps/v1, policy/v1 and core/v1 Services (`kubectl create deployment|service|pdb`): the fields those
+    # commands send; a PodSpec beyond containers, ports, env, resources and mounts goes through JSON.
+    "IntOrString": {1: ("type", "int", False), 2: ("intVal", "int", False), 3: ("strVal", "string", False)},
+    "LabelSelectorRequirement": {1: ("key", "string", False), 2: ("operator", "string", False),
+                                 3: ("values", "string", True)},
+    "LabelSelector": {1: ("matchLabels", "map:string", False),
+                      2: ("matchExpressions", "LabelSelectorRequirement", True)},
+    "ContainerPort": {1: ("name", "string", False), 2: ("hostPort", "int", False),
+                      3: ("containerPort", "int", False), 4: ("protocol", "string", False),
+                      5: ("hostIP", "string", False)},
+    "EnvVar": {1: ("name", "string", False), 2: ("value", "string", False)},
+    "ResourceRequirements": {1: ("limits", "map:Quantity", False), 2: ("requests", "map:Quantity", False)},
+    "VolumeMount": {1: ("name", "string", False), 2: ("readOnly", "bool", False), 3: ("mountPath", "string", False),
+                    4: ("subPath", "string", False)},
+    "Container": {1: ("name", "string", False), 2: ("image", "string", False), 3: ("command", "string", True),
+                  4: ("args", "string", True), 5: ("workingDir", "string", False),
+                  6: ("ports", "ContainerPort", True), 7: ("env", "EnvVar", True),
+                  8: ("resources", "ResourceRequirements", False), 9: ("volumeMounts", "VolumeMount", True),
+                  13: ("terminationMessagePath", "string", False), 14: ("imagePullPolicy", "string", False),
+                  20: ("terminationMessagePolicy", "string", False)},
+    "PodSpec": {2: ("containers", "Container", True), 3: ("restartPolicy", "string", False),
+                4: ("terminationGracePeriodSeconds", "int", False), 6: ("dnsPolicy", "string", False),
+                7: ("nodeSelector", "map:string", False), 8: ("serviceAccountName", "string", False),
+                9: ("serviceAccount", "string", False), 10: ("nodeName", "string", False),
+                11: ("hostNetwork", "bool", False), 19: ("schedulerName", "string", False),
+                20: ("initContainers", "Container", True), 24: ("priorityClassName", "string", False)},
+    "PodTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False)},
+    "RollingUpdateDeployment": {1: ("maxUnavailable", "IntOrString", False), 2: ("maxSurge", "IntOrString", False)},
+    "DeploymentStrategy": {1: ("type", "string", False), 2: ("rollingUpdate", "RollingUpdateDeployment", False)},
+    "DeploymentSpec": {1: ("replicas", "int", False), 2: ("selector", "LabelSelector", False),
+                       3: ("template", "PodTemplateSpec", False), 4: ("strategy", "DeploymentStrategy", False),
+                       5: ("minReadySeconds", "int", False), 6: ("revisionHistoryLimit", "int", False),
+                       7: ("paused", "bool", False), 9: ("progressDeadlineSeconds", "int", False)},
+    "Deployment": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "DeploymentSpec", False)},
+    "ServicePort": {1: ("name", "string", False), 2: ("protocol", "string", False), 3: ("port", "int", False),
+                    4: ("targetPort", "IntOrString", False), 5: ("nodePort", "int", False),
+                    6: ("appProtocol", "string", False)},
+    "ServiceSpec": {1: ("ports", "ServicePort", True), 2: ("selector", "map:string", False),
+                    3: ("clusterIP", "string", False), 4: ("type", "string", False),
+                    5: ("externalIPs", "string", True), 7: ("sessionAffinity", "string", False),
+                    10: ("externalName", "string", False), 11: ("externalTrafficPolicy", "string", False),
+                    18: ("clusterIPs", "string", True)},
+    "Service": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "ServiceSpec", False)},
+    "PodDisruptionBudgetSpec": {1: ("minAvailable", "IntOrString", False), 2: ("selector", "LabelSelector", False),
+                                3: ("maxUnavailable", "IntOrString", False),
+                                4: ("unhealthyPodEvictionPolicy", "string", False)},
+    "PodDisruptionBudget": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodDisruptionBudgetSpec", False)},
+    # certificates.k8s.io/v1 (`kubectl certificate approve|deny` PUT /approval). spec.extra (6, a map of
+    # ExtraValue messages) is not read: the server sets the requester fields itself and keeps them.
+    "CertificateSigningRequestSpec": {1: ("request", "bytes", False), 2: ("username", "string", False),
+                                      3: ("uid", "string", False), 4: ("groups", "string", True),
+                                      5: ("usages", "string", True), 7: ("signerName", "string", False),
+                                      8: ("expirationSeconds", "int", False)},
+    "CertificateSigningRequestCondition": {1: ("type", "string", False), 6: ("status", "string", False),
+                                           2: ("reason", "string", False), 3: ("message", "string", False),
+                                           4: ("lastUpdateTime", "Time", False),
+                                           5: ("lastTransitionTime", "Time", False)},
+    "CertificateSigningRequestStatus": {1: ("conditions", "CertificateSigningRequestCondition", True),
+                                        2: ("certificate", "bytes", False)},
+    "CertificateSigningRequest": {1: ("metadata", "ObjectMeta", False),
+                                  2: ("spec", "CertificateSigningRequestSpec", False),
+                                  3: ("status", "CertificateSigningRequestStatus", False)},
 }
 
 #: Top-level kinds that may arrive as protobuf, by (apiVersion, kind).
 KINDS = {("v1", k) for k in ("Namespace", "ConfigMap", "Secret", "ServiceAccount")} | {
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
-    ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest")} | {
-    ("rbac.authorization.k8s.io/v1", k) for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")}
+    ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest"),
+    ("certificates.k8s.io/v1", "CertificateSigningRequest")} | {
+    ("rbac.authorization.k8s.io/v1", k) for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")} | {
+    ("apps/v1", "Deployment"), ("v1", "Service"), ("policy/v1", "PodDisruptionBudget")}
 
 # Pointer fields (`*bool`) are only on the wire when set: keep their false values.
-_KEEP_FALSE = {"immutable", "automountServiceAccountToken", "controller", "blockOwnerDeletion"}
+_KEEP_FALSE = {"immutable", "automountServiceAccountToken", "controller", "blockOwnerDeletion", "replicas",
+               "revisionHistoryLimit", "progressDeadlineSeconds", "terminationGracePeriodSeconds", "maxUnavailable",
+               "maxSurge", "minAvailable"}
 
 
 class ProtobufError(ValueError):
@@ -169,8 +235,12 @@ def _decode(buf: bytes, table: str) -> dict[str, Any]:
             key, val = entry.get(1, b""), entry.get(2, b"")
             if not isinstance(key, bytes) or not isinstance(val, bytes):
                 raise ProtobufError(f"{name}: malformed map entry")
-            out.setdefault(name, {})[key.decode()] = (
-                base64.b64encode(val).decode() if kind == "map:bytes" else val.decode())
+            if kind == "map:Quantity":  # resource.Quantity is a message holding its string form
+                quantity = dict(_fields(val)).get(1, b"")
+                text = quantity.decode() if isinstance(quantity, bytes) else ""
+            else:
+                text = base64.b64encode(val).decode() if kind == "map:bytes" else val.decode()
+            out.setdefault(name, {})[key.decode()] = text
             continue
         if kind == "int":
             if not isinstance(raw, int):
@@ -188,6 +258,9 @@ def _decode(buf: bytes, table: str) -> dict[str, Any]:
             value = base64.b64encode(raw).decode()
         elif kind == "Time":
             value = _time(_decode(raw, "Time"))
+        elif kind == "IntOrString":
+            parts = _decode(raw, "IntOrString")
+            value = parts.get("strVal", "") if parts.get("type") == 1 else parts.get("intVal", 0)
         else:
             value = _decode(raw, kind)
         if repeated:

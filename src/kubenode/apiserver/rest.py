@@ -22,7 +22,9 @@ from typing import Any
 import orjson
 
 from . import defaults, errors
+from .admission_policy import INTERNAL_USER, AdmissionRequest, PolicyAdmission
 from .apply import server_side_apply, track_update
+from .crd_validation import rule_causes
 from .errors import Cause, StatusError, field_cause
 from .limits import data_size_causes
 from .metadata import generate_name, validate_metadata_update, validate_object_meta
@@ -31,10 +33,11 @@ from .patch import json_patch, merge_patch, strategic_merge_patch
 from .registry import Registry
 from .resources import ResourceInfo
 from .security import User
-from .selectors import FieldSelector, LabelSelector
+from .selectors import FieldSelector, LabelSelector, label_selector_from_dict
 from .storage import EncodeError, ObjectTooLarge, Store, encode
-from .strategies import PREPARE, VALIDATE
+from .strategies import PREPARE, STATUS_LIKE, VALIDATE, VALIDATE_UPDATE
 from .wire import load_json, load_yaml
+from .workload_strategies import ServiceAllocator
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -72,7 +75,7 @@ class WriteOptions:
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     field_manager: str = ""
     force: bool = False
-    #: Who writes (None: the server's own control loops), for checks that depend on the writer.
+    #: Who writes (checks and admission policies, as request.userInfo); None: the server's own control loops.
     user: User | None = None
 
 
@@ -94,6 +97,8 @@ class ObjectAPI:
         self.snapshots = ListSnapshots()
         #: Run, in order, on every validated create and update (see WriteCheck).
         self.write_checks: list[WriteCheck] = []
+        self.services = ServiceAllocator(store)
+        self.policies = PolicyAdmission(store, registry)
 
     # ------------------------------------------------------------------ reads
     def get(self, info: ResourceInfo, namespace: str, name: str) -> Obj:
@@ -210,7 +215,7 @@ class ObjectAPI:
             m["generation"] = 1
         if info.status_subresource and not info.builtin:
             obj.pop("status", None)  # status is written only through /status
-        warnings = self._admit(info, obj, None, opts)
+        warnings = self._admit(info, obj, None, opts, "CREATE", subresource)
         if opts.field_manager:
             track_update(None, obj, manager=opts.field_manager, api_version=info.api_version, schema=info.schema,
                          hints=info.smp_hints, now=now_rfc3339())
@@ -237,7 +242,8 @@ class ObjectAPI:
 
     def _update(self, info: ResourceInfo, key: str, old: Obj, new: Obj, opts: WriteOptions,
                 subresource: str, *, manager_op: str = "Update") -> WriteResult:
-        if subresource == "status":
+        status_like = STATUS_LIKE.get((_resource_id(info), subresource))
+        if subresource == "status" or status_like is not None:
             status = new.get("status")
             managed = new["metadata"].get("managedFields")
             new = clone(old)
@@ -247,6 +253,8 @@ class ObjectAPI:
                 new["status"] = status
             if managed is not None:
                 new["metadata"]["managedFields"] = managed
+            if status_like is not None:
+                status_like(new, old)
         else:
             if info.status_subresource:
                 if "status" in old:
@@ -284,7 +292,7 @@ class ObjectAPI:
                     "FieldValueForbidden", "metadata.finalizers",
                     f"Forbidden: no new finalizers can be added if the object is being deleted, found new "
                     f"finalizers {sorted(added)}")])
-        warnings = self._admit(info, new, old, opts)
+        warnings = self._admit(info, new, old, opts, "UPDATE", subresource)
         if info.track_generation:
             gen = om.get("generation", 1)
             if _spec_changed(old, new):
@@ -371,13 +379,13 @@ class ObjectAPI:
             if info.namespaced:
                 merged["metadata"]["namespace"] = namespace
             res = self.create(info, namespace, merged, WriteOptions(
-                dry_run=opts.dry_run, field_validation=opts.field_validation))
+                dry_run=opts.dry_run, field_validation=opts.field_validation, user=opts.user))
             return res
         return self._update(info, key, old, merged, opts, subresource, manager_op="Apply")
 
     # ------------------------------------------------------------------ delete
     def delete(self, info: ResourceInfo, namespace: str, name: str, options: Mapping[str, Any],
-               *, dry_run: bool = False) -> WriteResult:
+               *, dry_run: bool = False, user: User | None = None) -> WriteResult:
         """DELETE with propagationPolicy, preconditions and finalizers."""
         key = info.key(namespace if info.namespaced else "", name)
         old = self.store.latest(key)
@@ -401,27 +409,28 @@ class ObjectAPI:
             raise errors.invalid("DeleteOptions", "", "", [field_cause(
                 "FieldValueNotSupported", "propagationPolicy",
                 f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"')])
-        opts = WriteOptions(dry_run=dry_run)
+        opts = WriteOptions(dry_run=dry_run, user=user)
+        warnings = self._admit_policies(info, None, old, opts, "DELETE", "")
         finalizers = list(om.get("finalizers") or [])
         extra = {"Foreground": FOREGROUND, "Orphan": ORPHAN}.get(policy or "")
         if info.plural == "namespaces" and not info.group:
-            return self._delete_namespace(info, key, old, opts)
+            return _warned(self._delete_namespace(info, key, old, opts), warnings)
         if extra and extra not in finalizers:
             finalizers.append(extra)
         if not finalizers:
-            return self._stage_delete(info, key, old, opts)
+            return _warned(self._stage_delete(info, key, old, opts), warnings)
         # Still present (finalizers): 200 with the object, as kube answers; 202 only when the client asked for
         # cascading deletion the old way (orphanDependents=false), a compatibility rule of kube's DELETE handler.
         code = 202 if options.get("orphanDependents") is False else 200
         if om.get("deletionTimestamp") and finalizers == list(om.get("finalizers") or []):
-            return WriteResult(self.as_version(info, old), code)
+            return WriteResult(self.as_version(info, old), code, None, warnings)
         new = clone(old)
         nm = new["metadata"]
         if not nm.get("deletionTimestamp"):
             nm["deletionTimestamp"] = now_rfc3339()
             nm["deletionGracePeriodSeconds"] = 0
         nm["finalizers"] = finalizers
-        return self._stage(info, key, new, code, opts, [])
+        return self._stage(info, key, new, code, opts, warnings)
 
     def _delete_namespace(self, info: ResourceInfo, key: str, old: Obj, opts: WriteOptions) -> WriteResult:
         if old["metadata"].get("deletionTimestamp"):
@@ -500,8 +509,9 @@ class ObjectAPI:
                 f"unable to create new content in namespace {namespace} because it is being terminated",
                 name=namespace, kind="namespaces")
 
-    def _admit(self, info: ResourceInfo, obj: Obj, old: Obj | None, opts: WriteOptions) -> list[str]:
-        """Prune, default and validate `obj` in place; returns warnings (Warn field validation)."""
+    def _admit(self, info: ResourceInfo, obj: Obj, old: Obj | None, opts: WriteOptions, operation: str,
+               subresource: str) -> list[str]:
+        """Prune, default and validate `obj` in place, then ValidatingAdmissionPolicies; returns warnings."""
         warnings: list[str] = []
         rid = _resource_id(info)
         defaults.apply(rid, obj, old)
@@ -531,15 +541,32 @@ class ObjectAPI:
                 warnings.extend(f'unknown field "{f}"' for f in unknown)
             schema.apply_defaults(obj)
             causes.extend(schema.validate(obj))
+            if not causes:
+                causes.extend(rule_causes(schema.schema, obj, old))
         validate = VALIDATE.get(rid)
         if validate is not None:
             causes.extend(validate(obj))
+        validate_update = VALIDATE_UPDATE.get(rid)
+        if validate_update is not None and old is not None:
+            causes.extend(validate_update(obj, old))
         causes.extend(data_size_causes(info.group, info.plural, obj))
+        if not causes and rid == "/services":
+            # Like kube's Service REST storage: cluster IP and node ports are allocated once the object is valid.
+            causes.extend(self.services.allocate(info.key(m.get("namespace", ""), name), obj))
         if causes:
             raise errors.invalid(info.kind, info.group, name, causes)
         for check in self.write_checks:
             check(info, obj, old, opts)
+        warnings.extend(self._admit_policies(info, obj, old, opts, operation, subresource))
         return warnings
+
+    def _admit_policies(self, info: ResourceInfo, obj: Obj | None, old: Obj | None, opts: WriteOptions,
+                        operation: str, subresource: str) -> list[str]:
+        meta = (obj if obj is not None else old or {}).get("metadata") or {}
+        return self.policies.admit(AdmissionRequest(
+            info=info, operation=operation, name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or ""), subresource=subresource, obj=obj, old=old,
+            user=opts.user or INTERNAL_USER, dry_run=opts.dry_run))
 
     def _stage(self, info: ResourceInfo, key: str, obj: Obj, code: int, opts: WriteOptions,
                warnings: list[str]) -> WriteResult:
@@ -555,6 +582,11 @@ class ObjectAPI:
         except EncodeError as exc:
             raise errors.bad_request(f"{info.kind} cannot be stored: {exc}") from None
         return WriteResult(stored, code, durable, warnings)
+
+
+def _warned(res: WriteResult, warnings: list[str]) -> WriteResult:
+    res.warnings.extend(warnings)
+    return res
 
 
 def _drop_empty_collections(meta: Obj) -> None:
@@ -689,6 +721,8 @@ def scale_of(info: ResourceInfo, obj: Obj) -> Obj:
         scale["spec"]["replicas"] = replicas
     if info.scale.label_selector_path:
         sel = get_path(obj, info.scale.label_selector_path)
+        if isinstance(sel, dict):  # a built-in's spec.selector: Scale shows its string form, as kube does
+            sel = str(label_selector_from_dict(sel))
         if sel is not None:
             scale["status"]["selector"] = sel
     return scale

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "BoundObject",
     "PKIPaths",
     "TokenStore",
     "TokenStoreError",
@@ -92,6 +93,8 @@ class User:
     extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("user name must not be empty")
         # Accept any sequence (JSON gives lists) but store a tuple so that the
         # object stays hashable and comparisons do not depend on the input type.
         if not isinstance(self.groups, tuple):
@@ -105,6 +108,18 @@ class User:
     def extra_dict(self) -> dict[str, list[str]]:
         """`extra` as Kubernetes serialises it (key -> list of values)."""
         return {k: list(v) for k, v in self.extra}
+
+
+@dataclass(frozen=True)
+class BoundObject:
+    """An object a token is bound to (TokenRequest `boundObjectRef`): the token dies with it.
+
+    `key` is the object's storage key (``group/plural/namespace/name``) and `uid` the UID it had when
+    the token was issued, so a deleted and re-created object of the same name does not revive the token.
+    """
+
+    key: str
+    uid: str
 
 
 @dataclass(frozen=True)
@@ -393,13 +408,18 @@ def ensure_pki(
 def server_ssl_context(paths: PKIPaths) -> ssl.SSLContext:
     """A TLS 1.2+ server context serving the server certificate (for aiohttp).
 
-    Clients are not asked for certificates: they authenticate with bearer
-    tokens. ALPN offers only http/1.1 because aiohttp does not speak HTTP/2;
-    Go clients (kubectl) offer h2 first and fall back cleanly.
+    Clients may present a certificate (CERT_OPTIONAL): one signed by our CA
+    authenticates its subject (CN = user, O = groups, see `authn.py`), as
+    kube-apiserver's `--client-ca-file`; clients without one authenticate
+    with bearer tokens. A certificate our CA did not sign fails the
+    handshake. ALPN offers only http/1.1 because aiohttp does not speak
+    HTTP/2; Go clients (kubectl) offer h2 first and fall back cleanly.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(certfile=str(paths.server_cert), keyfile=str(paths.server_key))
+    ctx.load_verify_locations(cafile=str(paths.ca_cert))
+    ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
@@ -443,11 +463,11 @@ class TokenStore:
     not lose each other's writes.
 
     File format: ``{"version": 1, "tokens": {"<sha256 hex>": {"user": NAME,
-    "groups": [...], "uid": UID, "expires": EPOCH_SECONDS}}}``; `expires` is
-    optional (a token without it is valid until revoked), and so is `uid` (a
-    ServiceAccount token names the account's UID, which binds it to that
-    account and not to a later one of the same name). Expired entries are dropped at
-    the next write.
+    "groups": [...], "uid": UID, "extra": {KEY: [...]}, "expires": EPOCH_SECONDS,
+    "bound": [{"key": STORAGE_KEY, "uid": UID}]}}}``; everything but `user`
+    and `groups` is optional (a token without `expires` is valid until
+    revoked; `bound` lists the objects a TokenRequest bound it to, which the
+    authenticator checks). Expired entries are dropped at the next write.
     """
 
     def __init__(self, path: Path) -> None:
@@ -459,6 +479,7 @@ class TokenStore:
         self._lock = threading.Lock()
         self._tokens: dict[str, User] = {}
         self._expires: dict[str, float] = {}  # digest → epoch seconds, for tokens that expire
+        self._bound: dict[str, tuple[BoundObject, ...]] = {}  # digest → objects the token dies with
         self._file_key: _FileKey | None = None
         with self._lock:
             self._refresh()
@@ -489,7 +510,7 @@ class TokenStore:
         key = self._stat_key()
         if key == self._file_key and not force:
             return
-        self._tokens, self._expires, self._file_key = {}, {}, key
+        self._tokens, self._expires, self._bound, self._file_key = {}, {}, {}, key
         if key is None:
             return
         try:
@@ -510,6 +531,7 @@ class TokenStore:
                 raise ValueError("expected {'version': 1, 'tokens': {...}}")
             tokens: dict[str, User] = {}
             expires: dict[str, float] = {}
+            bound: dict[str, tuple[BoundObject, ...]] = {}
             for digest, entry in doc["tokens"].items():
                 if not isinstance(entry, dict) or not isinstance(entry.get("user"), str):
                     raise ValueError(f"bad entry for {digest[:8]}…")
@@ -517,15 +539,25 @@ class TokenStore:
                 if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
                     raise ValueError(f"bad groups for {digest[:8]}…")
                 uid = entry.get("uid", "")
-                if not isinstance(uid, str):
-                    raise ValueError(f"bad uid for {digest[:8]}…")
-                tokens[digest] = User(entry["user"], tuple(groups), uid=uid)
+                extra = entry.get("extra", {})
+                if not isinstance(uid, str) or not isinstance(extra, dict) or not all(
+                        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in extra.values()):
+                    raise ValueError(f"bad uid or extra for {digest[:8]}…")
+                tokens[digest] = User(entry["user"], tuple(groups), uid, extra)  # type: ignore[arg-type]
                 if "expires" in entry:
                     if not isinstance(entry["expires"], int | float) or isinstance(entry["expires"], bool):
                         raise ValueError(f"bad expiry for {digest[:8]}…")
                     expires[digest] = float(entry["expires"])
+                refs = entry.get("bound", [])
+                if not isinstance(refs, list) or not all(
+                        isinstance(r, dict) and isinstance(r.get("key"), str) and isinstance(r.get("uid"), str)
+                        for r in refs):
+                    raise ValueError(f"bad bound objects for {digest[:8]}…")
+                if refs:
+                    bound[digest] = tuple(BoundObject(r["key"], r["uid"]) for r in refs)
         except (ValueError, TypeError) as exc:
             raise TokenStoreError(f"invalid token file {self._path.name}: {exc}") from exc
+        self._bound = bound
         return tokens, expires
 
     # -- writing -------------------------------------------------------------
@@ -552,25 +584,30 @@ class TokenStore:
 
     def _save(self, tokens: dict[str, User]) -> None:
         expires = {d: t for d, t in self._expires.items() if d in tokens}
+        bound = {d: b for d, b in self._bound.items() if d in tokens}
         entries: dict[str, Any] = {}
         for d, u in sorted(tokens.items()):
             entries[d] = {"user": u.name, "groups": list(u.groups)}
             if u.uid:
                 entries[d]["uid"] = u.uid
+            if u.extra:
+                entries[d]["extra"] = u.extra_dict()
             if d in expires:
                 entries[d]["expires"] = expires[d]
+            if d in bound:
+                entries[d]["bound"] = [{"key": b.key, "uid": b.uid} for b in bound[d]]
         _atomic_write(self._path, (json.dumps({"version": 1, "tokens": entries}, indent=2) + "\n").encode(), 0o600)
-        self._tokens, self._expires = tokens, expires
+        self._tokens, self._expires, self._bound = tokens, expires, bound
         self._file_key = self._stat_key()
 
     # -- public API ----------------------------------------------------------
 
-    def issue(self, user: User, expires_at: float | None = None) -> str:
+    def issue(self, user: User, expires_at: float | None = None, bound: Sequence[BoundObject] = ()) -> str:
         """Create, persist and return a new random token for `user`, valid until `expires_at` (epoch seconds;
-        None: until revoked).
+        None: until revoked) and, with `bound`, while each of those objects exists with its UID.
 
         Only the token's hash is stored; the returned plain token cannot be
-        recovered from the store later.
+        recovered from the store later. The user's uid and extra are kept with it.
         """
         token = secrets.token_urlsafe(32)
         digest = _hash_token(token)
@@ -578,6 +615,8 @@ class TokenStore:
             tokens[digest] = user
             if expires_at is not None:
                 self._expires[digest] = expires_at
+            if bound:
+                self._bound[digest] = tuple(bound)
         return token
 
     def ensure(self, user: User, token_file: Path) -> str:
@@ -618,6 +657,11 @@ class TokenStore:
 
         Fails closed: if the file has become unreadable, no token is valid.
         """
+        found = self.lookup_bound(token)
+        return found[0] if found is not None else None
+
+    def lookup_bound(self, token: str) -> tuple[User, tuple[BoundObject, ...]] | None:
+        """The user a plain token belongs to and the objects it is bound to, or None (see `lookup`)."""
         if not _valid_token_syntax(token):
             return None
         digest = _hash_token(token)
@@ -632,7 +676,8 @@ class TokenStore:
             # stored digest byte by byte.
             if self._expires.get(digest, math.inf) <= time.time():
                 return None
-            return self._tokens.get(digest)
+            user = self._tokens.get(digest)
+            return None if user is None else (user, self._bound.get(digest, ()))
 
     def authenticate(self, authorization_header: str | None) -> User | None:
         """Resolve an ``Authorization: Bearer <token>`` header value to a user.

@@ -23,6 +23,8 @@ from aiohttp import web
 
 from .app import APIServer
 from .authz import Authorizer
+from .bootstrap_tokens import TokenCleaner
+from .certificates import DEFAULT_MAX_SECONDS, CSRSigner
 from .controllers import NODE_LEASE_NAMESPACE, ControlLoops
 from .datadir import DataDirLock, StartupError, create_private, secure, startup_error
 from .hardening import HardenedSite, Limits, quiet_connection_errors
@@ -54,6 +56,8 @@ class ServerConfig:
     bookmark_interval: float = 5.0
     watch_history: int = 50_000
     extra_hosts: tuple[str, ...] = ()
+    #: Longest validity of a certificate the CSR signer issues (kube's --cluster-signing-duration).
+    csr_max_seconds: int = DEFAULT_MAX_SECONDS
     limits: Limits = field(default_factory=Limits)
 
 
@@ -71,12 +75,16 @@ class RunningServer:
     store: Store
     loops: ControlLoops
     _runner: web.AppRunner = field(repr=False)
+    #: The CSR signer and the bootstrap-token cleaner (kube-controller-manager's csrsigning and tokencleaner).
+    auth_loops: tuple[CSRSigner, TokenCleaner] | None = None
     _lock: DataDirLock | None = field(default=None, repr=False)
 
     async def stop(self) -> None:
         """Stop serving, finish durable writes, close the database, free the data directory."""
         try:
             await self.loops.stop()
+            for loop in self.auth_loops or ():
+                await loop.stop()
             self.api.hub.close()
             await self._runner.cleanup()
             await self.store.close()
@@ -147,6 +155,7 @@ async def _start_locked(config: ServerConfig, authorizer: Authorizer | None, loc
                     watch_history=config.watch_history, limits=config.limits)
     loops = ControlLoops(api.api, store, node_grace_seconds=config.node_grace_seconds,
                          node_check_interval=config.node_check_interval)
+    auth_loops = (CSRSigner(api.api, store, pki, max_seconds=config.csr_max_seconds), TokenCleaner(api.api, store))
     try:
         await _bootstrap(api)
     except StorageError as exc:
@@ -179,4 +188,7 @@ async def _start_locked(config: ServerConfig, authorizer: Authorizer | None, loc
         await runner.cleanup()
         await store.close()
         raise startup_error(exc, data) from None
-    return RunningServer(config, url, port, kubeconfig, pki, admin_token, api, store, loops, runner, lock)
+    for loop in auth_loops:
+        loop.start()
+    return RunningServer(config, url, port, kubeconfig, pki, admin_token, api, store, loops, runner,
+                         auth_loops=auth_loops, _lock=lock)

@@ -10,11 +10,18 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
+from . import builtins_certificates as csr
 from . import gobase64
+from .builtins_admission import ADMISSION_VALIDATORS
+from .crd_validation import compile_errors
 from .defaults import pod_qos_class
 from .errors import Cause, field_cause
 from .objects import Obj, now_rfc3339
 from .schema import check_structural
+from .workload_strategies import PREPARE_CREATE as _WORKLOAD_PREPARE
+from .workload_strategies import VALIDATE as _WORKLOAD_VALIDATE
+from .workload_strategies import VALIDATE_UPDATE as _WORKLOAD_VALIDATE_UPDATE
+from .workload_strategies import prepare_service
 
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
@@ -150,11 +157,13 @@ def _validate_crd(obj: Obj) -> list[Cause]:
                                       "Required value: schemas are required"))
             continue
         causes.extend(check_structural(schema, f"spec.versions[{i}].schema.openAPIV3Schema"))
+        causes.extend(compile_errors(schema, f"spec.versions[{i}].schema.openAPIV3Schema"))
     return causes
 
 
 PrepareFn = Callable[[Obj, Obj | None], None]
 ValidateFn = Callable[[Obj], list[Cause]]
+ValidateUpdateFn = Callable[[Obj, Obj], list[Cause]]
 
 #: Hooks keyed by `group/plural`.
 PREPARE: dict[str, PrepareFn] = {
@@ -163,8 +172,25 @@ PREPARE: dict[str, PrepareFn] = {
     "/secrets": _prepare_secret,
     "/configmaps": _prepare_configmap,
     "apiextensions.k8s.io/customresourcedefinitions": _prepare_crd,
+    "/services": prepare_service,
+    **_WORKLOAD_PREPARE,
+    csr.RESOURCE_ID: csr.prepare_csr,
 }
 VALIDATE: dict[str, ValidateFn] = {
     "/secrets": _validate_secret,
     "apiextensions.k8s.io/customresourcedefinitions": _validate_crd,
+    **_WORKLOAD_VALIDATE,
+    **ADMISSION_VALIDATORS,
+    csr.RESOURCE_ID: csr.validate_csr,
+}
+#: Rules that compare an update with the stored object, keyed by `group/plural`.
+VALIDATE_UPDATE: dict[str, ValidateUpdateFn] = {
+    csr.RESOURCE_ID: csr.validate_csr_update,
+    **_WORKLOAD_VALIDATE_UPDATE,
+}
+#: Subresources written like `/status` (the body's status replaces the stored one, nothing else changes),
+#: with the hook that then applies the subresource's own rules, keyed by (`group/plural`, subresource).
+STATUS_LIKE: dict[tuple[str, str], PrepareFn] = {
+    (csr.RESOURCE_ID, "status"): csr.prepare_csr_status,
+    (csr.RESOURCE_ID, "approval"): csr.prepare_csr_approval,
 }

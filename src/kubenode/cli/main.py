@@ -15,9 +15,11 @@ from kubenode.apiserver.datadir import StartupError
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.cli.defender_cmd import app as defender_app
 from kubenode.cli.diagnose_cmd import app as diagnose_app
+from kubenode.cli.release_cmd import app as release_app
 from kubenode.cli.remedy_cmd import app as remedy_app
 from kubenode.cli.report_cmd import app as report_app
 from kubenode.cli.rollout_cmd import app as rollout_app
+from kubenode.cli.simulate_cmd import app as simulate_app
 from kubenode.client.config import ClientConfig, load_config
 from kubenode.client.errors import ConfigError
 from kubenode.gctune import tune_gc
@@ -30,10 +32,12 @@ app = typer.Typer(
 )
 
 app.add_typer(rollout_app, name="rollout")
+app.add_typer(release_app, name="release")
 app.add_typer(defender_app, name="defender")
 app.add_typer(remedy_app, name="remedy")
 app.add_typer(report_app, name="report")
 app.add_typer(diagnose_app, name="diagnose")
+app.add_typer(simulate_app, name="simulate")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="State directory (database, PKI, kubeconfig).")]
 Port = Annotated[int, typer.Option("--port", help="HTTPS port of the API server (0 = any free port).")]
@@ -77,16 +81,11 @@ def _fail_start(exc: StartupError) -> NoReturn:
 
 
 async def _serve(config: ServerConfig, what: str) -> None:
-    from kubenode.apiserver.authz import Authorizer
-    from kubenode.controlplane.agent_authz import agent_rule, is_legacy_agent
-
-    authorizer = Authorizer()
     try:
-        server = await start_server(config, authorizer=authorizer)
+        # Who may do what comes from the RBAC, policy and CRD objects in the store alone (the server stays generic).
+        server = await start_server(config)
     except StartupError as exc:
         _fail_start(exc)
-    # KubeNode agents may write only their own node's objects (the server itself stays generic).
-    authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
     _banner(server, what)
     try:
         await _wait_for_signal()
@@ -128,6 +127,16 @@ def up(
     prometheus: Annotated[bool, typer.Option(
         "--prometheus", help="Also run Prometheus (Debian's `prometheus`) scraping the operator and agents, "
                              "with deploy/monitoring's rules; data under DIR/prometheus.")] = False,
+    clusters: Annotated[str, typer.Option(
+        "--clusters", help="Comma-separated member clusters (e.g. test,pre,prod): a management control plane "
+                           "plus one embedded cluster per name under DIR/clusters/<name>/, each with --machines "
+                           "local machines (default 1).")] = "",
+    probe_seconds: Annotated[float | None, typer.Option(
+        min=0.5, help="With --clusters: probe every member this often (default: each Cluster's "
+                      "spec.probeIntervalSeconds).")] = None,
+    cert_max_seconds: Annotated[int, typer.Option(
+        min=10, help="Longest validity of a certificate the control plane signs (agents renew at 70 to 90 "
+                     "percent of it; kube's --cluster-signing-duration).")] = 365 * 24 * 3600,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
@@ -143,6 +152,8 @@ def up(
         typer.echo(f"operator metrics: http://127.0.0.1:{cp.operators.manager.health_port}/metrics")
         if cp.prometheus is not None:
             typer.echo(f"prometheus: {cp.prometheus.url}")
+        if cp.console is not None:
+            typer.echo(f"console: {cp.console.url} (sign in with a token, e.g. the one in {kc})")
         typer.echo("try:")
         typer.echo(f"  export KUBECONFIG={kc}")
         typer.echo("  kubectl get machines,nodes")
@@ -151,12 +162,19 @@ def up(
             typer.echo(line)
         typer.echo("Ctrl-C stops everything; starting again resumes the same fleet.")
 
+    names = [n.strip() for n in clusters.split(",") if n.strip()]
+    if clusters:
+        _check_cluster_names(names)
+        _up_clusters(data_dir, names, machines, port, node_grace_seconds, probe_seconds, import_dir)
+        return
+
     async def run() -> None:
         stop = _stop_on_signals()
         try:
             cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
             cfg.import_dir = import_dir
             cfg.prometheus = prometheus
+            cfg.cert_max_seconds = cert_max_seconds
             await run_up(cfg, stop, ready)
         except PrometheusUnavailable as exc:
             raise typer.BadParameter(str(exc), param_hint="--prometheus") from None
@@ -165,6 +183,56 @@ def up(
         except OSError as exc:
             raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
                                      param_hint="--port") from None
+        typer.echo("stopped")
+
+    asyncio.run(run())
+
+
+def _check_cluster_names(names: list[str]) -> None:
+    import re
+
+    if not names:
+        raise typer.BadParameter("name at least one cluster, e.g. --clusters test,pre,prod", param_hint="--clusters")
+    for n in names:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) or len(n) > 50:
+            raise typer.BadParameter(f"{n!r} is not a valid cluster name (lower-case letters, digits and '-', "
+                                     "at most 50 characters)", param_hint="--clusters")
+    if len(set(names)) != len(names):
+        raise typer.BadParameter("cluster names must be unique", param_hint="--clusters")
+
+
+def _up_clusters(data_dir: Path, names: list[str], machines: int | None, port: int, grace: float,
+                 probe_seconds: float | None, import_dir: str) -> None:
+    from kubenode.controlplane.multicluster import MultiCluster, start_multicluster
+    from kubenode.controlplane.up import UpConfig
+
+    cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, grace)
+    cfg.import_dir, cfg.probe_seconds = import_dir, probe_seconds
+
+    async def run() -> None:
+        stop = _stop_on_signals()
+        try:
+            mc: MultiCluster = await start_multicluster(cfg, names, 1 if machines is None else machines)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot listen on port {port}: {exc.strerror}. Choose another --port.",
+                                     param_hint="--port") from None
+        try:
+            kc = mc.management.server.kubeconfig
+            typer.echo(f"kubenode management control plane listening on {mc.management.server.url}")
+            typer.echo(f"kubeconfig: {kc}")
+            if mc.management.console is not None:
+                typer.echo(f"console: {mc.management.console.url}")
+            for name, member in mc.members.items():
+                typer.echo(f"cluster {name}: {member.server.url} kubeconfig: {member.server.kubeconfig}")
+            typer.echo("try:")
+            typer.echo(f"  export KUBECONFIG={kc}")
+            typer.echo("  kubectl get clusters,componentreleases")
+            for line in mc.notes:
+                typer.echo(line)
+            typer.echo("Ctrl-C stops everything; starting again resumes the same clusters.")
+            await stop.wait()
+        finally:
+            await mc.stop()
         typer.echo("stopped")
 
     asyncio.run(run())
@@ -180,6 +248,8 @@ def operator(
     lease_duration: Annotated[float, typer.Option(help="Leader Lease duration in seconds.")] = 15.0,
     identity: Annotated[str, typer.Option(help="This replica's identity (default: hostname_pid).")] = "",
     health_port: Annotated[int, typer.Option(help="Port of /healthz, /readyz and /metrics.")] = 8081,
+    health_address: Annotated[str, typer.Option(help="Address of that port (0.0.0.0 in a pod, for probes and "
+                                                "Prometheus).")] = "127.0.0.1",
     agent_server: Annotated[str, typer.Option(help="API server URL agents should use (default: the "
                                               "kubeconfig's).")] = "",
     import_dir: Annotated[str, typer.Option(
@@ -196,9 +266,10 @@ def operator(
     import socket
 
     from kubenode.client.client import KubeClient
+    from kubenode.client.config import SERVICE_ACCOUNT_DIR
     from kubenode.controlplane.operators import OperatorSettings, build_manager
     from kubenode.controlplane.providers import provider_factories, ssh_importer
-    from kubenode.machine.bootstrap import endpoint_from_kubeconfig
+    from kubenode.machine.bootstrap import endpoint_from_kubeconfig, endpoint_in_cluster
     from kubenode.providers.bootstrap import AgentInstall, PipInstall, PythonInstall
     from kubenode.providers.local import LocalProvider
     from kubenode.runtime.leaderelection import LeaderElectionConfig
@@ -206,7 +277,10 @@ def operator(
     _long_running(verbose)
     config = dataclasses.replace(client_config(kubeconfig), qps=qps, burst=max(1, int(qps * 2)))
     kc_path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
-    endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
+    if kc_path.is_file():
+        endpoint = endpoint_from_kubeconfig(kc_path, agent_server)
+    else:  # in a pod: the client found the in-cluster ServiceAccount
+        endpoint = endpoint_in_cluster(config.server, Path(SERVICE_ACCOUNT_DIR, "ca.crt"), agent_server)
     ident = identity or f"{socket.gethostname()}_{os.getpid()}"
     local = LocalProvider(data_dir.resolve()) if data_dir is not None else None
     install: AgentInstall = PythonInstall(import_python) if import_python else PipInstall()
@@ -225,6 +299,7 @@ def operator(
                                                          importer=ssh_importer(client, install, state_dir,
                                                                                import_dir or None),
                                                          leader_election=election, health_port=health_port,
+                                                         health_host=health_address,
                                                          identity=ident))
             await ops.manager.start()
             typer.echo(f"kubenode operator {ident} started (leader election {'on' if election else 'off'})")
@@ -238,6 +313,50 @@ def operator(
             if lost:
                 typer.echo("lost the leader Lease; exiting so a fresh replica can campaign", err=True)
                 raise SystemExit(1)
+
+    asyncio.run(run())
+
+
+@app.command()
+def console(
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig naming the API server and "
+                                                    "its CA (users sign in with their own credentials).")] = None,
+    port: Annotated[int, typer.Option("--port", help="HTTPS port (0 = any free port).")] = 8443,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Certificate (PEM) to serve.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Its private key (PEM).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve the web console for a cluster (real or embedded), over TLS."""
+    import ssl
+    import tempfile
+
+    from kubenode.console import start_console
+
+    _long_running(verbose)
+    config = client_config(kubeconfig)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if tls_cert is not None and tls_key is not None:
+        ctx.load_cert_chain(str(tls_cert), str(tls_key))
+    elif tls_cert is not None or tls_key is not None:
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither", param_hint="--tls-cert")
+    else:
+        from kubenode.apiserver.security import ensure_pki
+
+        tmp = tempfile.mkdtemp(prefix="kubenode-console-")
+        paths = ensure_pki(Path(tmp), [host, "localhost"])
+        ctx.load_cert_chain(str(paths.server_cert), str(paths.server_key))
+        typer.echo(f"serving a self-signed certificate (CA {paths.ca_cert}); pass --tls-cert/--tls-key for your own")
+
+    async def run() -> None:
+        stop = _stop_on_signals()
+        running = await start_console(config, ctx, host, port)
+        typer.echo(f"console: {running.url}")
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
 
     asyncio.run(run())
 
@@ -264,12 +383,27 @@ def rbac() -> None:
 
 
 @app.command()
+def policies() -> None:
+    """Print the node-isolation ValidatingAdmissionPolicy and binding as YAML (kubectl apply -f -)."""
+    from kubenode.api.policies import policies_yaml
+
+    typer.echo(policies_yaml(), nl=False)
+
+
+@app.command()
 def agent(
-    machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine.")],
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfig with the agent's token.")] = None,
+    machine: Annotated[str, typer.Option("--machine", help="Name of this node's Machine (default: the node "
+                                         "name, as adopted Nodes' Machines are named).")] = "",
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help=(
+        "The agent's kubeconfig. With --bootstrap-kubeconfig the agent writes it itself (client certificate).")
+    )] = None,
     root: Annotated[Path | None, typer.Option("--root", help="Machine root (local mode).")] = None,
     register_node: Annotated[bool, typer.Option("--register-node", help="Register and own the Node.")] = False,
     node_name: Annotated[str, typer.Option("--node-name", help="Node name (default: the machine name).")] = "",
+    host_root: Annotated[Path | None, typer.Option(
+        "--host-root", help="DaemonSet mode: the host's root filesystem as mounted in the pod (e.g. /host). The "
+        "kubelet owns the Node: the agent only reports its conditions, installs components and systemd units "
+        "on the host through this root and reboots through the host's systemd.")] = None,
     heartbeat_seconds: Annotated[float, typer.Option(help="Machine heartbeat interval.")] = 10.0,
     lease_seconds: Annotated[float, typer.Option(help="Node Lease renew interval.")] = 10.0,
     metrics_port: Annotated[int | None, typer.Option(
@@ -288,27 +422,63 @@ def agent(
     system_stats_monitor: Annotated[str, typer.Option(
         "--config.system-stats-monitor", help="node-problem-detector's flag: comma-separated system stats "
         "monitor configs (exported as metrics on /metrics).")] = "",
+    trust_file_dir: Annotated[list[Path] | None, typer.Option(
+        "--trust-file-dir", help="A directory file:// component sources may come from (repeatable; default: "
+                                 "DATA/artifacts in local mode, none otherwise).")] = None,
+    bootstrap_kubeconfig: Annotated[Path | None, typer.Option("--bootstrap-kubeconfig", help=(
+        "Kubeconfig with a bootstrap token, used to request the agent's client certificate when --kubeconfig "
+        "holds no valid one."))] = None,
+    cert_seconds: Annotated[int, typer.Option("--cert-seconds", help=(
+        "Requested validity of the agent's client certificate (the signer may shorten it).")
+    )] = 7 * 24 * 3600,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the KubeNode agent for one machine."""
     from kubenode.agent.agent import Agent, AgentConfig
     from kubenode.agent.extensions import build_extensions
+    from kubenode.agent.identity import CertificateRotator, IdentityError, IdentityPaths, ensure_identity
     from kubenode.client.client import KubeClient
 
+    if not machine and not node_name:
+        raise typer.BadParameter("give --machine NAME, --node-name NAME or both (in a DaemonSet: "
+                                 "--node-name $(NODE_NAME) from the downward API)", param_hint="--machine")
+    if host_root is not None and (root is not None or register_node):
+        raise typer.BadParameter("--host-root (DaemonSet mode, the kubelet owns the Node) cannot be combined "
+                                 "with --root or --register-node", param_hint="--host-root")
+    if host_root is not None and not host_root.is_dir():
+        raise typer.BadParameter(f"{host_root} is not a directory: mount the host's / there (hostPath)",
+                                 param_hint="--host-root")
     _long_running(verbose)
-    config = client_config(kubeconfig)
-    cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, register_node=register_node,
+    machine = machine or node_name
+    cfg = AgentConfig(machine=machine, node_name=node_name or machine, root=root, host_root=host_root,
+                      register_node=register_node,
                       heartbeat_seconds=heartbeat_seconds, lease_seconds=lease_seconds,
                       metrics_host=metrics_address or ("127.0.0.1" if root is not None else "0.0.0.0"),
                       metrics_port=metrics_port,
                       system_log_monitors=_paths(system_log_monitor),
                       custom_plugin_monitors=_paths(custom_plugin_monitor),
-                      system_stats_monitors=_paths(system_stats_monitor))
+                      system_stats_monitors=_paths(system_stats_monitor),
+                      trusted_file_dirs=tuple(trust_file_dir) if trust_file_dir else None)
+    if bootstrap_kubeconfig is not None and kubeconfig is None:
+        raise typer.BadParameter("--bootstrap-kubeconfig needs --kubeconfig: where the agent writes its own",
+                                 param_hint="--kubeconfig")
+    paths = IdentityPaths(kubeconfig, bootstrap_kubeconfig) if kubeconfig is not None else None
 
     async def run() -> None:
         stop = _stop_on_signals()
+        if paths is not None and bootstrap_kubeconfig is not None:
+            try:
+                await ensure_identity(paths, cfg.node_name, cert_seconds, stop)
+            except asyncio.CancelledError:
+                return
+            except IdentityError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
+        config = client_config(kubeconfig)
         async with KubeClient(config) as client:
-            await Agent(client, cfg, build_extensions(client, cfg)).run(stop)
+            extensions = build_extensions(client, cfg)
+            if paths is not None and config.client_cert_file:
+                extensions.append(CertificateRotator(client, paths, cfg.node_name, cert_seconds))
+            await Agent(client, cfg, extensions).run(stop)
 
     typer.echo(f"kubenode agent for machine {machine} (node {cfg.node_name})")
     asyncio.run(run())

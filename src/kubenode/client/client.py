@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+import time
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
@@ -62,10 +64,40 @@ class KubeClient:
         self.config = config
         self._limiter = TokenBucket(config.qps, config.burst)
         self._own_session = session is None
-        self._session = session or aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=config.connection_limit, ssl=config.ssl_context or False),
+        self._session = session or self._new_session()
+        # Client-certificate rotation (like client-go's cert rotation): when the certificate files change,
+        # new requests go through a new session with the new certificate; the old one closes with the client.
+        self._cert_version = config.client_cert_version()
+        self._next_cert_check = 0.0
+        self._retired: list[aiohttp.ClientSession] = []
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.config.connection_limit, ssl=self.config.ssl_context or False),
             json_serialize=lambda o: orjson.dumps(o).decode(),
         )
+
+    def _check_certificate(self) -> None:
+        """Switch to a new session if the client certificate files were replaced (checked at most once a second)."""
+        if not self._own_session or self.config.ssl_factory is None:
+            return
+        now = time.monotonic()
+        if now < self._next_cert_check:
+            return
+        self._next_cert_check = now + 1.0
+        version = self.config.client_cert_version()
+        if version is None or version == self._cert_version:
+            return
+        try:
+            ctx = self.config.ssl_factory()
+        except (OSError, ssl.SSLError, ValueError) as exc:  # half-written files: try again next time
+            log.warning("cannot load the rotated client certificate yet: %s", exc)
+            return
+        self._cert_version = version
+        self.config.ssl_context = ctx
+        self._retired.append(self._session)
+        self._session = self._new_session()
+        log.info("client certificate rotated: new connections use the new certificate")
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -78,6 +110,9 @@ class KubeClient:
         """Close the HTTP session (only if this client created it)."""
         if self._own_session:
             await self._session.close()
+            for old in self._retired:
+                await old.close()
+            self._retired = []
 
     # ------------------------------------------------------------------ plumbing
 
@@ -94,6 +129,7 @@ class KubeClient:
                        body: Any = None, content_type: str = "application/json") -> Any:
         """Send one request and return the decoded JSON body; raise :class:`ApiError` on failure."""
         data = None if body is None else orjson.dumps(body)
+        self._check_certificate()
         attempt = 0
         timeout = aiohttp.ClientTimeout(total=self.config.request_timeout)
         while True:
@@ -125,6 +161,11 @@ class KubeClient:
         return params
 
     # ------------------------------------------------------------------ reads
+
+    async def server_version(self) -> Obj:
+        """GET /version (gitVersion, major, minor, ...)."""
+        obj: Obj = await self._request("GET", "/version")
+        return obj
 
     async def get(self, res: Resource, name: str, namespace: str | None = None, *,
                   subresource: str | None = None) -> Obj:
@@ -196,6 +237,7 @@ class KubeClient:
         read_timeout = None if timeout_seconds is None else timeout_seconds + 30.0
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.request_timeout,
                                         sock_read=read_timeout)
+        self._check_certificate()
         async with self._session.get(self.config.server + res.path(namespace), params=params,
                                      headers=self._headers(None), timeout=timeout) as resp:
             if resp.status >= 400:
@@ -301,11 +343,20 @@ class KubeClient:
         await self._request("POST", PODS.path(namespace, pod_name, "eviction"), body=body)
 
     async def create_token(self, namespace: str, service_account: str, audiences: Iterable[str] = (),
-                           expiration_seconds: int | None = None) -> IssuedToken:
-        """Issue a bearer token for a ServiceAccount (TokenRequest, ``authentication.k8s.io/v1``)."""
+                           expiration_seconds: int | None = None, bound_object: Obj | None = None) -> IssuedToken:
+        """Issue a bearer token for a ServiceAccount (TokenRequest, ``authentication.k8s.io/v1``).
+
+        `bound_object` binds the token to a Pod, Secret or Node (`spec.boundObjectRef`: the object itself,
+        as read from the API): it dies with that object, and a Pod's names the Pod's node.
+        """
         spec: Obj = {"audiences": list(audiences)}
         if expiration_seconds is not None:
             spec["expirationSeconds"] = expiration_seconds
+        if bound_object is not None:
+            meta = bound_object.get("metadata") or {}
+            spec["boundObjectRef"] = {"kind": bound_object.get("kind", ""),
+                                      "apiVersion": bound_object.get("apiVersion", ""),
+                                      "name": meta.get("name", ""), "uid": meta.get("uid", "")}
         body: Obj = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
         answer: Obj = await self._request("POST", SERVICEACCOUNTS.path(namespace, service_account, "token"),
                                           body=body)

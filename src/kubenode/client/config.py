@@ -17,6 +17,7 @@ import os
 import ssl
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
 from .errors import ConfigError
 
+#: Where a pod finds its ServiceAccount token, CA and namespace.
+SERVICE_ACCOUNT_DIR = SERVICE_ACCOUNT
 DEFAULT_USER_AGENT = "kubenode/0.1.0"
 DEFAULT_FIELD_MANAGER = "kubenode"
 # Projected service account tokens rotate; re-read the file this often (client-go uses one minute).
@@ -54,7 +57,24 @@ class ClientConfig:
     connection_limit: int = 100
     request_timeout: float = 30.0
     max_retries: int = 5
+    #: A client certificate kept in files (kubeconfig `client-certificate`/`client-key`): a rotated
+    #: certificate (the files replaced) is picked up by `KubeClient` for new connections.
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    #: Rebuilds `ssl_context` from the kubeconfig (set by `load_config` when the certificate is in files).
+    ssl_factory: Callable[[], ssl.SSLContext] | None = field(default=None, repr=False, compare=False)
     _token_cache: tuple[float, str] | None = field(default=None, repr=False, compare=False)
+
+    def client_cert_version(self) -> tuple[int, int, int, int] | None:
+        """A value that changes whenever the client certificate or key file is replaced (None: no files)."""
+        if not self.client_cert_file:
+            return None
+        try:
+            a = os.stat(self.client_cert_file)
+            b = os.stat(self.client_key_file or self.client_cert_file)
+        except OSError:
+            return None
+        return (a.st_ino, a.st_mtime_ns, b.st_ino, b.st_mtime_ns)
 
     def authorization(self) -> str | None:
         """The Authorization header value, re-reading a token file when it may have rotated."""
@@ -83,6 +103,28 @@ def load_config(kubeconfig: str | Path | None = None, context: str | None = None
     """Load a :class:`ClientConfig` from a kubeconfig file, the environment, or the in-cluster service account."""
     single = _select(kubeconfig, context)
     return _from_single(single)
+
+
+def config_from_kubeconfig_text(text: str | bytes, context: str | None = None) -> ClientConfig:
+    """A :class:`ClientConfig` from kubeconfig *content* (a Secret's `kubeconfig` key, an uploaded file).
+
+    Only self-contained kubeconfigs make sense here (``*-data`` fields, tokens): relative file paths would be
+    resolved against this process's working directory.
+    """
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"the kubeconfig is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not doc.get("clusters"):
+        raise ConfigError("the kubeconfig has no clusters (is it a kubeconfig file?)")
+    try:
+        return _from_single(_get(KubeConfig.from_dict(doc), context))
+    except LightkubeConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    except (KeyError, TypeError, ValueError, ssl.SSLError) as exc:
+        raise ConfigError(f"the kubeconfig is incomplete or invalid: {exc}") from None
 
 
 def _select(kubeconfig: str | Path | None, context: str | None) -> SingleConfig:
@@ -130,6 +172,10 @@ def _from_single(single: SingleConfig) -> ClientConfig:
     if server.startswith("https://"):
         ctx = _ssl_context(single)
     cfg = ClientConfig(server=server, ssl_context=ctx, namespace=single.namespace)
+    if ctx is not None and user is not None and user.client_cert and not user.client_cert_data:
+        cfg.client_cert_file = str(single.abs_file(user.client_cert))
+        cfg.client_key_file = str(single.abs_file(user.client_key)) if user.client_key else None
+        cfg.ssl_factory = lambda: _ssl_context(single)
     if user is not None:
         if user.exec is not None or user.auth_provider is not None:
             raise ConfigError("exec and auth-provider credentials are not supported; use a token or client cert")

@@ -55,3 +55,5 @@ SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namesp
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", namespaced=True)
 CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
                 namespaced=False)
+CSRS = Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest",
+                namespaced=False)

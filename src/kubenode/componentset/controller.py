@@ -186,9 +186,10 @@ class _Tracker:
     dirty: set[str] = field(default_factory=set)  # machines to re-read before the next plan
 
 
-def component_spec(machine: str, component: str, revision: str, template: Obj) -> Obj:
-    """A MachineComponent spec: the machine, the component, the revision and its template's fields."""
-    return {**template, "machineName": machine, "component": component, "revision": revision}
+def component_spec(machine: str, component: str, revision: str, template: Obj, node: str = "") -> Obj:
+    """A MachineComponent spec: the machine (and its node), the component, the revision and its template's fields."""
+    return {**template, "machineName": machine, "nodeName": node or machine, "component": component,
+            "revision": revision}
 
 
 class ComponentSetReconciler:
@@ -524,7 +525,7 @@ class ComponentSetReconciler:
                                          "name": set_name, "uid": mcs["metadata"]["uid"], "controller": True,
                                          "blockOwnerDeletion": True}],
                 },
-                "spec": component_spec(machine, component, revision, templates[revision]),
+                "spec": component_spec(machine, component, revision, templates[revision], self._node_name(machine)),
             }
             try:
                 created = await self.client.create(MACHINE_COMPONENTS, body, field_manager=FIELD_MANAGER)
@@ -537,6 +538,11 @@ class ComponentSetReconciler:
         finally:
             self._mark_dirty(mcs["metadata"]["uid"], creates)
         log.info("machinecomponentset %s: created %d component(s)", set_name, len(creates))
+
+    def _node_name(self, machine: str) -> str:
+        """The Node a Machine registers as (what the agent's identity names): spec.nodeName, else its name."""
+        m = self.machines.cache.get("", machine)
+        return str(((m or {}).get("spec") or {}).get("nodeName") or machine)
 
     async def _move(self, mcs: Obj, batch: Batch, templates: dict[str, Obj], target: str,
                     view: FleetView) -> None:
@@ -556,7 +562,7 @@ class ComponentSetReconciler:
             mc = self._owned_component(set_name, set_uid, machine)
             if mc is None:
                 return  # gone since the view saw it: its deletion event brings the machine back to the plan
-            new_spec = component_spec(machine, component, revision, templates[revision])
+            new_spec = component_spec(machine, component, revision, templates[revision], self._node_name(machine))
             patch_spec: Obj = {k: None for k in (mc.get("spec") or {}) if k not in new_spec}
             patch_spec.update(new_spec)
             try:

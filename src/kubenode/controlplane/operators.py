@@ -15,11 +15,13 @@ from prometheus_client import CollectorRegistry
 
 from kubenode.api.defender import AllowAll, Reviewer
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import NODES
+from kubenode.client.resources import CSRS, NODES
 from kubenode.componentset.resources import MACHINE_COMPONENTS
 from kubenode.componentset.wiring import add_componentset_controllers
 from kubenode.defender.wiring import build_defender, machine_deletion_gate
+from kubenode.machine.adoption_controller import AdoptionReconciler, provider_of_machine, providers_for_node
 from kubenode.machine.bootstrap import AgentEndpoint
+from kubenode.machine.csr_approver import CSRApprover, csrs_for_machine
 from kubenode.machine.machine_controller import (
     MachineControllerConfig,
     MachineReconciler,
@@ -33,6 +35,8 @@ from kubenode.metrics.agent_sd import sd_handler
 from kubenode.metrics.operator_metrics import register_machine_metrics
 from kubenode.metrics.state_metrics import watch_state
 from kubenode.providers.base import InfraProvider
+from kubenode.release import add_release_controllers
+from kubenode.release.controller import ReleaseSettings
 from kubenode.remedy import RemedySettings, add_remedy_controllers
 from kubenode.runtime.controller import Request, owner_mapper
 from kubenode.runtime.events import EventRecorder
@@ -52,12 +56,17 @@ class OperatorSettings:
     machine: MachineControllerConfig = field(default_factory=MachineControllerConfig)
     leader_election: LeaderElectionConfig | None = None
     health_port: int | None = None
+    #: Address of the health/metrics port: loopback by default, every address in a pod (probes, Prometheus).
+    health_host: str = "127.0.0.1"
     workers: int = 4
     identity: str = "kubenode-operator"
     #: The Defender every fleet operation asks first (batches, deletions, remediation). None (the default)
     #: builds the real Defender on the manager; pass `AllowAll()` for a deliberately unprotected setup.
     reviewer: Reviewer | None = None
     remedy: RemedySettings = field(default_factory=RemedySettings)
+    #: The ComponentRelease controller's timing; `probe_seconds` overrides every Cluster's probe interval.
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
+    probe_seconds: float | None = None
 
 
 @dataclass
@@ -97,7 +106,8 @@ def _finish_machine_deletions(reviewer: Reviewer) -> Callable[[Obj | None, Obj |
 def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     """A Manager running the Machine and MachineSet controllers."""
     registry = CollectorRegistry(auto_describe=True)
-    manager = Manager(client, registry, leader_election=settings.leader_election, health_port=settings.health_port)
+    manager = Manager(client, registry, leader_election=settings.leader_election, health_port=settings.health_port,
+                      health_host=settings.health_host)
     machines = manager.informers.informer(MACHINES)
     nodes = manager.informers.informer(NODES)
     machinesets = manager.informers.informer(MACHINE_SETS)
@@ -118,6 +128,11 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
      .watches(nodes, machines_for_node)
      .watches(components, machine_of_component)
      .watches(infraproviders, _machines_for_provider(lambda: machines.cache.list())))
+    adoption = AdoptionReconciler(client, infraproviders, nodes, machines, registry, on_event=on_event)
+    (manager.new_controller("adoption", adoption, workers=1)
+     .watches(infraproviders)
+     .watches(nodes, providers_for_node(infraproviders))
+     .watches(machines, provider_of_machine))
     ms_rec = MachineSetReconciler(client, machinesets, machines, deletion_gate=machine_deletion_gate(reviewer))
     machines.on_change(_finish_machine_deletions(reviewer))
     (manager.new_controller("machineset", ms_rec, workers=2)
@@ -127,8 +142,15 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
     # Per-object state series (pre-rendered on watch events) and Prometheus service discovery of the agents.
     manager.add_exposition(watch_state(manager.informers).parts)
     manager.add_route("/sd/agents", sd_handler(machines.cache.list))
+    csrs = manager.informers.informer(CSRS)
+    approver = CSRApprover(client, csrs, machines, EventRecorder(client, "kubenode-csr-approver", settings.identity),
+                           registry)
+    manager.new_controller("csr-approver", approver).watches(csrs).watches(machines, csrs_for_machine(csrs))
     add_componentset_controllers(manager, client, reviewer=reviewer, registry=registry)
     add_remedy_controllers(manager, client, reviewer, settings.remedy, settings.identity)
+    # Many clusters: idle unless this is a management cluster with Cluster objects.
+    add_release_controllers(manager, client, reviewer=reviewer, registry=registry, settings=settings.release,
+                            probe_seconds=settings.probe_seconds, identity=settings.identity)
     return Operators(manager, resolver, registry, reviewer)
 
 

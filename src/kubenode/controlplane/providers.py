@@ -1,6 +1,8 @@
 """The InfraProvider implementations an operator process runs, built from the API.
 
-`local` needs a data directory on this machine (only `kubenode up` and
+`existing` adopts Nodes the cluster already has (it only reads Nodes);
+`aliyun` (Alibaba Cloud ECS) reads `accessKeyId`/`accessKeySecret` from
+`spec.credentialsSecretRef` like `libcloud` does; `local` needs a data directory on this machine (only `kubenode up` and
 `kubenode operator --data-dir` have one); `libcloud` reads its credentials
 from the Secret named by `InfraProvider.spec.credentialsSecretRef`; SSH
 import reads the key from the Secret named by `Machine.spec.import.sshSecretRef`.
@@ -14,13 +16,16 @@ import base64
 from pathlib import Path
 from typing import Any
 
+from kubenode.api.constants import INFRA_PROVIDER_TYPE_ALIYUN as ALIYUN
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import SECRETS
+from kubenode.client.resources import NODES, SECRETS
 from kubenode.machine.bootstrap import SYSTEM_NAMESPACE
 from kubenode.machine.provider_resolver import ProviderFactory
 from kubenode.providers.base import InfraProvider, ProviderError
 from kubenode.providers.bootstrap import AgentInstall
+from kubenode.providers.existing import TYPE as EXISTING
+from kubenode.providers.existing import ExistingNodesProvider
 from kubenode.providers.libcloud_provider import LibcloudProvider
 from kubenode.providers.local import LocalProvider
 from kubenode.providers.ssh_import import SSHCredentials, SSHImportProvider
@@ -60,6 +65,31 @@ def provider_factories(client: KubeClient, *, local: LocalProvider | None = None
                 from None
 
     factories["libcloud"] = libcloud_factory
+
+    async def aliyun_factory(ip: Obj) -> InfraProvider:
+        # Imported when first used: the generated SDK is large, and most operators run no aliyun provider.
+        from kubenode.providers.aliyun_provider import AliyunProvider
+
+        spec = ip.get("spec") or {}
+        creds = await read_secret(client, spec.get("credentialsSecretRef"), "spec.credentialsSecretRef")
+        try:
+            return AliyunProvider(spec.get("parameters") or {}, creds)
+        except ValueError as exc:
+            raise ProviderError(f"invalid spec.parameters: {exc}", retryable=False, reason="InvalidParameters") \
+                from None
+
+    factories[ALIYUN] = aliyun_factory
+
+    async def get_node(name: str) -> Obj | None:
+        try:
+            return await client.get(NODES, name)
+        except errors.NotFound:
+            return None
+
+    async def existing_factory(_: Obj) -> InfraProvider:
+        return ExistingNodesProvider(get_node)
+
+    factories[EXISTING] = existing_factory
     return factories
 
 

@@ -22,12 +22,13 @@ from typing import Any
 from kubenode.api.constants import API_VERSION
 from kubenode.api.crds import all_crds
 from kubenode.api.rbac import OPERATOR, SYSTEM_NAMESPACE
-from kubenode.apiserver.authz import Authorizer
+from kubenode.apiserver.security import server_ssl_context
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import CRDS
+from kubenode.console import RunningConsole, start_console
 from kubenode.defender.defaults import install_default_policy
 from kubenode.demo import Demo, start_demo
 from kubenode.machine.bootstrap import AgentEndpoint, ensure_system_namespace
@@ -36,8 +37,9 @@ from kubenode.machine.phases import Timeouts
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
 from kubenode.providers.bootstrap import PythonInstall
 from kubenode.providers.local import LocalProvider
+from kubenode.release.controller import ReleaseSettings
 
-from .agent_authz import agent_rule, is_legacy_agent
+from .admission_install import install_admission_policies
 from .operators import Operators, OperatorSettings, build_manager
 from .prometheus import RunningPrometheus, start_prometheus
 from .providers import provider_factories, ssh_importer
@@ -64,8 +66,19 @@ class UpConfig:
     import_dir: str = ""  # where imported hosts keep the agent ("" = /opt/kubenode for root, ~/.kubenode)
     #: Build and serve the demo component's archives (and roll 1.0.0 out on the first start).
     demo: bool = True
+    #: Create the demo MachineComponentSet on the first start (a management cluster only serves the archives).
+    demo_set: bool = True
+    #: Probe interval of every Cluster (None: each Cluster's spec.probeIntervalSeconds) and the release
+    #: controller's poll of rolling members.
+    probe_seconds: float | None = None
+    release_poll_seconds: float = 3.0
+    #: Serve the web console (docs/console.md) on `console_port` (0: any free port).
+    console: bool = True
+    console_port: int = 0
     #: Start Debian's Prometheus wired to the operator, the agents and deploy/monitoring's rules.
     prometheus: bool = False
+    #: Longest validity of certificates the control plane signs (agents renew at 70-90 % of it).
+    cert_max_seconds: int = 365 * 24 * 3600
 
     @classmethod
     def with_grace(cls, data_dir: Path, machines: int | None, port: int, grace: float) -> UpConfig:
@@ -87,6 +100,7 @@ class ControlPlane:
     local: LocalProvider
     demo: Demo | None = None
     prometheus: RunningPrometheus | None = None
+    console: RunningConsole | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -97,6 +111,8 @@ class ControlPlane:
         """Stop Prometheus and the operators, power the fleet off, stop the server."""
         if self.prometheus is not None:
             await self.prometheus.stop()
+        if self.console is not None:
+            await self.console.stop()
         await self.operators.stop()
         await self.local.power_off_all()
         if self.demo is not None:
@@ -148,12 +164,10 @@ async def ensure_fleet(client: KubeClient, machines: int | None) -> int:
 
 async def start_control_plane(config: UpConfig) -> ControlPlane:
     """Start everything; returns once the operators' caches are synced."""
-    authorizer = Authorizer()
+    # Authorization is RBAC alone and admission the shipped policy and CRD rules: the objects installed below.
     server = await start_server(ServerConfig(data_dir=config.data_dir, port=config.port,
-                                             node_grace_seconds=config.node_grace_seconds),
-                                authorizer=authorizer)
-    # The legacy per-machine ServiceAccounts' rule, chained before RBAC as kube chains Node before RBAC.
-    authorizer.chain_first(agent_rule(server.store.get), is_legacy_agent)
+                                             node_grace_seconds=config.node_grace_seconds,
+                                             csr_max_seconds=config.cert_max_seconds))
     admin_config = load_config(server.kubeconfig)
     local = LocalProvider(config.data_dir, agent_args=config.agent_args)
     demo: Demo | None = None
@@ -161,6 +175,7 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
     try:
         # The installer's part, as the admin (`kubectl apply` on a real cluster): CRDs, namespace, RBAC.
         await install_crds(client)
+        await install_admission_policies(client)
         await ensure_system_namespace(client)
         await install_rbac(client)
         # The operators run as their ServiceAccount with least privilege (api/rbac.py), not as an admin.
@@ -170,7 +185,8 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
                                                 user_agent="kubenode-operator/0.1.0"))
         await ensure_fleet(client, config.machines)
         if config.demo:
-            demo = await start_demo(client, config.data_dir, {"matchLabels": {FLEET_LABEL: "local"}})
+            demo = await start_demo(client, config.data_dir, {"matchLabels": {FLEET_LABEL: "local"}},
+                                    create_set=config.demo_set)
         if await install_default_policy(client, config.data_dir):
             log.info("installed the default DefenderPolicy (docs/defender.md)")
         resumed = await local.power_on_all()
@@ -184,7 +200,8 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
             # machine (demo, CI) that is this interpreter; `kubenode operator` defaults to pip on the host.
             importer=ssh_importer(client, PythonInstall(sys.executable), config.data_dir / "ssh-state",
                                   config.import_dir or None),
-            machine=config.machine, health_port=config.health_port, identity="kubenode-up")
+            machine=config.machine, health_port=config.health_port, identity="kubenode-up",
+            probe_seconds=config.probe_seconds, release=ReleaseSettings(poll_seconds=config.release_poll_seconds))
         operators = build_manager(client, settings)
         await operators.manager.start()
     except BaseException:
@@ -195,6 +212,13 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
         await server.stop()
         raise
     cp = ControlPlane(server, client, operators, local, demo)
+    if config.console:
+        try:
+            # The console serves with the API server's certificate and acts with each user's own credentials.
+            cp.console = await start_console(admin_config, server_ssl_context(server.pki), port=config.console_port)
+        except BaseException:
+            await cp.stop()
+            raise
     if config.prometheus:
         try:
             cp.prometheus = await start_prometheus(config.data_dir, int(operators.manager.health_port or 0))

@@ -29,7 +29,7 @@ from kubenode.client.resources import Resource
 from .artifact_server import ArtifactServer
 from .artifacts import COMPONENT, Artifact, build_all
 
-__all__ = ["MACHINE_COMPONENT_SETS", "Demo", "component_set", "start_demo"]
+__all__ = ["MACHINE_COMPONENT_SETS", "Demo", "component_set", "start_demo", "template"]
 
 log = logging.getLogger("kubenode.demo")
 MACHINE_COMPONENT_SETS = Resource(GROUP, VERSION, "machinecomponentsets", KIND_MACHINE_COMPONENT_SET,
@@ -111,8 +111,8 @@ def _notes(directory: Path, demo: Demo, created: bool, current: str | None = Non
     return lines
 
 
-async def start_demo(client: KubeClient, data_dir: Path, selector: Obj) -> Demo:
-    """Build and serve the demo archives; create the MachineComponentSet on the first start."""
+async def start_demo(client: KubeClient, data_dir: Path, selector: Obj, *, create_set: bool = True) -> Demo:
+    """Build and serve the demo archives; create the MachineComponentSet on the first start (with `create_set`)."""
     directory = data_dir / "artifacts"
     artifacts = await asyncio.to_thread(build_all, directory)
     server = ArtifactServer(directory)
@@ -124,7 +124,7 @@ async def start_demo(client: KubeClient, data_dir: Path, selector: Obj) -> Demo:
             (directory / f"{COMPONENT}-{a.version}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
         marker = directory / ".demo-installed"
         created = False
-        if not marker.exists():
+        if create_set and not marker.exists():
             try:
                 await client.create(MACHINE_COMPONENT_SETS, as_applied(
                     component_set(artifacts[0], server.url(artifacts[0].filename), selector)))

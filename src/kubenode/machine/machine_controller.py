@@ -9,6 +9,9 @@ written once at the end, and only when it changed. Deletion runs behind the
 drain waits as Cluster API's does: as long as pods remain, unless
 `spec.nodeDrainTimeoutSeconds` is set; while it waits an Event names the
 pods that block it (a disruption budget, or pods slow to go).
+A provider that does not own its hosts (`existing`: adopted Nodes) leaves the
+host alone on delete, and its Node stays in place, cordoned, drained and
+marked not to be re-adopted.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from kubenode.client.resources import NODES
 from kubenode.drain import drain
 from kubenode.providers.base import (
     STATE_MISSING,
+    STATE_RUNNING,
     Bootstrap,
     InfraProvider,
     InfraStatus,
@@ -43,9 +47,10 @@ from kubenode.runtime.conditions import set_condition
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
-from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig
+from .adoption_controller import ANNOTATION_ADOPT
+from .bootstrap import AgentEndpoint, ensure_agent_kubeconfig, revoke_bootstrap_token, token_id_of
 from .node_sync import node_patch, sync_summary
-from .phases import Timeouts, compute_status, parse_time
+from .phases import AGENT, Timeouts, compute_status, parse_time
 from .resources import MACHINE_COMPONENTS, MACHINES
 
 log = logging.getLogger("kubenode.machine")
@@ -116,12 +121,14 @@ class MachineReconciler:
         status = machine.get("status") or {}
         infra: InfraStatus | None = None
         problem: tuple[str, str] | None = None
+        agent_required = False
         if status.get("phase") == "Failed":
             # terminal: report, do not act (the MachineSet replaces it, a human may delete it)
             infra = None
         else:
             try:
                 provider = await self.resolve(machine)
+                agent_required = provider.requires_agent
                 infra = await provider.state(machine)
                 created = status.get("providerID") or (machine.get("spec") or {}).get("providerID")
                 if infra.state == STATE_MISSING and not created:
@@ -130,6 +137,15 @@ class MachineReconciler:
                         machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
                         node_name=node_name_of(machine), kubeconfig=kubeconfig))
                     await self._event(machine, "Normal", "Provisioning", f"{provider.type} provider creating the host")
+                elif infra.state == STATE_RUNNING and _condition_is(status, AGENT, "Unknown"):
+                    # The host runs but its agent stopped reporting: its certificate may have expired while the
+                    # host was off. Hand it a fresh bootstrap token (reused while still valid; the approver
+                    # accepts it for this Machine's node only). An agent with a valid certificate ignores it,
+                    # and the token is revoked as soon as the agent reports again.
+                    kubeconfig = await ensure_agent_kubeconfig(self.client, machine, self.endpoint)
+                    infra = await provider.create(machine, Bootstrap(
+                        machine_name=machine["metadata"]["name"], machine_uid=machine["metadata"]["uid"],
+                        node_name=node_name_of(machine), kubeconfig=kubeconfig))
             except ProviderError as exc:
                 problem = (exc.reason, str(exc))
                 if not exc.retryable:
@@ -146,7 +162,8 @@ class MachineReconciler:
         components = (None if self.components is None else
                       self.components.cache.by_index(INDEX_COMPONENTS_OF, machine["metadata"]["name"]))
         new_status = compute_status(machine, infra, node, now, self.config.timeouts, node_synced=synced,
-                                    provider_problem=problem, components=components)
+                                    provider_problem=problem, components=components,
+                                    agent_required=agent_required)
         written = await self._write_status(machine, new_status)
         await self._age_out_components(machine, new_status, components)
         if written and new_status.get("phase") != status.get("phase"):
@@ -155,6 +172,11 @@ class MachineReconciler:
             kind = "Warning" if new_status.get("phase") == "Failed" else "Normal"
             msg = new_status.get("failureMessage") or f"machine is {new_status.get('phase')}"
             await self._event(machine, kind, str(new_status.get("failureReason") or new_status.get("phase")), msg)
+        if token_id_of(machine) and _condition_true(new_status, AGENT):
+            # The agent works with its own certificate now: its bootstrap token has served its purpose.
+            await revoke_bootstrap_token(self.client, machine)
+            await self._event(machine, "Normal", "BootstrapTokenRevoked",
+                              "the agent connected with its client certificate; its bootstrap token was deleted")
         if new_status.get("phase") == "Running":
             return Result(requeue_after=self.config.resync_seconds)
         if new_status.get("phase") == "Failed":
@@ -247,6 +269,7 @@ class MachineReconciler:
                                   f"{result.message()}; nodeDrainTimeoutSeconds {timeout} passed: deleting anyway")
         if status.get("phase") != "Deleting":
             await self._set_phase(machine, "Deleting")
+        provider: InfraProvider | None = None
         try:
             provider = await self.resolve(machine)
             infra = await provider.delete(machine)
@@ -257,10 +280,14 @@ class MachineReconciler:
             infra = InfraStatus(STATE_MISSING, message=str(exc))
         if infra.state != STATE_MISSING:
             return Result(requeue_after=1.0)
-        try:
-            await self.client.delete(NODES, node_name)
-        except errors.NotFound:
-            pass
+        if provider is not None and not provider.owns_hosts:
+            # An adopted Node is the kubelet's: it stays (cordoned, drained) and is kept out of re-adoption.
+            await self._release_node(node_name)
+        else:
+            try:
+                await self.client.delete(NODES, node_name)
+            except errors.NotFound:
+                pass
         fins = [f for f in machine["metadata"].get("finalizers") or [] if f != FINALIZER_MACHINE]
         try:
             await self.client.patch(MACHINES, name, {"metadata": {
@@ -268,12 +295,34 @@ class MachineReconciler:
                 field_manager=FIELD_MANAGER)
         except errors.NotFound:
             pass
-        await self._event(machine, "Normal", "Deleted", f"machine {name} deprovisioned and node {node_name} removed")
+        if provider is not None and not provider.owns_hosts:
+            await self._event(machine, "Normal", "Released",
+                              f"machine {name} deleted; node {node_name} is cordoned and drained and was left in "
+                              f"place with its host (annotated {ANNOTATION_ADOPT}=false)")
+        else:
+            await self._event(machine, "Normal", "Deleted",
+                              f"machine {name} deprovisioned and node {node_name} removed")
         return None
+
+    async def _release_node(self, node_name: str) -> None:
+        """Keep a released adopted Node out of adoption (`kubenode.io/adopt: "false"`); it stays cordoned."""
+        try:
+            await self.client.patch(NODES, node_name, {"metadata": {"annotations": {ANNOTATION_ADOPT: "false"}}},
+                                    field_manager=FIELD_MANAGER)
+        except errors.NotFound:
+            pass
 
     async def _set_phase(self, machine: Obj, phase: str) -> None:
         await self.client.patch(MACHINES, machine["metadata"]["name"], {"status": {"phase": phase}},
                                 subresource="status", field_manager=FIELD_MANAGER)
+
+
+def _condition_is(status: Obj, type_: str, value: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == value for c in status.get("conditions") or [])
+
+
+def _condition_true(status: Obj, type_: str) -> bool:
+    return _condition_is(status, type_, "True")
 
 
 def _same_status(old: Obj, new: Obj) -> bool:

@@ -75,7 +75,7 @@ def components_condition(components: list[Obj]) -> tuple[str, str, str]:
 def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, now: float,
                    timeouts: Timeouts, *, node_synced: tuple[bool, str] | None = None,
                    provider_problem: tuple[str, str] | None = None,
-                   components: list[Obj] | None = None) -> Obj:
+                   components: list[Obj] | None = None, agent_required: bool = False) -> Obj:
     """The new `status` of `machine` (a fresh dict; the input is not modified).
 
     `provider_problem` is (reason, message) when no provider could be used;
@@ -83,6 +83,8 @@ def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, no
     `components` are the machine's MachineComponents (None: not observed, the condition is left as it
     was). ComponentsReady is reported but not part of Ready: components roll out on their own schedule,
     and a failed one is its rollout's business (Defender, rollback), not a reason to replace the machine.
+    `agent_required`: Running also waits for AgentConnected (adopted Nodes, which the kubelet makes Ready
+    without our agent).
     """
     old = machine.get("status") or {}
     status: Obj = {k: v for k, v in old.items() if k != "conditions"}
@@ -162,20 +164,20 @@ def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, no
     elif infra is not None and infra.state == STATE_FAILED:
         _fail(status, "ProvisioningFailed", infra.message or "the provider failed to create the host")
     else:
-        status["phase"] = _phase(old, conditions)
+        status["phase"] = _phase(old, conditions, agent_required)
         _check_timeouts(status, machine, conditions, now, timeouts)
     status["conditions"] = conditions
     status["observedGeneration"] = gen
     return status
 
 
-def _phase(old: Obj, conditions: list[Obj]) -> str:
+def _phase(old: Obj, conditions: list[Obj], agent_required: bool = False) -> str:
     def true(t: str) -> bool:
         c = get_condition(conditions, t)
         return c is not None and c.get("status") == "True"
 
     was_running = old.get("phase") == "Running"
-    if was_running or (true(INFRA) and true(NODE_READY)):
+    if was_running or (true(INFRA) and true(NODE_READY) and (true(AGENT) or not agent_required)):
         return "Running"
     if not true(INFRA):
         infra = get_condition(conditions, INFRA)

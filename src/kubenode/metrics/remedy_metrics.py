@@ -62,6 +62,12 @@ class RemedyMetrics:
                                   "again after remediation.", registry=registry, buckets=RECOVERY_BUCKETS)
         self.gave_up = Counter("kubenode_remedy_escalations_exhausted_total",
                                "Times a rule gave up on a node after maxAttempts ladder climbs.", registry=registry)
+        self.planned = Counter("kubenode_remedy_nodes_planned_total",
+                               "Nodes the NodeRemedier controller planned, by pass: full (a new or changed "
+                               "remedier, the periodic resync) or incremental (changed and watched nodes only).",
+                               ["pass"], registry=registry)
+        for kind in ("full", "incremental"):
+            self.planned.labels(kind)
         for d in DECISIONS:
             for a in REMEDIATION_ACTIONS:
                 self.decisions.labels(d, a)
@@ -70,6 +76,10 @@ class RemedyMetrics:
                 self.outcomes.labels(p, a)
         if jobs is not None:
             registry.register(RemedyJobCollector(jobs))
+
+    def nodes_planned(self, kind: str, count: int) -> None:
+        """Count the nodes one remedier reconcile planned (`kind`: full or incremental)."""
+        self.planned.labels(kind).inc(count)
 
     def decision(self, decision: str, action: str) -> None:
         """Count one recorded verdict."""

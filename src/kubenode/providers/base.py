@@ -30,7 +30,8 @@ class Bootstrap:
     machine_name: str
     machine_uid: str
     node_name: str
-    #: kubeconfig YAML the agent uses (server URL, CA, the agent's own token).
+    #: The agent's bootstrap kubeconfig YAML (server URL, CA, the Machine's short-lived bootstrap token), with
+    #: which the agent requests its own client certificate.
     kubeconfig: str
     #: Extra `kubenode agent` arguments (e.g. ["--register-node"]).
     agent_args: tuple[str, ...] = ("--register-node",)
@@ -60,6 +61,12 @@ class InfraProvider(abc.ABC):
 
     #: The `spec.type` this class implements.
     type: str = ""
+    #: Whether KubeNode built the host (and so deletes the host and its Node with the Machine). False for
+    #: adopted Nodes: deleting their Machine cordons and drains, then leaves Node and host in place.
+    owns_hosts: bool = True
+    #: Whether `Running` waits for the agent's heartbeat as well as a Ready Node (true where the kubelet, not
+    #: our agent, makes the Node Ready).
+    requires_agent: bool = False
 
     @abc.abstractmethod
     async def create(self, machine: Obj, bootstrap: Bootstrap) -> InfraStatus:

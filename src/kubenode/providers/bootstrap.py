@@ -36,7 +36,8 @@ AGENT_UNIT = "kubenode-agent.service"
 UNIT_PATH = f"/etc/systemd/system/{AGENT_UNIT}"
 #: Where cloud-init provisioned hosts keep their files.
 CLOUD_HOME = "/opt/kubenode"
-CLOUD_KUBECONFIG = "/etc/kubenode/kubeconfig"
+CLOUD_KUBECONFIG = "/etc/kubenode/kubeconfig"  # the agent's own (client certificate), written by the agent
+CLOUD_BOOTSTRAP_KUBECONFIG = "/etc/kubenode/bootstrap-kubeconfig"  # the bootstrap token, from the user data
 #: The requirement a pip install uses unless told otherwise: this very version.
 DEFAULT_REQUIREMENT = f"kubenode=={kubenode.__version__}"
 
@@ -100,7 +101,13 @@ class HostLayout:
 
     @property
     def kubeconfig(self) -> str:
+        """The agent's own kubeconfig (client certificate), written by the agent."""
         return self._p("kubeconfig")
+
+    @property
+    def bootstrap_kubeconfig(self) -> str:
+        """The kubeconfig with the Machine's bootstrap token, which the agent uses to request its certificate."""
+        return self._p("bootstrap-kubeconfig")
 
     @property
     def machine_uid(self) -> str:
@@ -149,13 +156,14 @@ def host_home(remote_uid: int, remote_home: str) -> str:
 
 # ---------------------------------------------------------------------------- the agent command
 def agent_argv(install: AgentInstall, layout: HostLayout, bootstrap: Bootstrap,
-               kubeconfig: str | None = None) -> list[str]:
+               kubeconfig: str | None = None, bootstrap_kubeconfig: str | None = None) -> list[str]:
     """The agent's command line on a real host (no `--root`: the host is the machine)."""
     python = str(PurePosixPath(layout.venv, "bin", "python")) if isinstance(install, PipInstall) else install.python
     return [
         python, "-m", "kubenode.cli.main", "agent", "--machine", bootstrap.machine_name,
-        "--kubeconfig", kubeconfig or layout.kubeconfig, "--node-name", bootstrap.node_name,
-        *bootstrap.agent_args,
+        "--kubeconfig", kubeconfig or layout.kubeconfig,
+        "--bootstrap-kubeconfig", bootstrap_kubeconfig or layout.bootstrap_kubeconfig,
+        "--node-name", bootstrap.node_name, *bootstrap.agent_args,
     ]
 
 
@@ -224,7 +232,7 @@ def render_systemd_unit(argv: Sequence[str], env: Mapping[str, str], machine_nam
 # ---------------------------------------------------------------------------- cloud-init
 def render_cloud_init(bootstrap: Bootstrap, install: PipInstall | None = None, *,
                       packages: Sequence[str] = ()) -> str:
-    """#cloud-config user data: kubeconfig (0600), the agent in a venv, and the unit enabled and started.
+    """#cloud-config user data: bootstrap kubeconfig (0600), the agent in a venv, and the unit enabled and started.
 
     `packages` are distribution packages cloud-init installs first (e.g.
     `python3-venv` on Debian and Ubuntu images, where `python3 -m venv` needs it).
@@ -234,10 +242,12 @@ def render_cloud_init(bootstrap: Bootstrap, install: PipInstall | None = None, *
         raise ProviderError("a local wheel cannot be used with cloud-init; give a requirement or URL",
                             retryable=False, reason="InvalidParameters")
     layout = HostLayout(CLOUD_HOME)
-    argv = agent_argv(install, layout, bootstrap, kubeconfig=CLOUD_KUBECONFIG)
+    argv = agent_argv(install, layout, bootstrap, kubeconfig=CLOUD_KUBECONFIG,
+                      bootstrap_kubeconfig=CLOUD_BOOTSTRAP_KUBECONFIG)
     doc: dict[str, object] = {
         "write_files": [
-            {"path": CLOUD_KUBECONFIG, "permissions": "0600", "owner": "root:root", "content": bootstrap.kubeconfig},
+            {"path": CLOUD_BOOTSTRAP_KUBECONFIG, "permissions": "0600", "owner": "root:root",
+             "content": bootstrap.kubeconfig},
             {"path": UNIT_PATH, "permissions": "0644", "owner": "root:root",
              "content": render_systemd_unit(argv, agent_env(install, layout), bootstrap.machine_name)},
             {"path": str(PurePosixPath(CLOUD_HOME, "machine-uid")), "permissions": "0644",

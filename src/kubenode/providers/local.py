@@ -1,7 +1,8 @@
 """The `local` provider: a machine is a root directory plus an agent process.
 
 Machine M lives under DATA/machines/M/ (its root). Creating it writes the
-agent's kubeconfig there and starts `kubenode agent` as a child process in
+agent's bootstrap kubeconfig there (ROOT/etc/bootstrap-kubeconfig; the agent
+writes its own, with its client certificate, to ROOT/etc/kubeconfig) and starts `kubenode agent` as a child process in
 its own session, logging to ROOT/var/log/agent.log. The process is recorded
 in ROOT/run/agent.pid together with its start time, so a restarted operator
 re-adopts a running agent — and never mistakes a recycled PID for it.
@@ -125,8 +126,7 @@ class LocalProvider(InfraProvider):
         for sub in ("run", "var/log", "etc", "dev", "opt"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "machine-uid").write_text(uid + "\n")
-        kubeconfig = root / "etc" / "kubeconfig"
-        _write_private(kubeconfig, bootstrap.kubeconfig)
+        _write_private(root / "etc" / "bootstrap-kubeconfig", bootstrap.kubeconfig)
         (root / "dev" / "kmsg").touch(exist_ok=True)
         boot_id = root / "run" / "boot_id"
         if not boot_id.exists():
@@ -140,7 +140,8 @@ class LocalProvider(InfraProvider):
     def _start(self, root: Path, name: str, bootstrap: Bootstrap) -> None:
         cmd = [
             self.python, "-m", "kubenode.cli.main", "agent", "--machine", name,
-            "--kubeconfig", str(root / "etc" / "kubeconfig"), "--root", str(root),
+            "--kubeconfig", str(root / "etc" / "kubeconfig"),
+            "--bootstrap-kubeconfig", str(root / "etc" / "bootstrap-kubeconfig"), "--root", str(root),
             "--node-name", bootstrap.node_name, *bootstrap.agent_args, *self.agent_args,
         ]
         (root / "run" / "agent.cmd").write_text("\0".join(cmd))

@@ -408,7 +408,7 @@ class SSHImportProvider(InfraProvider):
         changed = False
         want_config = bs.fingerprint(bootstrap.kubeconfig)
         if probe.config != want_config:
-            await self._put(s, h.kubeconfig, bootstrap.kubeconfig.encode(), 0o600)
+            await self._put(s, h.bootstrap_kubeconfig, bootstrap.kubeconfig.encode(), 0o600)
             await self._mark(s, "config", want_config)
             changed = True
         want_install = await self._install_fingerprint()

@@ -42,17 +42,15 @@ def add_remedy_controllers(manager: Manager, client: KubeClient, reviewer: Revie
         await recorder.event(obj, type_, reason, message)
 
     remedier_rec = RemedierReconciler(client, remediers, nodes, jobs, settings, on_event=on_event,
-                                      on_recovered=metrics.recovered, on_gave_up=metrics.gave_up.inc)
-
-    def all_remediers(_: Obj) -> list[Request]:
-        return [Request(r["metadata"]["name"]) for r in remediers.cache.list()]
+                                      on_recovered=metrics.recovered, on_gave_up=metrics.gave_up.inc,
+                                      on_planned=metrics.nodes_planned)
 
     def remedier_of(job: Obj) -> list[Request]:
         name = labels_of(job).get("kubenode.io/remedier")
         return [Request(name)] if name else []
 
     (manager.new_controller("noderemedier", remedier_rec, workers=1)
-     .watches(remediers).watches(nodes, all_remediers).watches(jobs, remedier_of))
+     .watches(remediers).watches(nodes, remedier_rec.requests_for_node).watches(jobs, remedier_of))
     job_rec = JobReconciler(client, jobs, reviewer, on_event=on_event, on_decision=metrics.decision,
                             on_outcome=metrics.outcome)
     manager.new_controller("remedyjob", job_rec, workers=settings.workers).watches(jobs)

@@ -10,6 +10,16 @@ ladder, and the remedier's status. Every decision also lands in an Event.
 How long a remediated node must stay healthy before its ladder counts as
 recovered is the rule's `healthyDelaySeconds`, or the operator's default
 (`RemedySettings.healthy_delay_seconds`, 60 s) when the rule does not say.
+
+Cost in proportion to what changed, not the fleet (as `componentset/fleet.py`
+does for rollouts): a Node event wakes only the remediers whose selector
+matches the node (before or after the change) and marks that node dirty for
+them; a reconcile plans the dirty nodes plus the nodes it is already watching
+(a rule matches them, or they have jobs) and keeps the counts of
+`status.matchedNodes/unhealthyNodes` as sets updated per node. A remedier
+whose spec changed (a new generation), one seen for the first time, or one
+not fully looked at for `FULL_RESYNC_SECONDS` gets one full pass over the
+fleet, which keeps the whole level-triggered.
 """
 
 from __future__ import annotations
@@ -18,11 +28,11 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubenode.api import constants as c
-from kubenode.apimachinery.selectors import label_selector_from_dict
+from kubenode.apimachinery.selectors import LabelSelector, label_selector_from_dict
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.runtime.conditions import now_rfc3339, set_condition
@@ -40,6 +50,8 @@ Obj = dict[str, Any]
 #: On jobs: when the condition that started the ladder turned unhealthy (epoch seconds), for the recovery metric.
 ANNOTATION_DETECTED_AT = "kubenode.io/detected-at"
 RESYNC_SECONDS = 30.0
+#: A full pass over every node a remedier selects at least this often (the incremental view's safety net).
+FULL_RESYNC_SECONDS = 300.0
 
 EventFn = Callable[[Obj, str, str, str], Awaitable[None]]
 
@@ -51,6 +63,18 @@ class RemedySettings:
     healthy_delay_seconds: float = 60.0
     denied_retry_seconds: float = 60.0
     workers: int = 4
+
+
+@dataclass
+class FleetView:
+    """What one remedier knows about its nodes between reconciles (rebuilt by a full pass)."""
+
+    generation: int = -1
+    full_at: float = 0.0
+    matched: set[str] = field(default_factory=set)
+    unhealthy: set[str] = field(default_factory=set)
+    #: Nodes a rule matches (possibly not for long enough yet): planned again on every reconcile.
+    watching: set[str] = field(default_factory=set)
 
 
 def is_active(job: Obj) -> bool:
@@ -122,7 +146,8 @@ class RemedierReconciler:
     def __init__(self, client: KubeClient, remediers: Informer, nodes: Informer, jobs: Informer,
                  settings: RemedySettings, *, on_event: EventFn,
                  on_recovered: Callable[[float], None] = lambda s: None,
-                 on_gave_up: Callable[[], None] = lambda: None) -> None:
+                 on_gave_up: Callable[[], None] = lambda: None,
+                 on_planned: Callable[[str, int], None] = lambda kind, n: None) -> None:
         self.client = client
         self.remediers = remediers
         self.nodes = nodes
@@ -131,36 +156,91 @@ class RemedierReconciler:
         self.on_event = on_event
         self.on_recovered = on_recovered
         self.on_gave_up = on_gave_up
+        self.on_planned = on_planned
         jobs.cache.add_index("remedier", lambda o: [labels_of(o).get(c.LABEL_REMEDIER, "")])
         jobs.cache.add_index("active-node", lambda o: [str((o.get("spec") or {}).get("nodeName"))]
                              if is_active(o) else [])
         self._gave_up: set[tuple[str, str, str, int]] = set()
+        self._views: dict[str, FleetView] = {}
+        self._dirty: dict[str, set[str]] = defaultdict(set)
+        self._selectors: dict[str, tuple[str, LabelSelector]] = {}
+
+    def _selector(self, nr: Obj) -> LabelSelector:
+        name, rv = nr["metadata"]["name"], str(nr["metadata"].get("resourceVersion", ""))
+        cached = self._selectors.get(name)
+        if cached is None or cached[0] != rv:
+            cached = (rv, label_selector_from_dict((nr.get("spec") or {}).get("selector") or {}))
+            self._selectors[name] = cached
+        return cached[1]
+
+    def requests_for_node(self, node: Obj) -> list[Request]:
+        """The remediers a change of `node` concerns (its selector matches it, or matched it); marks it dirty."""
+        name = node["metadata"]["name"]
+        labels = labels_of(node)
+        out: list[Request] = []
+        for nr in self.remediers.cache.list():
+            rname = nr["metadata"]["name"]
+            view = self._views.get(rname)
+            if self._selector(nr).matches(labels) or (view is not None and name in view.matched):
+                self._dirty[rname].add(name)
+                out.append(Request(rname))
+        return out
 
     async def __call__(self, req: Request) -> Result | None:
+        dirty = self._dirty.pop(req.name, set())
+        try:
+            return await self._reconcile(req, dirty)
+        except BaseException:
+            self._dirty[req.name] |= dirty  # retried: nothing that changed is forgotten
+            raise
+
+    async def _reconcile(self, req: Request, dirty: set[str]) -> Result | None:
         nr = self.remediers.cache.get("", req.name)
         if nr is None or nr["metadata"].get("deletionTimestamp"):
+            self._views.pop(req.name, None)
+            self._selectors.pop(req.name, None)
             return None  # its jobs go with it (owner references)
         spec = nr.get("spec") or {}
         now = time.time()
         rules = parse_rules(nr)
-        selector = label_selector_from_dict(spec.get("selector") or {})
-        nodes = [n for n in self.nodes.cache.list() if selector.matches(labels_of(n))]
+        selector = self._selector(nr)
         mine: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         for j in self.jobs.cache.by_index("remedier", req.name):
             js = j.get("spec") or {}
             mine[(str(js.get("nodeName")), str(js.get("rule")))].append(j)
+        view = self._views.get(req.name)
+        generation = int(nr["metadata"].get("generation") or 0)
+        full = view is None or view.generation != generation or now - view.full_at >= FULL_RESYNC_SECONDS
+        if view is None or full:
+            view = self._views[req.name] = FleetView(generation=generation, full_at=now)
+            candidates = [n for n in self.nodes.cache.list() if selector.matches(labels_of(n))]
+            view.matched = {n["metadata"]["name"] for n in candidates}
+        else:
+            names = dirty | view.watching | {node for node, _rule in mine}
+            candidates = []
+            for name in names:
+                node = self.nodes.cache.get("", name)
+                if node is None or not selector.matches(labels_of(node)):
+                    view.matched.discard(name)
+                    view.unhealthy.discard(name)
+                    view.watching.discard(name)
+                    continue
+                view.matched.add(name)
+                candidates.append(node)
+        self.on_planned("full" if full else "incremental", len(candidates))
         paused = bool(spec.get("paused"))
         requeue = RESYNC_SECONDS
-        unhealthy = 0
         created = 0
-        for node in nodes:
+        for node in candidates:
             nname = node["metadata"]["name"]
             conds = (node.get("status") or {}).get("conditions") or []
             busy = any(is_active(j) for j in self.jobs.cache.by_index("active-node", nname))
             node_unhealthy = False
+            matched_any = False
             for rule in rules:
                 jobs = mine.get((nname, rule.name), [])
                 m = match_rule(rule, conds, now)
+                matched_any |= m is not None
                 if m is None and not jobs:
                     continue  # the common case at fleet scale: healthy and never remediated
                 node_unhealthy |= m is not None and m.ready_at <= now
@@ -180,9 +260,10 @@ class RemedierReconciler:
                     await self._recovered(node, rule, jobs, d, conds)
                 elif d.kind == p.GIVE_UP:
                     await self._give_up(nr, node, rule, jobs)
-            unhealthy += node_unhealthy
-        await self._write_status(nr, len(nodes), unhealthy, created, paused)
-        return Result(requeue_after=max(0.2, requeue))
+            (view.unhealthy.add if node_unhealthy else view.unhealthy.discard)(nname)
+            (view.watching.add if matched_any else view.watching.discard)(nname)
+        await self._write_status(nr, len(view.matched), len(view.unhealthy), created, paused)
+        return Result(requeue_after=max(0.2, min(requeue, view.full_at + FULL_RESYNC_SECONDS - now)))
 
     async def _create(self, nr: Obj, node: Obj, rule: RuleSpec, d: p.Decision, m: Match, jobs: list[Obj],
                       now: float) -> bool:

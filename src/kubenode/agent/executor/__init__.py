@@ -16,11 +16,13 @@ __all__ = ["ActionRefused", "ExecutorSettings", "RemedyExecutor", "Restarter", "
 
 def build_executor(client: KubeClient, machine: str, node_name: str, root: Path | None,
                    restarters: dict[str, Restarter] | None = None,
-                   installed: Callable[[str], Awaitable[bool]] | None = None) -> RemedyExecutor:
+                   installed: Callable[[str], Awaitable[bool]] | None = None,
+                   host_root: Path | None = None) -> RemedyExecutor:
     """The remediation executor of one agent.
 
     `restarters` maps built-in component names (the detectors) to restart
     functions; `installed` restarts components the installer supervises.
     """
     return RemedyExecutor(client, ExecutorSettings(machine=machine, node_name=node_name, root=root,
-                                                   restarters=dict(restarters or {}), installed=installed))
+                                                   host_root=host_root, restarters=dict(restarters or {}),
+                                                   installed=installed))

@@ -4,18 +4,34 @@ Nothing here takes a command from a custom resource. RunScript names a file;
 the file must already sit directly inside the node's allowlisted directory
 (ROOT/etc/kubenode/remedy.d in local mode, /etc/kubenode/remedy.d on hosts),
 be a regular executable file, and is run without arguments. Reboot on a real
-host is one fixed argv.
+host is one fixed argv; `reboot` is the one way the agent reboots its node, for
+a Reboot remediation and for a component's `disruption: Reboot` alike.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import re
 import stat
+import sys
+import uuid
 from pathlib import Path
 
 SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REBOOT_ARGV = ("systemctl", "reboot")
+
+
+def on_host(host_root: Path | None, argv: tuple[str, ...] | list[str]) -> list[str]:
+    """`argv` run on the host: unchanged on a host, `chroot HOST_ROOT argv` for an agent in a pod.
+
+    A DaemonSet agent sees the host's root filesystem at `--host-root`; chroot makes `systemctl` talk to the
+    host's systemd over its own socket (`/run/systemd/private` of the host). Only the fixed argvs of this
+    module and of the installer's systemd supervisor go through here, never a command from a resource.
+    """
+    return ["chroot", str(host_root), *argv] if host_root is not None else list(argv)
 MAX_MESSAGE = 1024
 
 
@@ -44,6 +60,40 @@ def resolve_script(name: str, directory: Path) -> Path:
     if path.resolve().parent != directory.resolve():
         raise ActionRefused(f"script {name!r} resolves outside {directory}")
     return path
+
+
+def boot_id(root: Path | None) -> str:
+    """This boot's ID (local mode: ROOT/run/boot_id, renewed by a simulated reboot)."""
+    for p in ([root / "run" / "boot_id"] if root else []) + [Path("/proc/sys/kernel/random/boot_id")]:
+        with contextlib.suppress(OSError):
+            text = p.read_text().strip()
+            if text:
+                return text
+    return "unknown"
+
+
+class RebootFailed(RuntimeError):
+    """The reboot command failed; the message says how."""
+
+
+async def reboot(root: Path | None, host_root: Path | None = None) -> None:
+    """Reboot this node: a new boot ID and a fresh agent process (local mode), or `systemctl reboot`.
+
+    Local mode re-executes the agent with its original command line (same PID, so
+    the provider still recognises its process); nothing after the call runs. On a
+    host the machine goes down; if it does not within ten minutes, the caller's
+    deadline (the job's timeout, the rollout's progress deadline) reports it.
+    """
+    if root is not None and host_root is None:
+        (root / "run" / "boot_id").write_text(str(uuid.uuid4()) + "\n")
+        logging.shutdown()
+        os.execv(sys.executable, sys.orig_argv)
+    argv = on_host(host_root, REBOOT_ARGV)  # a DaemonSet agent reboots the host, not its container
+    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
+    await proc.wait()
+    if proc.returncode != 0:
+        raise RebootFailed(f"{' '.join(argv)} exited {proc.returncode}")
+    await asyncio.sleep(600)
 
 
 def trim(text: str) -> str:

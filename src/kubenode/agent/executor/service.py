@@ -27,9 +27,7 @@ import json
 import logging
 import os
 import signal
-import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +38,19 @@ from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import Resource
 from kubenode.runtime.conditions import now_rfc3339, set_condition
+from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
-from .actions import REBOOT_ARGV, ActionRefused, remedy_dir, resolve_script, trim
+from ..trust import REASON_IGNORED, job_mismatch
+from .actions import (
+    ActionRefused,
+    RebootFailed,
+    boot_id,
+    reboot,
+    remedy_dir,
+    resolve_script,
+    trim,
+)
 
 log = logging.getLogger("kubenode.agent.executor")
 Obj = dict[str, Any]
@@ -60,6 +68,8 @@ class ExecutorSettings:
     machine: str
     node_name: str
     root: Path | None = None
+    #: DaemonSet mode: the host's root filesystem as mounted in the pod (reboots go through the host's systemd).
+    host_root: Path | None = None
     restarters: dict[str, Restarter] = field(default_factory=dict)
     #: Restarts a component the installer supervises; False when it is not installed here.
     installed: Callable[[str], Awaitable[bool]] | None = None
@@ -71,12 +81,7 @@ class ExecutorSettings:
 
     def boot_id(self) -> str:
         """This boot's ID."""
-        for p in ([self.root / "run" / "boot_id"] if self.root else []) + [Path("/proc/sys/kernel/random/boot_id")]:
-            with contextlib.suppress(OSError):
-                text = p.read_text().strip()
-                if text:
-                    return text
-        return "unknown"
+        return boot_id(self.root)
 
 
 class JobOutcome(Exception):
@@ -109,11 +114,12 @@ class RemedyExecutor:
     def __init__(self, client: KubeClient, settings: ExecutorSettings, *, rebooter: Rebooter | None = None) -> None:
         self.client = client
         self.settings = settings
-        self.rebooter = rebooter or (self._local_reboot if settings.root is not None else self._host_reboot)
+        self.rebooter = rebooter or self._reboot
         self.marker = settings.state_dir / "reboot.json"
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self.informer = Informer(client, JOBS, label_selector=f"{c.LABEL_MACHINE}={settings.machine}")
         self.executed: list[str] = []
+        self.events = EventRecorder(client, FIELD_MANAGER, host=settings.machine)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch this machine's jobs and act on them until `stop`."""
@@ -152,7 +158,13 @@ class RemedyExecutor:
         phase = (job.get("status") or {}).get("phase") or c.JOB_PHASE_PENDING
         if action.get("type") not in c.AGENT_ACTIONS or spec.get("dryRun"):
             return
-        if spec.get("nodeName") not in (self.settings.node_name, None):
+        why = job_mismatch(job, self.settings.machine, self.settings.node_name)
+        if why is not None:
+            # Defence in depth: the label selected it, but its spec names another node (agent/trust.py).
+            log.warning("ignoring remediation job %s: %s", name, why)
+            with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
+                await self.events.event(job, "Warning", REASON_IGNORED,
+                                        f"ignored by the agent of {self.settings.machine}: {why}")
             return
         if phase == c.JOB_PHASE_RUNNING:
             await self._resume(job, action)
@@ -247,16 +259,9 @@ class RemedyExecutor:
             raise JobOutcome(c.JOB_PHASE_FAILED, f"script {name} exited {proc.returncode}: {text}")
         return f"script {name} succeeded" + (f": {text}" if text else "")
 
-    async def _local_reboot(self) -> None:
-        """Local mode: a new boot ID, then the agent starts over in the same process slot."""
-        assert self.settings.root is not None
-        (self.settings.root / "run" / "boot_id").write_text(str(uuid.uuid4()) + "\n")
-        logging.shutdown()
-        os.execv(sys.executable, sys.orig_argv)
-
-    async def _host_reboot(self) -> None:
-        proc = await asyncio.create_subprocess_exec(*REBOOT_ARGV, stdin=asyncio.subprocess.DEVNULL)
-        await proc.wait()
-        if proc.returncode != 0:
-            raise JobOutcome(c.JOB_PHASE_FAILED, f"{' '.join(REBOOT_ARGV)} exited {proc.returncode}")
-        await asyncio.sleep(600)  # the machine goes down; if it does not, the controller times the job out
+    async def _reboot(self) -> None:
+        """The agent's one reboot action (`actions.reboot`); a failed command fails the job."""
+        try:
+            await reboot(self.settings.root, self.settings.host_root)
+        except RebootFailed as exc:
+            raise JobOutcome(c.JOB_PHASE_FAILED, str(exc)) from None

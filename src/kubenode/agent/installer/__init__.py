@@ -39,7 +39,12 @@ def _exit_after(step_name: str) -> Callable[[str], None]:
 def build_installer(client: KubeClient, config: AgentConfig, *, metrics: AgentMetrics | None = None) -> ComponentAgent:
     """The component installer of this agent (local mode when the agent has a machine root)."""
     crash_after = os.environ.get(FAILPOINT_ENV, "")
+    if config.host_root is not None:
+        # DaemonSet mode: files on the host through its mounted root, services as the host's systemd units.
+        return ComponentAgent(client, ComponentAgentConfig(
+            machine=config.machine, root=config.host_root, local=False, host_root=config.host_root,
+            failpoint=_exit_after(crash_after) if crash_after else None, metrics=metrics))
     return ComponentAgent(client, ComponentAgentConfig(
-        machine=config.machine, root=config.root if config.root is not None else Path("/"),
+        machine=config.machine, node=config.node_name, root=config.root if config.root is not None else Path("/"),
         local=config.root is not None, failpoint=_exit_after(crash_after) if crash_after else None,
-        metrics=metrics))
+        metrics=metrics, trusted_file_dirs=config.trusted_file_dirs))

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from .inputs import capped_mode, duplicate_paths, normal_path
 from .layout import COMPLETE_MARKER, ComponentLayout, PathEscapeError, resolve_inside
 
 __all__ = [
@@ -288,26 +289,32 @@ def write_files(base: Path, files: Iterable[dict[str, object]], protected: set[s
     verified program with its own content.
     """
     written: list[str] = []
+    files = list(files)
+    dups = duplicate_paths(files)
+    if dups:
+        raise PathEscapeError(f"spec.files: {dups[0]} are the same file")
+    real_base = os.path.realpath(base)
     for i, f in enumerate(files):
-        rel = str(f.get("path", ""))
+        raw = str(f.get("path", ""))
         content = str(f.get("content", ""))
-        mode = int(f.get("mode", 0o644))  # type: ignore[call-overload]
+        mode = capped_mode(int(f.get("mode", 0o644)))  # type: ignore[call-overload]
         try:
+            rel = normal_path(raw)  # every spelling of a path is compared in one form (bin//run is bin/run)
             target = resolve_inside(base, rel)
         except PathEscapeError as exc:
             raise PathEscapeError(f"spec.files[{i}].path: {exc}") from None
-        if protected and rel.strip("/") in protected:
-            raise PathEscapeError(f"spec.files[{i}].path: {rel!r} is part of the artifact and cannot be "
+        if protected and (rel in protected or os.path.relpath(target, real_base) in protected):
+            raise PathEscapeError(f"spec.files[{i}].path: {raw!r} is part of the artifact and cannot be "
                                   "overwritten")
         target.parent.mkdir(parents=True, exist_ok=True)
         resolve_inside(base, rel)  # again, now that parents exist (a parent could be an inner link)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o777)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "w") as out:
             out.write(content)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, mode & 0o777)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
         written.append(rel)
     return written

@@ -19,6 +19,14 @@ version. The finalizer ``kubenode.io/machinecomponent`` is added before the
 first install and dropped once the component has been removed from the
 node. Components on disk whose MachineComponent is gone (deleted without
 waiting for us) are stopped and removed after the first sync.
+
+``disruption: Reboot``: once the change is installed the status says
+Installing (reason Rebooting), a Normal Event ``Rebooting`` is recorded and
+the node reboots through the agent's one reboot action
+(:func:`kubenode.agent.executor.actions.reboot`, as a Reboot remediation
+does); the agent of the new boot starts the component, waits for its health
+check's verdict and only then reports Running — so the rollout counts the
+machine as done only after the node came back healthy.
 """
 
 from __future__ import annotations
@@ -28,11 +36,12 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubenode.agent.executor.actions import boot_id, reboot
 from kubenode.agent.telemetry import AgentMetrics
 from kubenode.api import constants as c
 from kubenode.client import errors
@@ -43,9 +52,10 @@ from kubenode.runtime.controller import Controller, Request, Result
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
+from ..trust import REASON_IGNORED, component_mismatch, controller_set
 from .drift import DriftResult, verify_hashes
 from .layout import ComponentLayout, validate_name
-from .plan import Action, Desired, Observation, compute_status, plan
+from .plan import Action, Desired, Observation, compute_status, plan, reboots
 from .transaction import ComponentHandle, Outcome
 
 __all__ = ["MACHINE_COMPONENTS", "ComponentAgent", "ComponentAgentConfig"]
@@ -53,6 +63,8 @@ __all__ = ["MACHINE_COMPONENTS", "ComponentAgent", "ComponentAgentConfig"]
 log = logging.getLogger(__name__)
 
 MACHINE_COMPONENTS = Resource(c.GROUP, c.VERSION, "machinecomponents", c.KIND_MACHINE_COMPONENT, namespaced=False)
+MACHINE_COMPONENT_SETS = Resource(c.GROUP, c.VERSION, "machinecomponentsets", c.KIND_MACHINE_COMPONENT_SET,
+                                  namespaced=False)
 FIELD_MANAGER = "kubenode-agent"
 Obj = dict[str, Any]
 
@@ -75,10 +87,29 @@ class ComponentAgentConfig:
     #: Test hook: called with each journal step's name (raise or exit to simulate a crash).
     failpoint: Callable[[str], None] | None = None
     systemd_dir: Path | None = None
+    #: DaemonSet mode: the host's root as mounted in the pod (`root` is then the same path).
+    host_root: Path | None = None
     #: Re-verify installed files against the verified artifact this often (and on kubenode.io/verify-now).
     drift_seconds: float = 600.0
     #: The agent's metrics (drift counters), when it exports them.
     metrics: AgentMetrics | None = None
+    #: The node this agent registers as (a MachineComponent naming another node is ignored); "" = unchecked.
+    node: str = ""
+    #: Directories `file://` sources may come from; None: the default (local mode: DATA/artifacts; else none).
+    trusted_file_dirs: tuple[Path, ...] | None = None
+    #: Reboots the node (disruption Reboot); default: the agent's one reboot action for this root.
+    rebooter: Callable[[], Awaitable[None]] | None = None
+
+    def boot_id(self) -> str:
+        """This boot's ID (local mode: the machine root's)."""
+        return boot_id(self.root if self.local else None)
+
+    async def reboot(self) -> None:
+        """Reboot the node; does not return on a real reboot."""
+        if self.rebooter is not None:
+            await self.rebooter()
+        else:
+            await reboot(self.root if self.local else None, self.host_root)
 
 
 class ComponentAgent:
@@ -97,13 +128,17 @@ class ComponentAgent:
         self.drift: dict[str, DriftResult | None] = {}
         self._drift_at: dict[str, float] = {}
         self._verify_token: dict[str, str] = {}
+        #: UIDs of MachineComponentSets seen to exist (a controller we trust; see `_not_ours`).
+        self._sets_seen: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def _handle(self, component: str) -> ComponentHandle:
         h = self.handles.get(component)
         if h is None:
             h = ComponentHandle(self.config.root, component, self.config.machine, local=self.config.local,
-                                failpoint=self.config.failpoint, systemd_dir=self.config.systemd_dir)
+                                failpoint=self.config.failpoint, systemd_dir=self.config.systemd_dir,
+                                host_root=self.config.host_root,
+                                trusted_file_dirs=self.config.trusted_file_dirs)
             self.handles[component] = h
         return h
 
@@ -157,6 +192,13 @@ class ComponentAgent:
                     await h.remove()
                     self.handles.pop(component, None)
             return None
+        why = await self._not_ours(obj)
+        if why is not None:
+            log.warning("ignoring MachineComponent %s: %s", req.name, why)
+            with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
+                await self.events.event(obj, "Warning", REASON_IGNORED,
+                                        f"ignored by the agent of {self.config.machine}: {why}")
+            return None
         d = Desired.from_object(obj)
         try:
             validate_name("component", d.component)
@@ -196,17 +238,84 @@ class ComponentAgent:
         elif action is Action.RECONFIGURE:
             outcome = await h.reconfigure(d, restart)
             await self._event(obj, outcome)
+        elif action is Action.AFTER_BOOT:
+            outcome = await self._after_boot(d, h)
+            await self._event(obj, outcome)
         elif action is Action.START:
             try:
                 await h.ensure_running()
             except (OSError, ValueError) as exc:
                 outcome = Outcome(False, c.COMPONENT_REASON_START_FAILED, f"cannot start {d.component}: {exc}")
+        if outcome is not None and outcome.ok and reboots(d, action, restart):
+            h.state.reboot_from = self.config.boot_id()
+            h.save_state()
+        if action is Action.REBOOT or h.state.reboot_from:
+            # Installed; the node reboots now (or the reboot asked earlier is still under way).
+            await self._report_observed(obj, d, h, outcome)
+            await self._reboot(obj, d)
+            return Result(requeue_after=1.0)
         # Steady, held-failed and freshly changed components: probe, verify the files when due, report.
         if outcome is None or outcome.ok:
             await h.probe_once()
         await self._verify_drift(obj, d, h, changed=outcome is not None)
         await self._report_observed(obj, d, h, outcome)
         return Result(requeue_after=self._period(h))
+
+    async def _not_ours(self, obj: Obj) -> str | None:
+        """Why this agent must not act on `obj` (defence in depth, `agent/trust.py`), or None.
+
+        Its content must name this machine (and node), and its controller must be a MachineComponentSet
+        that exists with that UID. A component being deleted is exempt from the controller check: its set
+        may be gone already (garbage collection), and removing is what the agent owes it.
+        """
+        why = component_mismatch(obj, self.config.machine, self.config.node)
+        if why is not None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+            return why
+        ref = controller_set(obj) or {}
+        uid = str(ref.get("uid", ""))
+        if uid in self._sets_seen:
+            return None
+        try:
+            owner = await self.client.get(MACHINE_COMPONENT_SETS, str(ref.get("name", "")))
+        except errors.NotFound:
+            return f"its controller MachineComponentSet {ref.get('name')} does not exist"
+        except errors.Forbidden:
+            return f"its controller MachineComponentSet {ref.get('name')} is not visible to this agent"
+        if owner["metadata"].get("uid") != uid:
+            return f"its controller MachineComponentSet {ref.get('name')} has another UID"
+        self._sets_seen.add(uid)
+        return None
+
+    async def _reboot(self, obj: Obj, d: Desired) -> None:
+        """disruption Reboot: record why, then reboot the node through the agent's one reboot action."""
+        message = f"version {d.version} installed; rebooting the node (disruption Reboot)"
+        log.warning("%s: %s", d.name, message)
+        with contextlib.suppress(errors.ApiError, OSError, TimeoutError):
+            await self.events.event(obj, "Normal", c.COMPONENT_REASON_REBOOTING, message)
+        try:
+            await self.config.reboot()
+        except (OSError, RuntimeError) as exc:
+            log.error("%s: reboot failed: %s (retried)", d.name, exc)
+
+    async def _after_boot(self, d: Desired, h: ComponentHandle) -> Outcome:
+        """The first look after a disruption-Reboot reboot: start the component, wait for its health verdict."""
+        before, now = h.state.reboot_from, self.config.boot_id()
+        try:
+            await h.ensure_running()
+        except (OSError, ValueError) as exc:
+            h.state.reboot_from = ""
+            h.save_state()
+            return Outcome(False, c.COMPONENT_REASON_START_FAILED, f"cannot start {d.component} after the reboot: "
+                           f"{exc}")
+        tracker = await h.verify(d.version, h.state.applied, self._stop)
+        h.state.reboot_from = ""
+        h.save_state()
+        detail = tracker.last.message if tracker.last else ""
+        rebooted = f"version {d.version} after the reboot (boot ID {before} -> {now})"
+        if tracker.healthy is False:
+            return Outcome(False, c.COMPONENT_REASON_HEALTH_CHECK_FAILED, f"{rebooted} failed its health check "
+                           f"({detail})", False)
+        return Outcome(True, c.COMPONENT_REASON_INSTALLED, f"{rebooted}: {detail or 'running'}", tracker.healthy)
 
     async def _install(self, obj: Obj, d: Desired, h: ComponentHandle, verb: str) -> Outcome:
         """Install `d`; report Installing only if it takes longer than `installing_report_after`.
@@ -279,7 +388,8 @@ class ComponentAgent:
 
     def _observe(self, h: ComponentHandle) -> Observation:
         h.state.restart_count = h.service.restarts
-        return Observation(h.layout.current_version(), h.state, h.service.running)
+        return Observation(h.layout.current_version(), h.state, h.service.running,
+                           self.config.boot_id() if h.state.reboot_from else "")
 
     def _period(self, h: ComponentHandle) -> float:
         try:
@@ -310,6 +420,9 @@ class ComponentAgent:
             if h.service.last_exit and not h.service.running and obs.state.applied.get("run"):
                 message = f"process {h.service.last_exit}; restarting"
             reason = c.COMPONENT_REASON_INSTALLED
+        if obs.state.reboot_from:
+            message, reason = f"version {d.version} installed; rebooting the node (disruption Reboot)", \
+                c.COMPONENT_REASON_REBOOTING
         if not message:
             message = str(((obj.get("status") or {}).get("message")) or "")
         status = compute_status(d, obs, healthy, message, has_health_check=has_check)

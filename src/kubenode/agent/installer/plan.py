@@ -12,9 +12,15 @@ Disruption, as the agent applies it (documented in docs/agent-installer.md):
   process — nothing else can make the new program run;
 * changed ``files`` alone restart it only when ``disruption`` is not
   ``None`` (``None`` means the component picks the change up itself);
-* ``Drain`` and ``Reboot`` are applied locally as ``Restart``: draining
-  needs the API (the MachineComponentSet controller drains around the
-  batch), and a reboot is a remediation action; the status message says so.
+* ``Drain`` is applied locally as ``Restart``: draining needs the API (the
+  MachineComponentSet controller cordons and drains the batch's nodes
+  first); the status message says so;
+* ``Reboot`` reboots the node once the change is installed (through the
+  agent's one reboot action, ``executor.actions.reboot``): the state
+  records the boot the change was applied in (``reboot_from``); while the
+  node still runs that boot the plan is REBOOT and the status stays
+  ``Installing``; once a new boot runs, AFTER_BOOT checks the component's
+  health and only then reports ``Running``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 
 from kubenode.api import constants as c
 
-__all__ = ["Action", "Desired", "LocalState", "Observation", "compute_status", "plan"]
+__all__ = ["Action", "Desired", "LocalState", "Observation", "compute_status", "plan", "reboots"]
 
 Obj = dict[str, Any]
 
@@ -116,6 +122,8 @@ class LocalState:
     failed_message: str = ""
     restart_count: int = 0
     port: int = 0
+    #: disruption Reboot: the boot ID the applied change was installed in, until a new boot checked it.
+    reboot_from: str = ""
 
     def to_json(self) -> Obj:
         """Serialisable form."""
@@ -138,6 +146,8 @@ class Action(StrEnum):
     INSTALL = "Install"
     RECONFIGURE = "Reconfigure"
     START = "Start"
+    REBOOT = "Reboot"  # disruption Reboot: the change is installed, the node reboots
+    AFTER_BOOT = "AfterBoot"  # disruption Reboot: a new boot runs, check health before reporting Running
     STEADY = "Steady"
 
 
@@ -148,6 +158,7 @@ class Observation:
     current_version: str | None
     state: LocalState
     service_running: bool
+    boot_id: str = ""
 
 
 def plan(d: Desired, obs: Observation) -> tuple[Action, bool]:
@@ -165,19 +176,26 @@ def plan(d: Desired, obs: Observation) -> tuple[Action, bool]:
         restart = st.run_hash != d.run_hash or (st.files_hash != d.files_hash
                                                and d.disruption != c.DISRUPTION_NONE)
         return Action.RECONFIGURE, restart
+    if st.reboot_from:
+        return (Action.REBOOT if st.reboot_from == obs.boot_id else Action.AFTER_BOOT), False
     if d.run and not obs.service_running:
         return Action.START, False
     return Action.STEADY, False
 
 
 def disruption_note(disruption: str) -> str:
-    """What the agent says about a Drain or Reboot disruption it applied as a restart."""
+    """What the agent says about a Drain or Reboot disruption it applied."""
     if disruption == c.DISRUPTION_DRAIN:
         return " (disruption Drain: the component was restarted; draining the node is the controller's job)"
     if disruption == c.DISRUPTION_REBOOT:
-        return (" (disruption Reboot: the component was restarted; a reboot needs a Reboot remediation, the "
-                "agent does not reboot on its own)")
+        return " (disruption Reboot: the node reboots, health is checked after boot)"
     return ""
+
+
+def reboots(d: Desired, action: Action, restart: bool) -> bool:
+    """Whether applying `action` for `d` is followed by a node reboot (disruption Reboot)."""
+    return d.disruption == c.DISRUPTION_REBOOT and (
+        action is Action.INSTALL or (action is Action.RECONFIGURE and restart))
 
 
 def compute_status(d: Desired, obs: Observation, healthy: bool | None, message: str, *,
@@ -192,7 +210,9 @@ def compute_status(d: Desired, obs: Observation, healthy: bool | None, message: 
     st = obs.state
     applied = obs.current_version == d.version and st.applied_hash == d.spec_hash
     if phase is None:
-        if applied and healthy is not False:
+        if applied and st.reboot_from:
+            phase = c.COMPONENT_PHASE_INSTALLING  # installed, the reboot (or the check after it) is pending
+        elif applied and healthy is not False:
             phase = c.COMPONENT_PHASE_RUNNING
         elif st.failed_hash == d.spec_hash or applied:
             phase = c.COMPONENT_PHASE_FAILED

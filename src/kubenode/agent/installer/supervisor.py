@@ -40,8 +40,16 @@ from .archive import read_manifest
 from .layout import PathEscapeError, resolve_inside
 from .package import CommandResult, run_argv
 
-__all__ = ["Backoff", "ProcessSupervisor", "Service", "ServiceSpec", "SystemdSupervisor", "resolve_program",
-           "systemd_unit"]
+__all__ = [
+    "Backoff",
+    "ProcessSupervisor",
+    "Service",
+    "ServiceSpec",
+    "SystemdSupervisor",
+    "relocate",
+    "resolve_program",
+    "systemd_unit",
+]
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +331,17 @@ def systemd_unit(component: str, spec: ServiceSpec, restart_sec: float = 1.0) ->
     return "\n".join(lines)
 
 
+def relocate(spec: ServiceSpec, host_root: Path) -> ServiceSpec:
+    """`spec` as the host sees it: paths under `host_root` (the pod's view of the host) lose that prefix."""
+    prefix = str(host_root).rstrip("/")
+
+    def host(value: str) -> str:
+        return "/" + value[len(prefix):].lstrip("/") if value == prefix or value.startswith(prefix + "/") else value
+
+    return ServiceSpec(argv=tuple(host(a) for a in spec.argv), env={k: host(v) for k, v in spec.env.items()},
+                       cwd=Path(host(str(spec.cwd))), log_file=Path(host(str(spec.log_file))), version=spec.version)
+
+
 def systemctl_argv(action: str, component: str) -> list[str]:
     """``systemctl <action> kubenode-<component>.service`` (daemon-reload takes no unit)."""
     if action == "daemon-reload":
@@ -339,8 +358,12 @@ class SystemdSupervisor:
     """A component's service as a systemd unit (real hosts): write the unit, reload, restart."""
 
     def __init__(self, component: str, unit_dir: Path = Path("/etc/systemd/system"),
-                 runner: Runner | None = None) -> None:
+                 runner: Runner | None = None, host_root: Path | None = None) -> None:
         self.component = component
+        #: DaemonSet mode: the host's root as mounted in the pod. The unit goes to the host's unit directory,
+        #: names host paths, and systemctl runs chrooted into the host (see `executor.actions.on_host`).
+        self.host_root = host_root
+        unit_dir = host_root / "etc/systemd/system" if host_root is not None else unit_dir
         self.unit_path = unit_dir / unit_name(component)
         self.runner: Runner = runner or (lambda argv: run_argv(argv, time_limit=120))
         self.restarts = 0
@@ -354,13 +377,16 @@ class SystemdSupervisor:
         return self._running
 
     async def _systemctl(self, action: str) -> None:
-        result = await self.runner(systemctl_argv(action, self.component))
+        argv = systemctl_argv(action, self.component)
+        if self.host_root is not None:
+            argv = ["chroot", str(self.host_root), *argv]
+        result = await self.runner(argv)
         if result.returncode != 0:
             raise OSError(f"systemctl {action} {unit_name(self.component)} failed: {result.output.strip()[-300:]}")
 
     async def start(self, spec: ServiceSpec) -> None:
         """Write the unit (atomically), reload systemd, enable and restart the unit."""
-        text = systemd_unit(self.component, spec)
+        text = systemd_unit(self.component, relocate(spec, self.host_root) if self.host_root is not None else spec)
         self.unit_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.unit_path.with_name(f".{self.unit_path.name}.tmp")
         tmp.write_text(text)

@@ -40,6 +40,7 @@ from .archive import (
 )
 from .drift import record_hashes
 from .healthcheck import HealthCheck, HealthTracker, ProbeResult, await_verdict, probe
+from .inputs import InputRefused, check_env, check_file_source, default_trusted_dirs
 from .journal import Journal, Recovery, recover, write_json_atomic
 from .layout import ComponentLayout, PathEscapeError
 from .package import PackageError, install_package
@@ -120,15 +121,19 @@ class ComponentHandle:
 
     def __init__(self, root: Path, component: str, machine: str, *, local: bool = True,
                  failpoint: Failpoint | None = None, systemd_dir: Path | None = None,
-                 service: Service | None = None) -> None:
+                 service: Service | None = None, host_root: Path | None = None,
+                 trusted_file_dirs: tuple[Path, ...] | None = None) -> None:
         self.layout = ComponentLayout(root, component)
         self.machine = machine
         self.local = local
+        #: Directories `file://` sources may be read from (None: the default for this mode, see inputs.py).
+        self.trusted_file_dirs = (default_trusted_dirs(root, local) if trusted_file_dirs is None
+                                  else trusted_file_dirs)
         self.journal = Journal(self.layout, failpoint)
         self.state = self._load_state()
         self.service: Service = service or (
             ProcessSupervisor(component, self.layout.state_dir / "service.pid") if local
-            else SystemdSupervisor(component, systemd_dir or Path("/etc/systemd/system")))
+            else SystemdSupervisor(component, systemd_dir or Path("/etc/systemd/system"), host_root=host_root))
         self.tracker: HealthTracker | None = None
         self.recovery: Recovery | None = None
         self.last_probe: ProbeResult | None = None
@@ -193,6 +198,7 @@ class ComponentHandle:
 
     def service_spec(self, version: str, run: Mapping[str, Any]) -> ServiceSpec:
         """Resolve ``run`` against the installed ``version`` (the program must come from its artifact)."""
+        check_env(run)
         version_dir = self.real_version_dir(version)
         argv = resolve_program(version_dir, [str(a) for a in run.get("command") or ()])
         return ServiceSpec(argv=tuple(argv), env=self.env(version_dir, version, run), cwd=version_dir,
@@ -265,6 +271,10 @@ class ComponentHandle:
                 self.journal.step("unpacked")
                 return
             download = self.layout.state_dir / f"download-{d.version}.tar.gz"
+            try:
+                check_file_source(str(url), self.trusted_file_dirs)
+            except InputRefused as exc:
+                raise InstallError(c.COMPONENT_REASON_DOWNLOAD_FAILED, f"{exc} (nothing was installed)") from exc
             try:
                 await fetch_verified(str(url), str(sha), download)
                 self.journal.step("downloaded")

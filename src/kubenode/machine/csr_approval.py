@@ -1,0 +1,127 @@
+"""Which agent certificate requests KubeNode approves: a pure function of the CSR and the Machines.
+
+A CertificateSigningRequest is KubeNode's when its signer is
+``kubernetes.io/kube-apiserver-client`` and its subject's CN is
+``kubenode:agent:<node>``; every other CSR is someone else's and left alone
+(as kube's own approvers ignore what they do not recognise). One of ours is
+approved only when all of these hold:
+
+* the subject is exactly ``CN=kubenode:agent:<node>, O=kubenode:agents``, with
+  no subject alternative names, and the usages are client auth plus at most
+  digital signature / key encipherment (otherwise **Denied**: it can never be
+  right);
+* ``<node>`` is the node of a Machine KubeNode manages (not being deleted);
+* the requester is that Machine's bootstrap token
+  (``system:bootstrap:<id>`` in ``system:bootstrappers`` with ``<id>`` the
+  Machine's ``kubenode.io/bootstrap-token-id``) — a first certificate — or the
+  agent's own current certificate identity ``kubenode:agent:<node>`` in
+  ``kubenode:agents`` — a renewal.
+
+Anything else (a node that is no Machine, another machine's token, …) stays
+**pending** with a Warning Event that says why: a human may still approve it
+with ``kubectl certificate approve`` after checking.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from .bootstrap import token_id_of
+
+Obj = dict[str, Any]
+
+SIGNER = "kubernetes.io/kube-apiserver-client"
+AGENT_PREFIX = "kubenode:agent:"
+AGENT_GROUP = "kubenode:agents"
+BOOTSTRAP_PREFIX = "system:bootstrap:"
+BOOTSTRAPPERS = "system:bootstrappers"
+ALLOWED_USAGES = frozenset({"client auth", "digital signature", "key encipherment"})
+
+APPROVE, DENY, PENDING = "Approve", "Deny", "Pending"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one CSR: Approve, Deny or leave Pending, with a reason and a message for humans."""
+
+    action: str
+    reason: str
+    message: str
+
+
+def agent_node(csr: Obj) -> str | None:
+    """The node an agent CSR is for, or None when the CSR is not KubeNode's (other signer or subject)."""
+    spec = csr.get("spec") or {}
+    if spec.get("signerName") != SIGNER:
+        return None
+    try:
+        request = x509.load_pem_x509_csr(base64.b64decode(str(spec.get("request") or "")))
+    except ValueError:
+        return None
+    cns = request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if len(cns) != 1 or not str(cns[0].value).startswith(AGENT_PREFIX):
+        return None
+    return str(cns[0].value)[len(AGENT_PREFIX):]
+
+
+def decided(csr: Obj) -> bool:
+    """Whether the CSR already has an Approved or Denied condition."""
+    return any(c.get("type") in ("Approved", "Denied") for c in (csr.get("status") or {}).get("conditions") or [])
+
+
+def _node_of(machine: Obj) -> str:
+    return str((machine.get("spec") or {}).get("nodeName") or machine["metadata"]["name"])
+
+
+def decide(csr: Obj, machines: list[Obj]) -> Decision | None:
+    """The decision for `csr` given every Machine; None when the CSR is not ours or already decided."""
+    if decided(csr):
+        return None
+    node = agent_node(csr)
+    if node is None:
+        return None
+    spec = csr.get("spec") or {}
+    request = x509.load_pem_x509_csr(base64.b64decode(str(spec.get("request"))))
+    orgs = [str(a.value) for a in request.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    others = [a for a in request.subject if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)]
+    if orgs != [AGENT_GROUP] or others or not node:
+        return Decision(DENY, "InvalidSubject",
+                        f"an agent certificate must have exactly the subject CN={AGENT_PREFIX}<node>, O={AGENT_GROUP}")
+    try:
+        request.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        return Decision(DENY, "InvalidSubject", "an agent certificate may not carry subject alternative names")
+    except x509.ExtensionNotFound:
+        pass
+    usages = set(spec.get("usages") or [])
+    if "client auth" not in usages or not usages <= ALLOWED_USAGES:
+        return Decision(DENY, "InvalidUsages", f"an agent certificate is for client auth only (with digital "
+                                               f"signature, key encipherment); asked for {sorted(usages)}")
+    machine = next((m for m in machines if _node_of(m) == node and not m["metadata"].get("deletionTimestamp")),
+                   None)
+    if machine is None:
+        return Decision(PENDING, "NodeNotAMachine",
+                        f"node {node!r} belongs to no Machine KubeNode manages; not approving automatically")
+    name = machine["metadata"]["name"]
+    username = str(spec.get("username") or "")
+    groups = spec.get("groups") or []
+    token_id = token_id_of(machine)
+    if username.startswith(BOOTSTRAP_PREFIX) and BOOTSTRAPPERS in groups:
+        if token_id and username == BOOTSTRAP_PREFIX + token_id:
+            return Decision(APPROVE, "AutoApproved",
+                            f"Auto-approved by KubeNode: first certificate of machine {name}'s agent, requested "
+                            f"with the machine's bootstrap token")
+        return Decision(PENDING, "RequesterNotMachine",
+                        f"requested by {username}, which is not machine {name}'s bootstrap token; not approving "
+                        f"automatically")
+    if username == AGENT_PREFIX + node and AGENT_GROUP in groups:
+        return Decision(APPROVE, "AutoApproved",
+                        f"Auto-approved by KubeNode: renewal of machine {name}'s agent certificate, requested with "
+                        f"its current certificate")
+    return Decision(PENDING, "RequesterNotMachine",
+                    f"requested by {username or 'an unknown user'}, neither machine {name}'s bootstrap token nor "
+                    f"its agent; not approving automatically")
