@@ -156,3 +156,19 @@ def test_a_read_only_data_dir_is_named(tmp_path: Path) -> None:
         p = _run("apiserver", "--data-dir", str(ro / "data"), "--port", str(free_port()))
         assert p.returncode != 0
         assert "read-only" in p.stderr and "--port" not in p.stderr and "Traceback" not in p.stderr, p
+
+
+def _fill(path: Path) -> None:
+    """Write `path` until its file system is full."""
+    with path.open("wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+
+
+def test_a_full_disk_is_named_not_a_port(tmp_path: Path) -> None:
+    with _tmpfs(tmp_path / "full", "size=2m") as fs:
+        _fill(fs / "filler")
+        fresh = _run("apiserver", "--data-dir", str(fs / "fresh"), "--port", str(free_port()))
+        assert fresh.returncode != 0
+        assert "is full" in fresh.stderr and "--port" not in fresh.stderr and "Traceback" not in fresh.stderr, fresh

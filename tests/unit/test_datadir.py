@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kubenode.apiserver.datadir import DataDirBusy, DataDirLock, StartupError, secure, startup_error
+from kubenode.apiserver.storage import storage_error
 
 
 def test_second_lock_fails_naming_directory_and_holder(tmp_path: Path) -> None:
@@ -77,3 +78,14 @@ def test_startup_errors_name_their_cause(exc: BaseException, says: str) -> None:
     assert isinstance(err, StartupError)
     assert says in str(err) and "/x" in str(err)
     assert "--port" not in str(err)
+
+
+def test_an_io_error_with_space_left_is_not_called_full(tmp_path: Path) -> None:
+    # A full tmpfs makes SQLite answer a mere I/O error; only then (no space left) is it "full"
+    # (tests/e2e/test_data_dir.py proves that case on a real full tmpfs).
+    (tmp_path / "apiserver").mkdir()
+    err = startup_error(_sqlite(10, "disk I/O error"), tmp_path)
+    assert "is full" not in str(err) and "disk I/O error" in str(err)
+    failed = storage_error(_sqlite(10, "disk I/O error"), tmp_path / "apiserver" / "state.db")
+    assert failed.code == 500 and "storage write failed" in failed.message
+    assert storage_error(_sqlite(13, "database or disk is full")).code == 507

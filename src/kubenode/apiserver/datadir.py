@@ -20,6 +20,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from .storage import file_system_full
+
 LOCK_NAME = "server.lock"
 #: Sub-directories holding the server's own files; others (machines' roots) keep their modes, the 0700
 #: directory above them already keeps other users out.
@@ -127,14 +129,14 @@ def startup_error(exc: BaseException, directory: Path) -> StartupError:
         if exc.errno in (errno.EACCES, errno.EPERM):
             return StartupError(f"no permission to write {where}: run as the directory's owner or choose "
                                 "another --data-dir")
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) or (exc.errno == errno.EIO and file_system_full(directory)):
             return StartupError(f"the file system of the data directory {directory} is full ({where}); free "
                                 "space and start again")
         return StartupError(f"cannot use the data directory {directory}: {exc.strerror or exc} ({where})")
     if isinstance(exc, sqlite3.DatabaseError):
         db = directory / "apiserver" / "state.db"
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-        if code == 13:  # SQLITE_FULL
+        if code == 13 or (code == 10 and file_system_full(db)):  # SQLITE_FULL; IOERR on a full tmpfs
             return StartupError(f"the file system of the data directory {directory} is full ({exc}); free "
                                 "space and start again")
         if code == 8 or "readonly" in str(exc):  # SQLITE_READONLY

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -116,14 +118,35 @@ _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, 
     5, 6, 8, 10, 11, 13, 14)
 
 
-def storage_error(exc: BaseException) -> StorageError:
-    """The `StorageError` of a failed commit, naming its cause (disk full → 507 InsufficientStorage)."""
+#: Free space below which a file system counts as full when SQLite reports a mere I/O error: on a full
+#: tmpfs it answers SQLITE_IOERR (growing the WAL index fails), not SQLITE_FULL.
+NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def file_system_full(path: Path | None) -> bool:
+    """Whether the file system holding `path` has (almost) no space left for an unprivileged writer."""
+    if path is None:
+        return False
+    try:
+        st = os.statvfs(path if path.is_dir() else path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < NEARLY_FULL_BYTES
+
+
+def storage_error(exc: BaseException, path: Path | None = None) -> StorageError:
+    """The `StorageError` of a failed commit, naming its cause (disk full → 507 InsufficientStorage).
+
+    `path` (the database) lets an I/O error be told apart: on a file system without free space it is full.
+    """
     if isinstance(exc, StorageError):
         return exc
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     detail = str(exc) or type(exc).__name__
-    if primary == _SQLITE_FULL or (isinstance(exc, OSError) and exc.errno == 28):
+    io_error = primary == _SQLITE_IOERR or (isinstance(exc, OSError) and exc.errno == errno.EIO)
+    if (primary == _SQLITE_FULL or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+            or (io_error and file_system_full(path))):
         return StorageError(f"storage is full: the write was not stored ({detail}); free space on the data "
                             "directory's file system", 507, "InsufficientStorage")
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
@@ -365,7 +388,7 @@ class Store:
                 try:
                     await loop.run_in_executor(self._writer, self._commit, rows, batch[-1][0].rv)
                 except Exception as exc:  # any failure fails the batch, never the writer
-                    self._fail(batch, storage_error(exc))
+                    self._fail(batch, storage_error(exc, self.path))
                     continue
                 self._committed(batch)
         finally:
@@ -423,7 +446,7 @@ class Store:
                 try:
                     await loop.run_in_executor(self._writer, self._probe, self._probe_bytes)
                 except Exception as exc:  # still failing: keep the newest cause
-                    self.failure = storage_error(exc)
+                    self.failure = storage_error(exc, self.path)
                 else:
                     if self.failure is not None:
                         log.warning("storage recovered: writes are stored again")
