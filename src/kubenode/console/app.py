@@ -356,7 +356,8 @@ class Console:
         await resp.prepare(request)
 
         async def pump() -> None:
-            async for _ in _changes(s.client, MACHINE_COMPONENT_SETS):
+            # A release's progress is on this page too: its stages move without any set changing here.
+            async for _ in _changes(s.client, MACHINE_COMPONENT_SETS, optional=(RELEASES,)):
                 await resp.write(f"data: {json.dumps(await self._rollouts_html(s))}\n\n".encode())
 
         task = asyncio.create_task(pump())
@@ -435,13 +436,47 @@ class Console:
                     f"<a href='/machines/{e(name)}'>follow it</a></p>", s)
 
 
-async def _changes(client: KubeClient, res: Resource) -> AsyncIterator[None]:
-    """Yield once now and after every watch event on `res` (re-listing when the watch ends)."""
-    yield None
-    while True:
-        _, rv = await client.list(res)
-        async for _ in client.watch(res, resource_version=rv, timeout_seconds=300):
+async def _changes(client: KubeClient, res: Resource, optional: tuple[Resource, ...] = ()) -> AsyncIterator[None]:
+    """Yield once now and after watch events on `res` or any of `optional` (re-listing when a watch ends).
+
+    Events that arrive while the consumer is busy are coalesced into one yield (the page is rendered
+    whole). An API error on `res` ends the iteration with that error; an `optional` resource the cluster
+    does not serve, or the user may not watch, is simply not followed.
+    """
+    wake: asyncio.Queue[BaseException | None] = asyncio.Queue(maxsize=1)
+
+    def signal(item: BaseException | None) -> None:
+        if wake.full():
+            if item is None:
+                return
+            wake.get_nowait()
+        wake.put_nowait(item)
+
+    async def follow(r: Resource, required: bool) -> None:
+        try:
+            while True:
+                _, rv = await client.list(r)
+                async for _ in client.watch(r, resource_version=rv, timeout_seconds=300):
+                    signal(None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the API's errors and lost connections end the stream (or this follower)
+            if required:
+                signal(exc)
+
+    tasks = [asyncio.create_task(follow(res, True), name=f"console-watch-{res.plural}")]
+    tasks += [asyncio.create_task(follow(r, False), name=f"console-watch-{r.plural}") for r in optional]
+    try:
+        yield None
+        while True:
+            item = await wake.get()
+            if item is not None:
+                raise item
             yield None
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _circuit(policy: Obj) -> str:
