@@ -149,7 +149,10 @@ def test_agent_token_may_not_touch_another_node(fleet: Fleet, tmp_path: Path) ->
     assert agent.run("delete", "machine", b, check=False).returncode != 0
     assert agent.run("get", "secrets", "-A", check=False).returncode != 0
     assert "hacked" not in fleet.k.json("get", "node", b)["metadata"]["labels"]
-    agent.run("label", "node", a, "self-label=ok")  # its own node is fine
+    # Its own Node: only the labels a kubelet may set (NodeRestriction's set; issue 9's node-isolation policy).
+    agent.run("label", "node", a, "node.kubernetes.io/self-label=ok")
+    own = agent.run("label", "node", a, "self-label=no", check=False)
+    assert own.returncode != 0 and "may change only the Node labels it owns, not: self-label" in own.stderr
     assert agent.json("get", "nodes")["items"]  # and it may read
 
 
