@@ -2,7 +2,7 @@
 
 The Nodes are created by the test exactly as a kubelet registers them (its labels, a Ready status); the
 agents run as `kubenode agent --node-name N --host-root DIR --kubeconfig K` — the DaemonSet's arguments —
-with a token of the `kubenode-agent` ServiceAccount read from a file, as a pod reads its projected token.
+with a `kubenode-agent` ServiceAccount token bound to its pod (so it names the pod's node), read from a file as a pod reads its projected token.
 Each DIR stands for a host's root filesystem mounted into the pod. No systemd runs on this machine, so a
 `chroot` on the agents' PATH records what would reach the host's systemd (the agent's only way to it) and
 succeeds: the test checks the exact commands, and the unit files and component files on the "host".
@@ -100,24 +100,35 @@ def test_existing_nodes_adopted_and_run_by_daemonset_agents(tmp_path: Path) -> N
         assert ip["status"]["machines"] == 2
         assert ip["status"]["conditions"][0]["reason"] == "ProviderReady"
 
-        # DaemonSet-mode agents: the kubenode-agent ServiceAccount's token, read from a file.
-        token = k.run("create", "token", "kubenode-agent", "-n", "kubenode-system").stdout.strip()
-        token_file = tmp_path / "token"
-        token_file.write_text(token)
-        kc = yaml.safe_load((data / "kubeconfig").read_text())
-        kc["users"] = [{"name": "agent", "user": {"tokenFile": str(token_file)}}]
-        kc["contexts"][0]["context"]["user"] = "agent"
-        agent_kc = tmp_path / "agent.kubeconfig"
-        agent_kc.write_text(yaml.safe_dump(kc))
+        # DaemonSet-mode agents: each reads the kubenode-agent ServiceAccount token projected into its pod, which
+        # is bound to that pod and so names the pod's node (the node-name extra the node-isolation policy checks).
+        # No kubelet runs pods here: the test creates each DaemonSet pod as the controller and scheduler would.
         record = tmp_path / "host-commands.log"
         chroot_recorder(tmp_path / "bin", record)
         env = {"PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
         for name in ("w1", "w2"):
+            pod = tmp_path / f"pod-{name}.yaml"
+            pod.write_text(yaml.safe_dump({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"kubenode-agent-{name}", "namespace": "kubenode-system"},
+                "spec": {"nodeName": name, "serviceAccountName": "kubenode-agent",
+                         "containers": [{"name": "agent", "image": "kubenode:dev"}]}}))
+            k.run("apply", "-f", str(pod))
+            token = k.run("create", "token", "kubenode-agent", "-n", "kubenode-system", "--bound-object-kind",
+                          "Pod", "--bound-object-name", f"kubenode-agent-{name}").stdout.strip()
+            token_file = tmp_path / f"token-{name}"
+            token_file.write_text(token)
+            kc = yaml.safe_load((data / "kubeconfig").read_text())
+            kc["users"] = [{"name": "agent", "user": {"tokenFile": str(token_file)}}]
+            kc["contexts"][0]["context"]["user"] = "agent"
+            agent_kc = tmp_path / f"agent-{name}.kubeconfig"
+            agent_kc.write_text(yaml.safe_dump(kc))
             fake_host(tmp_path / "hosts" / name)
             agents.append(Process(kubenode("agent", "--node-name", name, "--host-root", str(tmp_path / "hosts" / name),
                                            "--kubeconfig", str(agent_kc), "--metrics-port", "0",
                                            "--metrics-address", "127.0.0.1", "--heartbeat-seconds", "2"),
                                   tmp_path / f"agent-{name}.log", env=env))
+
         def running() -> bool:
             for n in ("w1", "w2"):
                 st = k.json("get", "machine", n).get("status") or {}
