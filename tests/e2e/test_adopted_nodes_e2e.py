@@ -2,7 +2,8 @@
 
 The Nodes are created by the test exactly as a kubelet registers them (its labels, a Ready status); the
 agents run as `kubenode agent --node-name N --host-root DIR --kubeconfig K` — the DaemonSet's arguments —
-with a `kubenode-agent` ServiceAccount token bound to its pod (so it names the pod's node), read from a file as a pod reads its projected token.
+with a `kubenode-agent` ServiceAccount token bound to its pod (so it names the pod's node), read from a file as
+a pod reads its projected token.
 Each DIR stands for a host's root filesystem mounted into the pod. No systemd runs on this machine, so a
 `chroot` on the agents' PATH records what would reach the host's systemd (the agent's only way to it) and
 succeeds: the test checks the exact commands, and the unit files and component files on the "host".
