@@ -47,8 +47,10 @@ def test_only_the_leader_acts_and_a_kill_hands_over(tmp_path: Path) -> None:
     try:
         wait_for(lambda: (data / "kubeconfig").exists() and "listening" in server.output(), 30, "the API server")
         k = Kubectl(data / "kubeconfig", tmp_path / "cache")
-        crds = subprocess.run(kubenode("crds"), capture_output=True, text=True, check=True).stdout
-        k.run("apply", "-f", "-", stdin=crds)
+        # What deploy/ installs on a real cluster: the CRDs, the shipped RBAC and the node-isolation policy.
+        for what in ("crds", "rbac", "policies"):
+            k.run("apply", "-f", "-", stdin=subprocess.run(kubenode(what), capture_output=True, text=True,
+                                                          check=True).stdout)
         wait_for(lambda: k.run("get", "machinesets", check=False).returncode == 0, 30, "CRDs to be served")
         k.run("apply", "-f", "-", stdin=FLEET)
 
