@@ -61,8 +61,10 @@ async def test_lifecycle_with_user_data_tags_zone_and_client_token(ecs: tuple[Fa
     assert {run["Tag.1.Key"]: run["Tag.1.Value"], run["Tag.2.Key"]: run["Tag.2.Value"]} == {
         TAG_UID: m["metadata"]["uid"], TAG_MACHINE: "m1"}
     cloud_init = yaml.safe_load(base64.b64decode(run["UserData"]))
-    assert any(f["path"] == "/etc/kubenode/kubeconfig" and f["permissions"] == "0600"
+    # the user data carries the bootstrap kubeconfig (issue 9); the agent writes /etc/kubenode/kubeconfig itself
+    assert any(f["path"] == "/etc/kubenode/bootstrap-kubeconfig" and f["permissions"] == "0600"
                for f in cloud_init["write_files"])
+    assert not any(f["path"] == "/etc/kubenode/kubeconfig" for f in cloud_init["write_files"])
     (inst,) = fake.instances.values()
     assert inst["ZoneId"] == "cn-hangzhou-k"
     st = await p.state(m)
