@@ -507,9 +507,32 @@ async def test_disruption_reboot_reboots_after_install_and_reports_running_only_
         assert "rebooting the node (disruption Reboot)" in st["message"]
         # The node is down: however long it takes, the component does not claim Running for the rollout.
         assert (await env.mc())["status"]["phase"] == "Installing"
-        gate.set()
-        st = await env.status_where("mc1", "Running after the boot", phase="Running", healthy=True)
-        assert "boot ID boot-1 -> boot-2" in st["message"], st["message"]
+        # Every status the agent writes from here on (the after-boot report is soon replaced by the steady one).
+        seen: list[Obj] = []
+
+        async def record() -> None:
+            async with contextlib.aclosing(env.admin.watch(
+                    MACHINE_COMPONENTS, field_selector="metadata.name=mc1",
+                    resource_version=(await env.mc())["metadata"]["resourceVersion"])) as events:
+                async for ev in events:
+                    seen.append(ev.object.get("status") or {})
+
+        recorder = asyncio.create_task(record())
+        try:
+            await asyncio.sleep(0)
+            gate.set()
+            await env.status_where("mc1", "Running after the boot", phase="Running", healthy=True)
+
+            async def after_boot_report() -> Obj | None:
+                return next((x for x in seen if x.get("phase") == "Running"
+                             and "boot ID boot-1 -> boot-2" in str(x.get("message"))), None)
+
+            first_running = await eventually(after_boot_report, 30, "the after-boot report")
+            assert first_running is next(x for x in seen if x.get("phase") == "Running"), seen
+        finally:
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
         assert reboots == ["boot-1"]  # once: the new boot does not reboot again
         events = await env.admin.list(Resource("", "v1", "events", "Event", namespaced=True), "default")
         assert any(e["reason"] == "Rebooting" and e["involvedObject"]["name"] == "mc1" for e in events[0])
