@@ -55,14 +55,15 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     base = tmp_path_factory.mktemp("identity")
     data = base / "data"
     proc, _ = start_up(data, 2, GRACE, base / "up.log", "--cert-max-seconds", str(CERT_SECONDS))
+    f = Fleet(data, proc, Kubectl(data / "kubeconfig", base / "kubectl-cache"), base / "kubectl-cache")
     try:
-        f = Fleet(data, proc, Kubectl(data / "kubeconfig", base / "kubectl-cache"), base / "kubectl-cache")
         wait_for(lambda: len(f.running()) == 2 or None, 90, "2 running machines")
         yield f
     finally:
-        code = proc.stop()
+        # f.proc, not proc: a test restarts `kubenode up` and leaves the new process in the fixture
+        code = f.proc.stop()
         kill_agents(data)
-        assert code == 0, proc.output()[-3000:]
+        assert code == 0, f.proc.output()[-3000:]
 
 
 def test_machines_join_with_certificates_and_their_bootstrap_tokens_are_deleted(fleet: Fleet) -> None:
