@@ -37,36 +37,27 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import benchlib
 import psutil
+from benchlib import PeakRss, bounded, install_crds_retrying, spawn, template, terminate, wait_file, wait_phase
 
 from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT
 from kubenode.apiserver.server import free_port
 from kubenode.client.client import KubeClient
-from kubenode.client.config import load_config
 from kubenode.componentset.resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS, MACHINES
-from kubenode.controlplane.up import install_crds
 from kubenode.gctune import tune_gc
 from kubenode.runtime.informer import Informer
 
 Obj = dict[str, Any]
-SHA = "c" * 64
 QPS = 5000.0
 
 
-def template(version: str) -> Obj:
-    return {"version": version, "source": {"url": f"https://example.com/demo-{version}.tar.gz", "sha256": SHA},
-            "run": {"command": ["bin/demo"]}, "healthCheck": {"tcp": {"port": 9100}}}
-
-
 def fast_client(kubeconfig: Path) -> KubeClient:
-    config = load_config(kubeconfig)
-    config.qps, config.burst, config.connection_limit = QPS, int(QPS), 200
-    return KubeClient(config)
+    return benchlib.fast_client(kubeconfig, QPS)
 
 
 # --------------------------------------------------------------------------- operator process
@@ -150,79 +141,9 @@ class AgentSimulator:
 # --------------------------------------------------------------------------- one size
 
 
-async def bounded(coros: list[Any], limit: int = 100) -> None:
-    sem = asyncio.Semaphore(limit)
-
-    async def one(co: Any) -> None:
-        async with sem:
-            await co
-
-    await asyncio.gather(*(one(co) for co in coros))
-
-
 async def server_rv(client: KubeClient) -> int:
     _, rv = await client.list(MACHINE_COMPONENT_SETS, limit=1)
     return int(rv)
-
-
-async def wait_phase(client: KubeClient, name: str, phase: str, revision: str | None, within: float) -> Obj:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        mcs = await client.get(MACHINE_COMPONENT_SETS, name)
-        st = mcs.get("status") or {}
-        if (st.get("phase") == phase and st.get("observedGeneration") == mcs["metadata"]["generation"]
-                and (revision is None or st.get("updateRevision") == revision)):
-            return mcs
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"{name} not {phase} after {within}s: {st}")
-
-
-class PeakRss:
-    """Samples a process's RSS in a thread; `peak` is the highest seen."""
-
-    def __init__(self, proc: psutil.Process) -> None:
-        self.proc = proc
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(psutil.Error):
-                self.peak = max(self.peak, self.proc.memory_info().rss)
-            self._stop.wait(0.05)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-
-
-def terminate(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-async def wait_file(path: Path, proc: subprocess.Popen[bytes], within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(path.exists):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{path} did not appear (process exit code {proc.poll()})")
-        await asyncio.sleep(0.1)
 
 
 async def one_rollout(client: KubeClient, proc: psutil.Process, server_proc: psutil.Process, n: int,
@@ -261,12 +182,7 @@ async def run_size(n: int, batches: list[int | str], work: Path, repeat: int) ->
         kubeconfig = data / "kubeconfig"
         await wait_file(kubeconfig, server)
         async with fast_client(kubeconfig) as client:
-            for _ in range(100):
-                try:
-                    await install_crds(client)
-                    break
-                except OSError:
-                    await asyncio.sleep(0.1)
+            await install_crds_retrying(client)
             await client.create(MACHINES, {"apiVersion": API_VERSION, "kind": "Machine",  # warm the CRD
                                            "metadata": {"name": "warmup"}, "spec": {"providerRef": {"name": "x"}}})
             await client.delete(MACHINES, "warmup")

@@ -19,53 +19,29 @@ import argparse
 import asyncio
 import dataclasses
 import gc
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
+from benchlib import install_crds_retrying, spawn_apiserver, terminate, wait_file
 
-from kubenode.apiserver.server import free_port
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
-from kubenode.controlplane.up import install_crds
 from kubenode.gctune import tune_gc
 from kubenode.simulator.hollow import Simulator, SimulatorSettings
 from kubenode.simulator.profile import FleetShape
 
 
-def spawn_server(data: Path, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", str(data),
-                                 "--port", str(free_port())], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-async def wait_file(path: Path, proc: subprocess.Popen[bytes], within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(path.exists):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{path} did not appear (exit code {proc.poll()})")
-        await asyncio.sleep(0.1)
-
-
 async def one_size(n: int, window: float, work: Path) -> dict[str, float]:
     data = work / f"n{n}"
-    server = spawn_server(data, work / f"apiserver-{n}.log")
+    server = spawn_apiserver(data, work / f"apiserver-{n}.log")
     try:
         await wait_file(data / "kubeconfig", server)
         config = dataclasses.replace(load_config(data / "kubeconfig"), qps=max(100.0, n / 2.5), burst=max(100, n),
                                      connection_limit=256)
         async with KubeClient(config) as client:
-            for _ in range(100):
-                try:
-                    await install_crds(client)
-                    break
-                except OSError:
-                    await asyncio.sleep(0.1)
+            await install_crds_retrying(client)
             me, srv = psutil.Process(), psutil.Process(server.pid)
             gc.collect()
             rss0 = me.memory_info().rss
@@ -94,12 +70,7 @@ async def one_size(n: int, window: float, work: Path) -> dict[str, float]:
             await sim.stop()
             return out
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        terminate(server, 30)
 
 
 async def main(sizes: list[int], window: float) -> None:

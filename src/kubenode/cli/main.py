@@ -106,11 +106,15 @@ def apiserver(
     data_dir: DataDir = Path(".kubenode"),
     port: Port = 6443,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    node_grace_seconds: Annotated[float, typer.Option(
+        min=1.0, help="A Node whose Lease is not renewed for this long turns Ready=Unknown "
+                      "(kube-controller-manager's --node-monitor-grace-period).")] = 40.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the embedded, Kubernetes-compatible API server alone."""
     _long_running(verbose)
-    asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port, host=host), "kubenode apiserver"))
+    asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port, host=host, node_grace_seconds=node_grace_seconds),
+                       "kubenode apiserver"))
 
 
 @app.command()

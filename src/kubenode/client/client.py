@@ -14,7 +14,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
@@ -175,8 +175,12 @@ class KubeClient:
 
     async def list(self, res: Resource, namespace: str | None = None, *, label_selector: str | None = None,
                    field_selector: str | None = None, limit: int | None = None,
-                   resource_version: str | None = None) -> tuple[list[Obj], str]:
+                   resource_version: str | None = None,
+                   transform: Callable[[Obj], Obj] | None = None) -> tuple[list[Obj], str]:
         """LIST a collection, following ``continue`` pages of size ``limit``; return ``(items, list_rv)``.
+
+        ``transform`` is applied to each item as its page arrives (an informer's compaction: a large
+        collection is never held twice, raw and transformed).
 
         ``list_rv`` is the first page's resourceVersion: watching from it sees
         every change after the list began. Items get ``kind``/``apiVersion``
@@ -202,7 +206,7 @@ class KubeClient:
             for item in page.get("items") or ():
                 item.setdefault("kind", res.kind)
                 item.setdefault("apiVersion", res.api_version)
-                items.append(item)
+                items.append(item if transform is None else transform(item))
             token = meta.get("continue")
             if not token:
                 return items, list_rv

@@ -9,7 +9,10 @@ connection and server errors back off exponentially (with jitter) and resume.
 
 Handlers are plain callables ``(old, new)`` — ``old`` is ``None`` for an add,
 ``new`` is ``None`` for a delete — and must not block: they typically enqueue
-a key. Objects are the cache's raw dicts: read-only.
+a key. Objects are the cache's dicts: read-only. By default they are
+:func:`~.cache.compact`: without ``metadata.managedFields``, their repeated
+strings shared across objects (a fifth of the memory at fleet scale); pass
+``transform=None`` to keep them as the server sent them.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import aiohttp
 
 from kubenode.client import ApiError, Gone, KubeClient, Resource
 
-from .cache import Cache, Obj
+from .cache import Cache, Obj, compact
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,13 @@ class Informer:
     def __init__(self, client: KubeClient, resource: Resource, namespace: str | None = None,
                  label_selector: str | None = None, field_selector: str | None = None, *,
                  watch_timeout: int = 300, page_size: int = 500,
-                 min_backoff: float = 0.2, max_backoff: float = 30.0) -> None:
-        """Create an informer; nothing happens until :meth:`start`."""
+                 min_backoff: float = 0.2, max_backoff: float = 30.0,
+                 transform: Callable[[Obj], Obj] | None = compact) -> None:
+        """Create an informer; nothing happens until :meth:`start`.
+
+        ``transform`` makes what is cached from each listed or watched object (a new object; the default
+        :func:`~.cache.compact` drops managedFields and shares repeated strings); ``None`` caches them as sent.
+        """
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -49,7 +57,8 @@ class Informer:
         self.page_size = page_size
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
-        self.cache = Cache()
+        self.transform = transform
+        self.cache = Cache(transform)
         self.resource_version: str | None = None
         self.relists = 0  # how many times the informer had to LIST (1 + re-lists); useful in tests and logs
         self._handlers: list[Handler] = []
@@ -124,7 +133,7 @@ class Informer:
     async def _list(self) -> None:
         items, rv = await self.client.list(
             self.resource, self.namespace, label_selector=self.label_selector,
-            field_selector=self.field_selector, limit=self.page_size)
+            field_selector=self.field_selector, limit=self.page_size, transform=self.transform)
         self.relists += 1
         changes = self.cache.replace(items)
         self.resource_version = rv
@@ -146,6 +155,8 @@ class Informer:
                 elif event.type in ("ADDED", "MODIFIED"):
                     obj.setdefault("kind", self.resource.kind)
                     obj.setdefault("apiVersion", self.resource.api_version)
+                    if self.transform is not None:
+                        obj = self.transform(obj)
                     old = self.cache.upsert(obj)
                     self._notify(old, obj)
                 elif event.type == "DELETED":
