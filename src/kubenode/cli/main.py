@@ -260,6 +260,9 @@ def operator(
         help="Directory on imported hosts for the agent (default /opt/kubenode as root, else ~/.kubenode).")] = "",
     qps: Annotated[float, typer.Option(min=1.0, help="Client-side request rate limit towards the API server "
                                                      "(burst is twice this).")] = 50.0,
+    agent_grace_seconds: Annotated[float, typer.Option(
+        min=1.0, help="A Machine whose agent has not sent a heartbeat for this long is AgentConnected=Unknown "
+                      "and its components' health Unknown (raise it with the agents' heartbeat period).")] = 40.0,
     import_python: Annotated[str, typer.Option(
         help="Python on imported hosts that already has KubeNode's dependencies (default: pip-install "
              "the agent into a venv on the host).")] = "",
@@ -274,6 +277,8 @@ def operator(
     from kubenode.controlplane.operators import OperatorSettings, build_manager
     from kubenode.controlplane.providers import provider_factories, ssh_importer
     from kubenode.machine.bootstrap import endpoint_from_kubeconfig, endpoint_in_cluster
+    from kubenode.machine.machine_controller import MachineControllerConfig
+    from kubenode.machine.phases import Timeouts
     from kubenode.providers.bootstrap import AgentInstall, PipInstall, PythonInstall
     from kubenode.providers.local import LocalProvider
     from kubenode.runtime.leaderelection import LeaderElectionConfig
@@ -302,6 +307,8 @@ def operator(
                                                          factories=provider_factories(client, local=local),
                                                          importer=ssh_importer(client, install, state_dir,
                                                                                import_dir or None),
+                                                         machine=MachineControllerConfig(
+                                                             timeouts=Timeouts(agent_grace=agent_grace_seconds)),
                                                          leader_election=election, health_port=health_port,
                                                          health_host=health_address,
                                                          identity=ident))
