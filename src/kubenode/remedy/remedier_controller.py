@@ -35,6 +35,7 @@ from kubenode.api import constants as c
 from kubenode.apimachinery.selectors import LabelSelector, label_selector_from_dict
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
+from kubenode.runtime.concurrency import gather_bounded
 from kubenode.runtime.conditions import now_rfc3339, set_condition
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
@@ -52,6 +53,8 @@ ANNOTATION_DETECTED_AT = "kubenode.io/detected-at"
 RESYNC_SECONDS = 30.0
 #: A full pass over every node a remedier selects at least this often (the incremental view's safety net).
 FULL_RESYNC_SECONDS = 300.0
+#: Job creations (and recoveries) of one reconcile in flight at once.
+STEP_CONCURRENCY = 32
 
 EventFn = Callable[[Obj, str, str, str], Awaitable[None]]
 
@@ -230,7 +233,7 @@ class RemedierReconciler:
         self.on_planned("full" if full else "incremental", len(candidates))
         paused = bool(spec.get("paused"))
         requeue = RESYNC_SECONDS
-        created = 0
+        steps: list[Awaitable[bool]] = []  # independent writes, one node each: carried out side by side below
         for node in candidates:
             nname = node["metadata"]["name"]
             conds = (node.get("status") or {}).get("conditions") or []
@@ -253,15 +256,16 @@ class RemedierReconciler:
                 if d.requeue_after is not None:
                     requeue = min(requeue, d.requeue_after)
                 if d.kind == p.CREATE and m is not None:
-                    if await self._create(nr, node, rule, d, m, jobs, now):
-                        created += 1
-                        busy = True
+                    steps.append(self._create(nr, node, rule, d, m, jobs, now))
+                    busy = True  # one step per node at a time: later rules see the node busy
                 elif d.kind == p.RECOVERED:
-                    await self._recovered(node, rule, jobs, d, conds)
+                    steps.append(_false(self._recovered(node, rule, jobs, d, conds)))
                 elif d.kind == p.GIVE_UP:
-                    await self._give_up(nr, node, rule, jobs)
+                    steps.append(_false(self._give_up(nr, node, rule, jobs)))
             (view.unhealthy.add if node_unhealthy else view.unhealthy.discard)(nname)
             (view.watching.add if matched_any else view.watching.discard)(nname)
+        # One after the other, 100 faulted nodes of a 10,000-node fleet waited ~12 s for their jobs (bench/scale.py).
+        created = sum(await gather_bounded(steps, STEP_CONCURRENCY))
         await self._write_status(nr, len(view.matched), len(view.unhealthy), created, paused)
         return Result(requeue_after=max(0.2, min(requeue, view.full_at + FULL_RESYNC_SECONDS - now)))
 
@@ -350,3 +354,8 @@ class RemedierReconciler:
                                     field_manager=FIELD_MANAGER)
         except errors.NotFound:
             pass
+
+
+async def _false(aw: Awaitable[None]) -> bool:
+    await aw
+    return False
