@@ -46,6 +46,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -185,6 +186,42 @@ class Operator:
         return cpu_seconds(self.ps)
 
 
+class MemoryGuard:
+    """Stops the run (SIGTERM to the API server, whose failure ends the size) when the machine runs low.
+
+    A 50,000-node fleet holds many GiB in the embedded API server; on a shared machine without swap the
+    bench must give up before the kernel's OOM killer picks a victim among other people's processes.
+    """
+
+    def __init__(self, server: subprocess.Popen[bytes], min_available_mib: float) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.min_available = min_available_mib * 2**20
+        self.tripped = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            if psutil.virtual_memory().available < self.min_available and self.server.poll() is None:
+                self.tripped = True
+                print(f"  MEMORY GUARD: less than {self.min_available / 2**20:.0f} MiB available on the machine; "
+                      "stopping the API server to end this size", flush=True)
+                self.server.send_signal(signal.SIGTERM)
+                if self.task is not None:  # the size's task: its `finally` stops every process
+                    self.loop.call_soon_threadsafe(self.task.cancel)
+                return
+
+    def __enter__(self) -> MemoryGuard:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def py_spy_exe() -> str | None:
     """py-spy, if installed (on PATH or beside this interpreter)."""
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -280,6 +317,8 @@ async def one_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, fl
           f"{status:.0f} s (expected {n * (1 / lease + 1 / heartbeat + 1 / status):.0f} writes/s; "
           f"a kubelet's Lease is 10 s), node and agent grace {4 * lease:.0f} s; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    guard = MemoryGuard(server, args.min_available_mib).__enter__()
+    server_peak = PeakRss(psutil.Process(server.pid), every=1.0).__enter__()
     try:
         kubeconfig = data / "kubeconfig"
         await wait_file(kubeconfig, server)
@@ -301,14 +340,18 @@ async def one_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, fl
                 print(f"  processes           apiserver pid {server.pid}, operator pid {operator.proc.pid}", flush=True)
                 with PeakRss(operator.ps, every=0.5) as peak:
                     await measure(client, sim, operator, n, args, work, out)
-                out["peak_rss"] = peak.peak
+                out["peak_rss"] = max(peak.peak, out["end_rss"])
                 print(f"  operator peak RSS   {mib(out['peak_rss'])} over the run (target < 1 GiB at 50,000)")
             finally:
                 await sim.stop()
     finally:
+        guard.__exit__()
+        server_peak.__exit__()
         if operator is not None:
             terminate(operator.proc)
         terminate(server, 30)
+    out["server_peak_rss"] = server_peak.peak
+    print(f"  API server peak RSS {mib(server_peak.peak)} (its own process; issue 15 item 2)", flush=True)
     return out
 
 
@@ -405,6 +448,8 @@ if __name__ == "__main__":
     parser.add_argument("--settle", type=float, default=15.0, help="seconds after the sync before measuring")
     parser.add_argument("--remedy-timeout", type=float, default=120.0)
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound of each wait (sync, rollout)")
+    parser.add_argument("--min-available-mib", type=float, default=3000.0,
+                        help="stop a size when the machine has less memory available than this")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of the operator into this folder")
     args = parser.parse_args()
     if args.profile:
