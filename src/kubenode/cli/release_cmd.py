@@ -36,15 +36,11 @@ class ReleaseError(Exception):
 
 async def get_release(client: Any, name: str) -> Obj:
     """The release `name`, or a ReleaseError saying how to list them."""
-    from kubenode.client import errors
     from kubenode.release.resources import COMPONENT_RELEASES
 
-    try:
-        obj: Obj = await client.get(COMPONENT_RELEASES, name)
-    except errors.NotFound:
-        raise ReleaseError(f'componentrelease "{name}" not found (list them with '
-                           "`kubectl get componentreleases`)") from None
-    return obj
+    from .lookup import get_named
+
+    return await get_named(client, COMPONENT_RELEASES, name, ReleaseError)
 
 
 async def pause(client: Any, name: str) -> str:
