@@ -47,11 +47,9 @@ async def pause(client: Any, name: str) -> str:
     """Set spec.paused: no new cluster starts."""
     from kubenode.release.resources import COMPONENT_RELEASES
 
-    cr = await get_release(client, name)
-    if (cr.get("spec") or {}).get("paused"):
-        return f"componentrelease {name} is already paused"
-    await client.patch(COMPONENT_RELEASES, name, {"spec": {"paused": True}})
-    return f"componentrelease {name} paused"
+    from . import lookup
+
+    return await lookup.pause(client, COMPONENT_RELEASES, name, ReleaseError)
 
 
 async def resume(client: Any, name: str) -> str:

@@ -93,11 +93,9 @@ async def pause(client: Any, name: str) -> str:
     """Set spec.paused: no new batch starts (machines already updating finish)."""
     from kubenode.componentset.resources import MACHINE_COMPONENT_SETS
 
-    mcs = await _get_set(client, name)
-    if (mcs.get("spec") or {}).get("paused"):
-        return f"machinecomponentset {name} is already paused"
-    await client.patch(MACHINE_COMPONENT_SETS, name, {"spec": {"paused": True}})
-    return f"machinecomponentset {name} paused"
+    from . import lookup
+
+    return await lookup.pause(client, MACHINE_COMPONENT_SETS, name, RolloutError)
 
 
 async def resume(client: Any, name: str) -> str:
