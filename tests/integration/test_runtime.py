@@ -96,6 +96,30 @@ async def test_informer_sees_create_update_delete(client: KubeClient) -> None:
         await inf.stop()
 
 
+@pytest.mark.parametrize("transform", ["default", None])
+async def test_informer_caches_compacted_objects_unless_told_not_to(client: KubeClient, transform: Any) -> None:
+    """By default the cache holds no managedFields (listed or watched); transform=None keeps them as sent."""
+    label = f"compact-{transform or 'raw'}"
+    await client.create(CONFIGMAPS, {**cm(f"{label}-listed", app=label), "data": {"v": "1"}}, field_manager="t")
+    kwargs: dict[str, Any] = {} if transform == "default" else {"transform": None}
+    inf = Informer(client, CONFIGMAPS, NS, label_selector=f"app={label}", **kwargs)
+    inf.start()
+    try:
+        await asyncio.wait_for(inf.wait_synced(), 10)
+        await client.create(CONFIGMAPS, {**cm(f"{label}-watched", app=label), "data": {"v": "2"}}, field_manager="t")
+        await eventually(lambda: inf.cache.get(NS, f"{label}-watched") is not None, what="watched")
+        for name, v in ((f"{label}-listed", "1"), (f"{label}-watched", "2")):
+            cached = inf.cache.get(NS, name) or {}
+            served = await client.get(CONFIGMAPS, name, NS)
+            assert served["metadata"]["managedFields"], served
+            assert ("managedFields" in cached["metadata"]) is (transform is None), cached
+            assert cached["data"] == {"v": v}
+            assert {k: x for k, x in cached["metadata"].items() if k != "managedFields"} == {
+                k: x for k, x in served["metadata"].items() if k != "managedFields"}
+    finally:
+        await inf.stop()
+
+
 async def test_informer_relists_after_410_and_reports_missed_deletes(tmp_path: Path) -> None:
     srv = await start_server(ServerConfig(data_dir=tmp_path / "d", port=0, watch_history=4, bookmark_interval=60))
     try:

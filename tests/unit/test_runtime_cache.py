@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from kubenode.runtime.cache import Cache, object_key
+from kubenode.runtime.cache import Cache, _Strings, compact, object_key
 from kubenode.runtime.labels import compile_selector
 
 
@@ -110,3 +111,59 @@ def test_remember_never_replaces_a_newer_version(cached_rv: str | None, written_
     got = c.get("", "x")
     assert got is not None
     assert got["v"] == ("written" if stored else "cached")
+
+
+# --------------------------------------------------------------------------- compact (the informers' transform)
+
+SERVED = {
+    "apiVersion": "v1", "kind": "Node",
+    "metadata": {"name": "n1", "uid": "6c1f", "resourceVersion": "41", "labels": {"zone": "a"},
+                 "managedFields": [{"manager": "agent", "operation": "Update", "fieldsV1": {"f:status": {}}}]},
+    "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                               "lastTransitionTime": "2026-12-02T20:00:00Z"}], "images": [], "capacity": {"cpu": "4"}},
+}
+
+
+def _copy(obj: Any) -> Any:
+    return json.loads(json.dumps(obj))
+
+
+def test_compact_drops_managed_fields_and_keeps_everything_else() -> None:
+    served = _copy(SERVED)
+    out = compact(served)
+    assert served == SERVED  # the input is not changed
+    expected = _copy(SERVED)
+    del expected["metadata"]["managedFields"]
+    assert out == expected
+    assert compact({"metadata": {"name": "x"}}) == {"metadata": {"name": "x"}}
+    assert compact({"kind": "Status"}) == {"kind": "Status"}  # no metadata at all
+
+
+def test_compact_shares_repeated_strings_but_not_unique_values() -> None:
+    a, b = compact(_copy(SERVED)), compact(_copy(SERVED))
+    key_a = next(k for k in a["status"] if k == "conditions")
+    key_b = next(k for k in b["status"] if k == "conditions")
+    assert key_a is key_b  # one copy of a field name
+    assert a["status"]["conditions"][0]["reason"] is b["status"]["conditions"][0]["reason"]
+    assert a["metadata"]["labels"]["zone"] is b["metadata"]["labels"]["zone"]
+    # Unique per object or per write: not worth a table entry.
+    assert a["metadata"]["uid"] is not b["metadata"]["uid"]
+    assert a["status"]["conditions"][0]["lastTransitionTime"] is not b["status"]["conditions"][0]["lastTransitionTime"]
+    long_a, long_b = compact(_copy({"m": "x" * 100})), compact(_copy({"m": "x" * 100}))
+    assert long_a == long_b and long_a["m"] is not long_b["m"]  # long strings stay as they are
+
+
+def test_the_shared_string_table_is_bounded() -> None:
+    strings = _Strings(limit=3)
+    for s in ("a", "b", "c", "d"):
+        strings.share(s)
+    assert len(strings.table) == 1  # full at "d": started afresh
+    same = "".join(["d"])
+    assert strings.share(same) == "d"
+
+
+def test_remember_stores_the_written_object_compacted() -> None:
+    cache = Cache(compact)
+    assert cache.remember(_copy(SERVED))
+    stored = cache.get("", "n1")
+    assert stored is not None and "managedFields" not in stored["metadata"]
