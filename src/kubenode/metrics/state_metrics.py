@@ -290,12 +290,15 @@ class StateExposition:
             name: _Family(f"# HELP {name} {help_}\n# TYPE {name} gauge\n".encode()) for name, help_ in FAMILIES}
         # Which families each object key has chunks in, so a delete touches only those.
         self._keys: dict[str, frozenset[str]] = {}
+        # One instance of each such set (a handful of distinct ones for 100,000s of objects).
+        self._family_sets: dict[frozenset[str], frozenset[str]] = {}
 
     def update(self, key: str, lines: Lines) -> None:
         """Replace the chunks of object `key` by `lines` (family → sample lines); unknown families are an error."""
         seg = hash(key) % SEGMENTS
         old = self._keys.get(key, frozenset())
         new = frozenset(lines)
+        new = self._family_sets.setdefault(new, new)
         for fam_name in old - new:
             fam = self._families[fam_name]
             del fam.segments[seg][key]

@@ -26,10 +26,11 @@ def object_key(obj: Mapping[str, Any]) -> str:
     return f"{ns}/{name}" if ns else name
 
 
-#: String values under these keys are unique per object (or per write): sharing them would gain nothing.
-_UNIQUE_KEYS = frozenset({"uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "lastHeartbeatTime",
-                          "lastTransitionTime", "lastUpdateTime", "lastProbeTime", "renewTime", "acquireTime",
-                          "time", "startTime", "completionTime", "bootID", "machineID", "systemUUID"})
+#: String values under these keys are unique per object (or per write, to the microsecond): sharing them would
+#: only fill the table. Second-resolution timestamps are shared: an object's conditions mostly carry the same
+#: one, and a controller stamps a whole batch of objects within the same second.
+_UNIQUE_KEYS = frozenset({"uid", "resourceVersion", "renewTime", "acquireTime", "eventTime", "bootID", "machineID",
+                          "systemUUID"})
 _MAX_SHARED_LEN = 64
 _MAX_SHARED = 200_000
 
