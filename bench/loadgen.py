@@ -183,10 +183,10 @@ def tail(log: Path | None) -> str:
     return log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
 
 
-def spawn(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start `cmd` with its output appended to `log`: a file, not a pipe nobody reads, so it never blocks."""
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
