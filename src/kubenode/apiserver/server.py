@@ -17,7 +17,6 @@ import functools
 import gc
 import socket
 import sqlite3
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +42,6 @@ from .security import (
 from .storage import STARTUP_PROBE_BYTES, StorageError, Store
 
 ADMIN = User("kubenode:admin", ("system:masters",))
-#: Seconds the interpreter lets a thread hold the GIL while another waits for it (Python's default: 0.005).
-WRITER_SWITCH_INTERVAL = 0.001
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", NODE_LEASE_NAMESPACE)
 
 
@@ -156,10 +153,6 @@ async def _start_locked(config: ServerConfig, authorizer: Authorizer | None, loc
     # reach so full collections do not rescan a large, stable heap on every write burst.
     gc.collect()
     gc.freeze()
-    # The storage writer thread needs the GIL back after each SQLite call (and the fsync) while the event loop
-    # is busy serving: by default it waits up to 5 ms for the loop to let go, several times per commit, and every
-    # write waits for that commit. 1 ms keeps the group commit's cycle short (bench/write_ratio.py).
-    sys.setswitchinterval(min(sys.getswitchinterval(), WRITER_SWITCH_INTERVAL))
     api = APIServer(store, tokens, authorizer=authorizer, bookmark_interval=config.bookmark_interval,
                     watch_history=config.watch_history, limits=config.limits)
     loops = ControlLoops(api.api, store, node_grace_seconds=config.node_grace_seconds,
