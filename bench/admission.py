@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -41,9 +42,11 @@ def agent_status_writes(c: Client, clients: int, rate: float, seconds: float, no
     return paced(beat, clients, rate, seconds)
 
 
-def in_process_cost(n: int = 2000) -> float:
-    """Microseconds per PolicyAdmission.admit of an agent's Node status write (policy compiled and cached)."""
+def in_process_cost(n: int = 2000) -> tuple[float, float]:
+    """CPU microseconds per PolicyAdmission.admit of an agent's Node status write (policy compiled and cached),
+    without and with the managedFields the server keeps on every object written over HTTP."""
     from kubenode.apiserver.admission_policy import AdmissionRequest, PolicyAdmission
+    from kubenode.apiserver.apply import track_update
     from kubenode.apiserver.builtins import BUILTIN_RESOURCES
     from kubenode.apiserver.registry import Registry
     from kubenode.apiserver.security import User
@@ -65,14 +68,21 @@ def in_process_cost(n: int = 2000) -> float:
             "metadata": {"name": "n-1", "labels": {"kubernetes.io/hostname": "n-1", "kubernetes.io/os": "linux"}},
             "status": {"conditions": [{"type": f"T{i}", "status": "True", "reason": "R", "message": "m" * 40}
                                       for i in range(8)]}}
-    req = AdmissionRequest(info=info, operation="UPDATE", name="n-1", namespace="", subresource="status", obj=node,
-                           old=node, user=User("kubenode:agent:n-1", ("kubenode:agents", "system:authenticated")))
+    tracked = copy.deepcopy(node)
+    track_update(None, tracked, manager="kubenode-agent", api_version="v1", schema=info.schema,
+                 hints=info.smp_hints, now="2026-12-02T00:00:00Z")
     admission = PolicyAdmission(Store(), registry)  # type: ignore[arg-type]
-    admission.admit(req)
-    t0 = time.perf_counter()
-    for _ in range(n):
+    costs = []
+    for obj in (node, tracked):
+        req = AdmissionRequest(info=info, operation="UPDATE", name="n-1", namespace="", subresource="status",
+                               obj=obj, old=obj,
+                               user=User("kubenode:agent:n-1", ("kubenode:agents", "system:authenticated")))
         admission.admit(req)
-    return (time.perf_counter() - t0) / n * 1e6
+        t0 = time.process_time()  # CPU time: a loaded machine's waits for a core do not count
+        for _ in range(n):
+            admission.admit(req)
+        costs.append((time.process_time() - t0) / n * 1e6)
+    return costs[0], costs[1]
 
 
 async def main() -> None:
@@ -82,8 +92,9 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--nodes", type=int, default=200)
     args = ap.parse_args()
+    plain, tracked = in_process_cost()
     print(f"in-process: one admit() of an agent's Node status write with the node-isolation policy: "
-          f"{in_process_cost():.0f} us")
+          f"{plain:.0f} us CPU ({tracked:.0f} us with the object's managedFields)")
     async with apiserver() as server:
         c = server.client()
         try:
