@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kubenode.apiserver.server import free_port
 
 
@@ -101,3 +103,78 @@ def kill_agents(data: Path) -> None:
             os.killpg(pid, signal.SIGKILL)
         except (ValueError, ProcessLookupError, PermissionError, OSError):
             pass
+
+
+def machineset_fleet(replicas: int = 2) -> str:
+    """A `local` InfraProvider and a MachineSet `pool` of `replicas` machines on it."""
+    return f"""
+apiVersion: kubenode.io/v1alpha1
+kind: InfraProvider
+metadata: {{name: local}}
+spec: {{type: local}}
+---
+apiVersion: kubenode.io/v1alpha1
+kind: MachineSet
+metadata: {{name: pool}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{pool: a}}}}
+  template:
+    metadata: {{labels: {{pool: a}}}}
+    spec: {{providerRef: {{name: local}}}}
+"""
+
+
+def start_apiserver(data: Path, log: Path) -> Process:
+    """A `kubenode apiserver` process on a free port; returns once its kubeconfig exists and it listens."""
+    server = Process(kubenode("apiserver", "--data-dir", str(data), "--port", str(free_port())), log)
+    try:
+        wait_for(lambda: ((data / "kubeconfig").exists() and "listening" in server.output()) or not server.alive(),
+                 30, "the API server")
+        assert server.alive(), server.output()
+    except BaseException:
+        server.stop(signal.SIGTERM)
+        raise
+    return server
+
+
+def wait_for_crds(k: Kubectl) -> None:
+    wait_for(lambda: k.run("get", "machinesets", check=False).returncode == 0, 30, "CRDs to be served")
+
+
+def install_shipped(k: Kubectl) -> None:
+    """What deploy/ installs besides the workloads: the CRDs, the shipped RBAC and the node-isolation policy."""
+    for what in ("crds", "rbac", "policies"):
+        k.run("apply", "-f", "-", stdin=subprocess.run(kubenode(what), capture_output=True, text=True,
+                                                      check=True).stdout)
+    wait_for_crds(k)
+
+
+def token_kubeconfig(admin: Path, token: str, out: Path, user: str) -> Path:
+    """The admin kubeconfig's cluster with `token` as the only credential (mode 0600)."""
+    doc = yaml.safe_load(admin.read_text())
+    cluster = doc["clusters"][0]
+    out.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": {"cluster": cluster["name"], "user": user}}],
+        "current-context": user}))
+    out.chmod(0o600)
+    return out
+
+
+def start_operator(kubeconfig: Path, data: Path, identity: str, log: Path, lease: float) -> Process:
+    """`kubenode operator` with `kubeconfig`'s credentials, local machines under `data`, leader-elected."""
+    return Process(kubenode("operator", "--kubeconfig", str(kubeconfig), "--data-dir", str(data),
+                            "--identity", identity, "--lease-duration", f"{lease:g}", "--health-port",
+                            str(free_port())), log)
+
+
+def running_machines(k: Kubectl, n: int) -> list[str] | None:
+    """The names of the Machines when there are exactly `n`, none being deleted, all Running; else None."""
+    items = k.json("get", "machines")["items"]
+    if len(items) != n or any(m["metadata"].get("deletionTimestamp") for m in items):
+        return None
+    if not all((m.get("status") or {}).get("phase") == "Running" for m in items):
+        return None
+    return sorted(m["metadata"]["name"] for m in items)
