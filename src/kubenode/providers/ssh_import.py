@@ -299,7 +299,7 @@ class SSHImportProvider(InfraProvider):
         if probe.owner != uid:
             return self._status(s.target, STATE_MISSING, f"host is owned by machine uid {probe.owner}")
         if probe.running:
-            return self._status(s.target, STATE_RUNNING)
+            return self._status(s.target, STATE_RUNNING, self._kubelet_note(s))
         return self._status(s.target, STATE_STOPPED,
                             f"the agent is installed but not running; see {s.layout.log_file} on the host")
 
@@ -460,17 +460,21 @@ class SSHImportProvider(InfraProvider):
             return self.host_root
         return "/" if s.remote_uid == 0 else None
 
+    def _kubelet_note(self, s: _Session) -> str:
+        """Why this host gets no kubelet bootstrap although the importer writes them ("" otherwise)."""
+        if self.kubelet_join is None or self._kubelet_root(s) is not None:
+            return ""
+        return (f"the agent runs, but no kubelet bootstrap was written: {s.target.user} is not root (a kubelet "
+                f"runs as root); import as root to join the host as a Kubernetes node")
+
     async def _converge_kubelet(self, s: _Session, probe: _Probe, machine: Obj) -> str:
         """Write the kubelet's CA and bootstrap kubeconfig when they changed; a note for the status ("" if none).
 
         The agent need not restart for them (it does not read them), so they do not count as a change.
         """
-        if self.kubelet_join is None:
-            return ""
         root = self._kubelet_root(s)
-        if root is None:
-            return (f"no kubelet bootstrap written: {s.target.user} is not root (a kubelet runs as root); "
-                    f"import as root to join the host as a Kubernetes node")
+        if self.kubelet_join is None or root is None:
+            return self._kubelet_note(s)
         join = await self.kubelet_join(machine)
         want = bs.fingerprint(root, join.ca_pem, join.kubeconfig)
         if probe.kubelet != want:
