@@ -37,6 +37,7 @@ from kubenode.runtime.manager import Manager
 
 from ..kubelet_csr import kubelet_csr
 from .installer_env import install_node_isolation
+from .kube import Kube
 from .polling import eventually
 
 CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding",
@@ -200,3 +201,22 @@ async def test_other_kubelet_requests_stay_pending(env: Env, node: str, requeste
     csr = await env.admin.get(CSRS, name)
     assert not (csr.get("status") or {}).get("conditions")
     assert not (csr.get("status") or {}).get("certificate")
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    # kube: "We don't care what you call your certificate requests" (kubelets: node-csr-<base64url digest>)
+    ("/apis/certificates.k8s.io/v1/certificatesigningrequests", {"metadata": {"name": "node-csr-AbC_d-9"}}, 201),
+    ("/apis/certificates.k8s.io/v1/certificatesigningrequests", {"metadata": {"name": "a/b"}}, 422),
+    # v1 Events get legacy validation only (client-go names them <involved object>.<hex time>)
+    ("/api/v1/namespaces/default/events", {"metadata": {"name": "node-csr-AbC_d.18ed8a44"},
+                                           "involvedObject": {"kind": "CertificateSigningRequest",
+                                                              "name": "node-csr-AbC_d"}}, 201),
+    # everything else keeps DNS-subdomain names
+    ("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "node-csr-AbC_d"}}, 422),
+])
+async def test_names_kube_accepts(kube: Kube, path: str, body: Obj, status: int) -> None:
+    if "certificatesigningrequests" in path:
+        _, csr = kubelet_csr("n1")
+        body = {**csr, "metadata": body["metadata"]}
+    r = await kube.post(path, body)
+    assert r.status == status, r
