@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
 
 from kubenode.apiserver.server import free_port
+
+from ..kubelet_csr import kubelet_csr
 
 
 def wait_for(check: Callable[[], Any], within: float, what: str, every: float = 0.2) -> Any:
@@ -163,11 +168,11 @@ def token_kubeconfig(admin: Path, token: str, out: Path, user: str) -> Path:
     return out
 
 
-def start_operator(kubeconfig: Path, data: Path, identity: str, log: Path, lease: float) -> Process:
+def start_operator(kubeconfig: Path, data: Path, identity: str, log: Path, lease: float, *extra: str) -> Process:
     """`kubenode operator` with `kubeconfig`'s credentials, local machines under `data`, leader-elected."""
     return Process(kubenode("operator", "--kubeconfig", str(kubeconfig), "--data-dir", str(data),
                             "--identity", identity, "--lease-duration", f"{lease:g}", "--health-port",
-                            str(free_port())), log)
+                            str(free_port()), *extra), log)
 
 
 def running_machines(k: Kubectl, n: int) -> list[str] | None:
@@ -178,3 +183,41 @@ def running_machines(k: Kubectl, n: int) -> list[str] | None:
     if not all((m.get("status") or {}).get("phase") == "Running" for m in items):
         return None
     return sorted(m["metadata"]["name"] for m in items)
+
+
+def check_kubelet_bootstrap(k: Kubectl, host_root: Path, machine: dict[str, Any], tmp_path: Path) -> None:
+    """The files kubelet's --bootstrap-kubeconfig needs landed with kubeadm's paths and modes, and work."""
+    admin = yaml.safe_load(k.kubeconfig.read_text())["clusters"][0]["cluster"]
+    ca_pem = base64.b64decode(admin["certificate-authority-data"])
+    ca = host_root / "etc/kubernetes/pki/ca.crt"
+    conf = host_root / "etc/kubernetes/bootstrap-kubelet.conf"
+    assert ca.stat().st_mode & 0o777 == 0o644
+    assert conf.stat().st_mode & 0o777 == 0o600
+    assert ca.read_bytes() == ca_pem
+    x509.load_pem_x509_certificate(ca.read_bytes())
+    doc = yaml.safe_load(conf.read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    assert cluster["server"] == admin["server"]
+    assert base64.b64decode(cluster["certificate-authority-data"]) == ca_pem
+    token = doc["users"][0]["user"]["token"]
+    assert re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", token), token
+    token_id = token.split(".")[0]
+    assert machine["metadata"]["annotations"]["kubenode.io/kubelet-bootstrap-token-id"] == token_id
+    # a valid bootstrap token: it authenticates as system:bootstrap:<id> ...
+    as_kubelet = Kubectl(conf, tmp_path / "kubelet-cache")
+    whoami = as_kubelet.run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
+    assert whoami == f"system:bootstrap:{token_id}"
+    # ... and the kubelet's CSR made with it is approved by KubeNode and signed for system:node:<node>
+    node = str(machine["spec"].get("nodeName") or machine["metadata"]["name"])
+    _, csr = kubelet_csr(node)
+    as_kubelet.run("create", "-f", "-", stdin=json.dumps(csr))
+    name = csr["metadata"]["name"]
+
+    def issued() -> dict[str, Any] | None:
+        obj: dict[str, Any] = k.json("get", "csr", name)
+        return obj if (obj.get("status") or {}).get("certificate") else None
+
+    signed = wait_for(issued, 60, "the kubelet's CSR to be approved and signed")
+    assert any(c["type"] == "Approved" and c["reason"] == "AutoApproved" for c in signed["status"]["conditions"])
+    cert = x509.load_pem_x509_certificate(base64.b64decode(signed["status"]["certificate"]))
+    assert cert.subject.rfc4514_string() == f"CN=system:node:{node},O=system:nodes"

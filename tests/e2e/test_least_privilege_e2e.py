@@ -1,12 +1,16 @@
 """The operator with exactly the rights `deploy/` grants: a token of the deployed ServiceAccount, minted with
 `kubectl create token kubenode-operator -n kubenode-system`, runs `kubenode operator` (local machines for
-the hosts) against a real `kubenode apiserver` and drives a MachineSet, a component rollout and a
-remediation to completion. A permission the manifests lack shows as a 403 in its log (checked after every
-test) and the fleet would not converge."""
+the hosts) against a real `kubenode apiserver` and drives a MachineSet, a component rollout, a remediation
+and an SSH import whose kubelet joins (a real sshd on loopback) to completion. A permission the manifests
+lack shows as a 403 in its log (checked after every test) and the fleet would not converge."""
 
 from __future__ import annotations
 
+import base64
+import getpass
+import json
 import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +21,11 @@ import yaml
 
 from kubenode.demo.artifacts import COMPONENT, build_all
 
+from ..sshd import SSHD, Sshd
 from .fleet import (
     Kubectl,
     Process,
+    check_kubelet_bootstrap,
     kill_agents,
     machineset_fleet,
     running_machines,
@@ -55,6 +61,7 @@ class Deployed:
     data: Path
     k: Kubectl  # the admin (the installer)
     operator: Process
+    tmp: Path
 
     def operator_clean(self) -> None:
         log = self.operator.output()
@@ -85,9 +92,12 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         assert denied.returncode != 0 and "forbidden" in denied.stderr.lower(), denied.stderr
 
         k.run("apply", "-f", "-", stdin=machineset_fleet(2))
-        op = start_operator(kubeconfig, data, "op-sa", tmp / "operator.log", 4)
+        # Imported hosts: the agent from this interpreter, its files and the kubelet's under tmp (not /etc).
+        op = start_operator(kubeconfig, data, "op-sa", tmp / "operator.log", 4, "--import-python", sys.executable,
+                            "--import-dir", str(tmp / "host" / "kubenode"), "--import-host-root",
+                            str(tmp / "host" / "root"))
         wait_for(lambda: running_machines(k, 2), 120, "2 running machines as the ServiceAccount")
-        yield Deployed(data, k, op)
+        yield Deployed(data, k, op, tmp)
     finally:
         if op is not None:
             op.stop(signal.SIGTERM)
@@ -170,3 +180,31 @@ def test_the_deployed_service_account_remediates_a_node(deployed: Deployed) -> N
     assert (root / "run" / "boot_id").read_text().strip() != boot_before  # the agent rebooted the machine
     wait_for(lambda: deployed.condition(machine, "Ready").get("status") == "True", 60, "the node Ready again")
     deployed.operator_clean()
+
+
+@pytest.mark.skipif(not SSHD.exists(), reason="openssh-server is not installed (.ci/run installs it)")
+def test_the_deployed_service_account_imports_a_host_whose_kubelet_joins(deployed: Deployed) -> None:
+    """SSH import (the Secret read in kubenode-system, the agent's and the kubelet's bootstrap tokens minted in
+    kube-system, the Machine annotated) and the approval of the kubelet's CSR, with the deployed rights."""
+    k = deployed.k
+    sshd = Sshd(deployed.tmp / "sshd")
+    sshd.start()
+    try:
+        key = sshd.client_key.export_private_key().decode()
+        k.run("apply", "-f", "-", stdin=json.dumps({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/ssh-auth",
+            "metadata": {"name": "host-key", "namespace": "kubenode-system"},
+            "data": {"ssh-privatekey": base64.b64encode(key.encode()).decode()}}))
+        k.run("apply", "-f", "-", stdin=json.dumps({
+            "apiVersion": "kubenode.io/v1alpha1", "kind": "Machine", "metadata": {"name": "imported"},
+            "spec": {"import": {"address": "127.0.0.1", "port": sshd.port, "user": getpass.getuser(),
+                                "sshSecretRef": {"name": "host-key", "namespace": "kubenode-system"}}}}))
+        wait_for(lambda: (k.json("get", "machine", "imported").get("status") or {}).get("phase") == "Running", 120,
+                 "the imported machine to be Running")
+        check_kubelet_bootstrap(k, deployed.tmp / "host" / "root", k.json("get", "machine", "imported"),
+                                deployed.tmp)
+        k.run("delete", "machine", "imported", "--timeout=90s")
+        assert not (deployed.tmp / "host" / "root" / "etc/kubernetes/bootstrap-kubelet.conf").exists()
+        deployed.operator_clean()
+    finally:
+        sshd.stop()
