@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from cryptography import x509
 from kubenode.apiserver.server import free_port
 
 from ..kubelet_csr import kubelet_csr
+from ..sshd import Sshd
 
 
 def wait_for(check: Callable[[], Any], within: float, what: str, every: float = 0.2) -> Any:
@@ -183,6 +185,19 @@ def running_machines(k: Kubectl, n: int) -> list[str] | None:
     if not all((m.get("status") or {}).get("phase") == "Running" for m in items):
         return None
     return sorted(m["metadata"]["name"] for m in items)
+
+
+def import_machine(k: Kubectl, sshd: Sshd, name: str) -> None:
+    """A Machine `name` importing the loopback `sshd` host as this user, its key in Secret kubenode-system/host-key."""
+    key = sshd.client_key.export_private_key().decode()
+    k.run("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/ssh-auth",
+        "metadata": {"name": "host-key", "namespace": "kubenode-system"},
+        "data": {"ssh-privatekey": base64.b64encode(key.encode()).decode()}}))
+    k.run("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "kubenode.io/v1alpha1", "kind": "Machine", "metadata": {"name": name},
+        "spec": {"import": {"address": "127.0.0.1", "port": sshd.port, "user": getpass.getuser(),
+                            "sshSecretRef": {"name": "host-key", "namespace": "kubenode-system"}}}}))
 
 
 def check_kubelet_bootstrap(k: Kubectl, host_root: Path, machine: dict[str, Any], tmp_path: Path) -> None:

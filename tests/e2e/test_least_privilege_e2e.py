@@ -6,9 +6,6 @@ lack shows as a 403 in its log (checked after every test) and the fleet would no
 
 from __future__ import annotations
 
-import base64
-import getpass
-import json
 import signal
 import sys
 from collections.abc import Iterator
@@ -26,6 +23,7 @@ from .fleet import (
     Kubectl,
     Process,
     check_kubelet_bootstrap,
+    import_machine,
     kill_agents,
     machineset_fleet,
     running_machines,
@@ -190,15 +188,7 @@ def test_the_deployed_service_account_imports_a_host_whose_kubelet_joins(deploye
     sshd = Sshd(deployed.tmp / "sshd")
     sshd.start()
     try:
-        key = sshd.client_key.export_private_key().decode()
-        k.run("apply", "-f", "-", stdin=json.dumps({
-            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/ssh-auth",
-            "metadata": {"name": "host-key", "namespace": "kubenode-system"},
-            "data": {"ssh-privatekey": base64.b64encode(key.encode()).decode()}}))
-        k.run("apply", "-f", "-", stdin=json.dumps({
-            "apiVersion": "kubenode.io/v1alpha1", "kind": "Machine", "metadata": {"name": "imported"},
-            "spec": {"import": {"address": "127.0.0.1", "port": sshd.port, "user": getpass.getuser(),
-                                "sshSecretRef": {"name": "host-key", "namespace": "kubenode-system"}}}}))
+        import_machine(k, sshd, "imported")
         wait_for(lambda: (k.json("get", "machine", "imported").get("status") or {}).get("phase") == "Running", 120,
                  "the imported machine to be Running")
         check_kubelet_bootstrap(k, deployed.tmp / "host" / "root", k.json("get", "machine", "imported"),

@@ -7,15 +7,12 @@ with which a CSR made exactly as kubelet's TLS bootstrap makes it is approved an
 
 from __future__ import annotations
 
-import base64
-import getpass
-import json
 from pathlib import Path
 
 import pytest
 
 from ..sshd import SSHD, Sshd
-from .fleet import Kubectl, check_kubelet_bootstrap, kill_agents, start_up, wait_for
+from .fleet import Kubectl, check_kubelet_bootstrap, import_machine, kill_agents, start_up, wait_for
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not SSHD.exists(), reason="openssh-server is not installed (.ci/run installs it)")]
@@ -31,15 +28,7 @@ def test_import_a_loopback_host_over_ssh(tmp_path: Path) -> None:
                        str(host_root))
     k = Kubectl(data / "kubeconfig", tmp_path / "cache")
     try:
-        key = sshd.client_key.export_private_key().decode()
-        k.run("apply", "-f", "-", stdin=json.dumps({
-            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/ssh-auth",
-            "metadata": {"name": "host-key", "namespace": "kubenode-system"},
-            "data": {"ssh-privatekey": base64.b64encode(key.encode()).decode()}}))
-        k.run("apply", "-f", "-", stdin=json.dumps({
-            "apiVersion": "kubenode.io/v1alpha1", "kind": "Machine", "metadata": {"name": "imported"},
-            "spec": {"import": {"address": "127.0.0.1", "port": sshd.port, "user": getpass.getuser(),
-                                "sshSecretRef": {"name": "host-key", "namespace": "kubenode-system"}}}}))
+        import_machine(k, sshd, "imported")
 
         def running() -> bool:
             m = k.json("get", "machine", "imported")
