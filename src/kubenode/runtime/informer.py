@@ -11,7 +11,7 @@ Handlers are plain callables ``(old, new)`` — ``old`` is ``None`` for an add,
 ``new`` is ``None`` for a delete — and must not block: they typically enqueue
 a key. Objects are the cache's dicts: read-only. By default they are
 :func:`~.cache.compact`: without ``metadata.managedFields``, their repeated
-strings shared across objects (a fifth of the memory at fleet scale); pass
+strings shared across objects (about a quarter of the memory, docs/scale.md); pass
 ``transform=None`` to keep them as the server sent them.
 """
 
