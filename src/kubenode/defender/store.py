@@ -156,7 +156,8 @@ class LedgerWriter:
             items, _ = await self.client.list(CONFIGMAPS, self.settings.namespace, label_selector=LEDGER_LABEL)
             self._known = {o["metadata"]["name"]: _last_time(o) for o in items}
         current = self.chunk_name
-        others = sorted(n for n in self._known if n != current)
+        # Oldest first by their last record (names of one second sort at random).
+        others = sorted((n for n in self._known if n != current), key=lambda n: (self._known[n], n))
         excess = len(others) + 1 - self.settings.max_chunks
         doomed = [n for i, n in enumerate(others)
                   if i < excess or self._known[n] < now - self.settings.retention_seconds]
