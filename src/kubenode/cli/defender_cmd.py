@@ -3,7 +3,9 @@
 Reads only the policies' status (written by the Defender), so it works from
 any machine with a kubeconfig and never disturbs the operator: one table per
 policy with validity, circuit state, per-rule remaining budgets, and the
-latest decisions.
+latest decisions. `export` and `replay` read the durable ledger (ConfigMaps
+in kubenode-system, or an exported JSON-lines file) and decide the recorded
+operations again under a candidate policy (docs/defender.md).
 """
 
 from __future__ import annotations

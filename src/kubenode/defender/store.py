@@ -155,18 +155,19 @@ class LedgerWriter:
         if self._known is None:
             items, _ = await self.client.list(CONFIGMAPS, self.settings.namespace, label_selector=LEDGER_LABEL)
             self._known = {o["metadata"]["name"]: _last_time(o) for o in items}
+        known = self._known
         current = self.chunk_name
         # Oldest first by their last record (names of one second sort at random).
-        others = sorted((n for n in self._known if n != current), key=lambda n: (self._known[n], n))
+        others = sorted((n for n in self._known if n != current), key=lambda n: (known[n], n))
         excess = len(others) + 1 - self.settings.max_chunks
         doomed = [n for i, n in enumerate(others)
-                  if i < excess or self._known[n] < now - self.settings.retention_seconds]
+                  if i < excess or known[n] < now - self.settings.retention_seconds]
         for name in doomed:
             try:
                 await self.client.delete(CONFIGMAPS, name, self.settings.namespace)
             except errors.NotFound:
                 pass
-            del self._known[name]
+            del known[name]
         if doomed:
             log.info("defender ledger: retention removed %d chunks", len(doomed))
         return len(doomed)
