@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:  # rich is imported by the commands that print (an agent's start stays light)
+    from rich.console import Console
 
 app = typer.Typer(help="The Defender: risk control over fleet operations.", no_args_is_help=True)
 
@@ -40,6 +41,8 @@ def _rule_line(rule: Obj) -> str:
 
 def render(policies: list[Obj], console: Console) -> None:
     """Print one block per policy (separated so scripts and humans can both read it)."""
+    from rich.table import Table
+
     if not policies:
         console.print("[yellow]no DefenderPolicy: nothing is throttled[/yellow]")
         return
@@ -110,6 +113,8 @@ def status(
     except (ApiError, OSError) as exc:
         typer.echo(f"error: cannot list DefenderPolicies: {exc}", err=True)
         raise typer.Exit(1) from None
+    from rich.console import Console
+
     render(policies, Console(width=160))
 
 
@@ -211,6 +216,8 @@ def _cell(v: Obj) -> str:
 
 def render_replay(result: Any, console: Console, *, only_differences: bool) -> None:
     """The side-by-side table and the summary."""
+    from rich.table import Table
+
     from kubenode.defender.records import format_record_time
 
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -281,5 +288,7 @@ def replay(
         typer.echo(json.dumps({"rows": [r.as_dict() for r in result.rows], "summary": result.summary()},
                               indent=2))
     else:
+        from rich.console import Console
+
         render_replay(result, Console(width=200), only_differences=only_differences)
     raise typer.Exit(EXIT_DIFFERENT if result.differences else EXIT_SAME)
