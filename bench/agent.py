@@ -101,7 +101,19 @@ def _window(p: psutil.Process, seconds: float, during: Any = None) -> dict[str, 
     wall = time.monotonic() - t0
     rss.append(p.memory_info().rss)
     return {"seconds": round(wall, 1), "rss_mib": round(rss[-1] / MIB, 1), "rss_peak_mib": round(max(rss) / MIB, 1),
-            "cpu_percent": round(100 * (_cpu(p) - cpu0) / wall, 2)}
+            "cpu_percent": round(100 * (_cpu(p) - cpu0) / wall, 2), **_status(p.pid)}
+
+
+def _status(pid: int) -> dict[str, float]:
+    """Anonymous (heap) vs file-backed (code, shared libraries) RSS and threads, from /proc/PID/status."""
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            out[f"{key[3:].lower()}_mib"] = round(int(value.split()[0]) / 1024, 1)
+        elif key == "Threads":
+            out["threads"] = int(value)
+    return out
 
 
 def _slowest_imports(log: Path, n: int) -> list[tuple[int, str]]:
@@ -167,7 +179,8 @@ def main() -> None:
 
                 def feed(elapsed: float) -> None:
                     nonlocal written
-                    due = min(args.burst_lines, int(args.burst_lines * min(1.0, elapsed / (0.9 * args.burst_seconds))) + 1)
+                    share = min(1.0, elapsed / (0.9 * args.burst_seconds))  # all lines in by 90 % of the window
+                    due = min(args.burst_lines, int(args.burst_lines * share) + 1)
                     lines = []
                     for i in range(written, due):
                         lines.append(f"INFO: task bench:{1000 + i} blocked for more than 120 seconds.\n"
@@ -208,8 +221,8 @@ def main() -> None:
         print(f"import {name:<50} {us / 1000:8.1f} ms cumulative")
     i, b = figures["idle"], figures["burst"]
     print(f"agent ready (Node registered, /metrics served) in {figures['ready_seconds']}s")
-    print(f"idle  {i['seconds']:>6}s: RSS {i['rss_mib']} MiB (peak {i['rss_peak_mib']}), CPU {i['cpu_percent']} % "
-          "of one core")
+    print(f"idle  {i['seconds']:>6}s: RSS {i['rss_mib']} MiB (peak {i['rss_peak_mib']}; anonymous {i.get('anon_mib')}, "
+          f"files {i.get('file_mib')}; {i.get('threads')} threads), CPU {i['cpu_percent']} % of one core")
     print(f"burst {b['seconds']:>6}s: {b['lines']} kernel-log lines ({b['lines_per_second']}/s): RSS "
           f"{b['rss_mib']} MiB (peak {b['rss_peak_mib']}), CPU {b['cpu_percent']} % of one core")
     print(f"after the burst: RSS {figures['after_burst']['rss_mib']} MiB; Node KernelDeadlock=True; "
