@@ -197,7 +197,7 @@ def main() -> None:
             counted = _wait(lambda: next((line for line in _get(metrics).splitlines()
                                           if line.startswith('problem_counter{reason="TaskHung"}')
                                           and not line.endswith(" 0")), ""), 60, "the TaskHung counter", agent)
-            figures = {"ready_seconds": round(ready_seconds, 1), "idle": idle,
+            figures: dict[str, Any] = {"ready_seconds": round(ready_seconds, 1), "idle": idle,
                        "burst": {**burst, "lines": written,
                                  "lines_per_second": round(written / max(burst["seconds"], 1e-9))},
                        "after_burst": {"rss_mib": round(proc.memory_info().rss / MIB, 1)},
