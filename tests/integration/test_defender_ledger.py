@@ -162,3 +162,50 @@ async def test_cli_exports_the_ledger_and_replays_a_candidate(client: KubeClient
     assert [line.rstrip() for line in out.stdout.splitlines() if "job-" in line] == [table[1]]
     missing = await asyncio.to_thread(_cli, "replay", "--policy", str(candidate), "--ledger", str(tmp_path / "no"))
     assert missing.returncode == 2 and "cannot read the ledger file" in missing.stderr
+
+
+async def test_a_storm_of_hollow_nodes_is_rehearsed_recorded_and_replayed(client: KubeClient) -> None:
+    """`kubenode simulate --faults storm` in small: hollow nodes turn sick, the live Defender holds remediation,
+    the ledger records it with the fleet it saw, and a replay under a laxer candidate shows what it would allow."""
+    import dataclasses
+
+    from kubenode.defender.candidate import load_candidate
+    from kubenode.defender.replay import replay
+    from kubenode.simulator.faults import parse_faults
+    from kubenode.simulator.hollow import Simulator, SimulatorSettings
+
+    await client.create(DEFENDER_POLICIES, {
+        "apiVersion": "kubenode.io/v1alpha1", "kind": "DefenderPolicy", "metadata": {"name": "storm"},
+        "spec": {"rules": [{"name": "storm-guard", "operations": ["Remediation"], "maxUnhealthy": "30%",
+                            "settleSeconds": 0}], "circuitBreaker": {"cooldownSeconds": 0}}})
+    sim = Simulator(client, SimulatorSettings(nodes=10, lease_seconds=0.3, status_seconds=0.5,
+                                              heartbeat_seconds=0.5, concurrency=8))
+    await sim.start()
+    try:
+        async with Running(client) as d:
+            fleet = lambda: d._fleet_state()  # noqa: E731
+            await eventually(lambda: asyncio.sleep(0, len(fleet().nodes) == 10
+                                                    and not any(n.unhealthy for n in fleet().nodes)),
+                             what="10 healthy hollow nodes seen")
+            storm = parse_faults("storm")[0]
+            first = sim.inject(storm)  # one strike: 5 % of 10 nodes, rounded up: 1
+            await eventually(lambda: asyncio.sleep(0, sum(n.unhealthy for n in fleet().nodes) == 1),
+                             what="the first victim seen")
+            early = await d.review(Operation("Remediation", "job-early", "Reboot", (first[0],)))
+            victims = sim.inject(dataclasses.replace(storm, percent=40))  # the storm develops
+            await eventually(lambda: asyncio.sleep(0, sum(n.unhealthy for n in fleet().nodes) == 5),
+                             what="the storm seen")
+            held = [await d.review(Operation("Remediation", f"job-{v}", "Reboot", (v,))) for v in victims]
+            await eventually(lambda: asyncio.sleep(0, d.records.pending == 0), what="the ledger written")
+    finally:
+        await sim.stop()
+    assert early.decision == "Allowed"
+    assert {v.reason for v in held} == {"StormDetected"}
+    records = await read_ledger(client)
+    assert [r["fleet"]["unhealthy"] for r in records] == [1, 5, 5, 5, 5]
+    lax = load_candidate("apiVersion: kubenode.io/v1alpha1\nkind: DefenderPolicy\nmetadata: {name: lax}\n"
+                         "spec:\n  rules:\n  - {name: storm-guard, operations: [Remediation], maxUnhealthy: 50%,"
+                         " settleSeconds: 0}\n")
+    result = replay(records, lax)
+    assert [r.candidate["decision"] for r in result.rows] == ["Allowed"] * 5
+    assert result.summary()["onlyCandidateAllowed"] == 4
