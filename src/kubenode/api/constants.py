@@ -148,6 +148,12 @@ MACHINE_REASON_READY: Final = "Ready"
 MACHINE_REASON_DRAINING: Final = "Draining"
 MACHINE_REASON_DRAIN_FAILED: Final = "DrainFailed"
 MACHINE_REASON_DELETING: Final = "Deleting"
+#: Events of the Machine controller.
+MACHINE_REASON_BOOTSTRAP_TOKEN_REVOKED: Final = "BootstrapTokenRevoked"
+MACHINE_REASON_RELEASED: Final = "Released"
+MACHINE_REASON_DELETED: Final = "Deleted"
+MACHINE_REASON_NODE_READY: Final = "NodeReady"
+MACHINE_REASON_NODE_NOT_READY: Final = "NodeNotReady"
 
 # --------------------------------------------------------------------------- MachineSet
 

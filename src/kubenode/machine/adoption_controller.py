@@ -113,20 +113,25 @@ def adopted_machine(ip: Obj, node: Obj) -> Obj:
     }
 
 
+def adopted_counter(registry: CollectorRegistry | None) -> Counter:
+    """`kubenode_machines_adopted_total{provider}` on `registry` (None: on no registry)."""
+    return Counter("kubenode_machines_adopted_total", "Machines created for existing Nodes, by InfraProvider.",
+                   ["provider"], registry=registry)
+
+
 class AdoptionReconciler:
     """Reconciles one InfraProvider of type `existing` per call."""
 
     def __init__(self, client: KubeClient, infraproviders: Informer, nodes: Informer, machines: Informer,
-                 registry: CollectorRegistry | None = None,
+                 adopted: Counter | None = None,
                  on_event: Callable[[Obj, str, str, str], Awaitable[None]] | None = None) -> None:
+        """`adopted` is `adopted_counter(registry)`, registered by the wiring."""
         self.client = client
         self.infraproviders = infraproviders
         self.nodes = nodes
         self.machines = machines
         self.on_event = on_event
-        self.adopted = Counter("kubenode_machines_adopted_total",
-                               "Machines created for existing Nodes, by InfraProvider.", ["provider"],
-                               registry=registry)
+        self.adopted = adopted if adopted is not None else adopted_counter(None)
 
     async def __call__(self, req: Request) -> Result | None:
         ip = self.infraproviders.cache.get("", req.name)
