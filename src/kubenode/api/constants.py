@@ -299,6 +299,9 @@ REMEDIER_REASON_PAUSED_BY_USER: Final = "PausedByUser"
 REMEDIER_REASON_DRY_RUN: Final = "DryRun"
 REMEDIER_REASON_LADDER_EXHAUSTED: Final = "EscalationExhausted"
 REMEDIER_REASON_MAX_ATTEMPTS: Final = "MaxAttemptsReached"
+REMEDIER_REASON_NOT_PAUSED: Final = "NotPaused"
+#: Event on the Node when a remedier creates a job for it.
+REMEDIER_REASON_REMEDIATION_STARTED: Final = "RemediationStarted"
 
 # --------------------------------------------------------------------------- RemedyOperationJob
 
