@@ -92,6 +92,13 @@ INFRA_PROVIDER_CONDITION_READY: Final = "Ready"
 INFRA_PROVIDER_REASON_UNKNOWN_TYPE: Final = "UnknownProviderType"
 INFRA_PROVIDER_REASON_CREDENTIALS_MISSING: Final = "CredentialsMissing"
 INFRA_PROVIDER_REASON_READY: Final = "ProviderReady"
+INFRA_PROVIDER_REASON_INVALID_PARAMETERS: Final = "InvalidParameters"
+INFRA_PROVIDER_REASON_NODES_SKIPPED: Final = "NodesSkipped"
+#: Event on an `existing` InfraProvider: a Machine was created for one of its Nodes.
+INFRA_PROVIDER_REASON_ADOPTED: Final = "Adopted"
+#: ProviderError reasons of the provider resolver (InfrastructureReady=False).
+MACHINE_REASON_NO_PROVIDER: Final = "NoProvider"
+MACHINE_REASON_IMPORT_DISABLED: Final = "ImportDisabled"
 
 # --------------------------------------------------------------------------- Machine
 
@@ -230,6 +237,13 @@ COMPONENT_SET_REASON_DEFENDER_ALLOWED: Final = "AllowedByDefender"
 COMPONENT_SET_REASON_DRAINING: Final = "DrainingNodes"
 COMPONENT_SET_REASON_DRAIN_BLOCKED: Final = "DrainBlocked"
 COMPONENT_SET_REASON_UNCORDONED: Final = "NodesUncordoned"
+#: The calm state of Degraded and Paused.
+COMPONENT_SET_REASON_NO_FAILURES: Final = "NoFailures"
+COMPONENT_SET_REASON_NOT_PAUSED: Final = "NotPaused"
+#: Events of the MachineComponentSet controller.
+COMPONENT_SET_REASON_INVALID_SPEC: Final = "InvalidSpec"
+COMPONENT_SET_REASON_BATCH_STARTED: Final = "BatchStarted"
+COMPONENT_SET_REASON_ROLLBACK_STARTED: Final = "RollbackStarted"
 #: On Nodes a MachineComponentSet cordoned for a Drain disruption: `mcs/<set>` (it uncordons only those).
 ANNOTATION_CORDONED_BY: Final = "kubenode.io/cordoned-by"
 
@@ -261,6 +275,9 @@ COMPONENT_REASON_EXITED: Final = "ProcessExited"
 COMPONENT_REASON_HEALTH_CHECK_PASSED: Final = "HealthCheckPassed"
 COMPONENT_REASON_HEALTH_CHECK_FAILED: Final = "HealthCheckFailed"
 COMPONENT_REASON_NO_HEALTH_CHECK: Final = "NoHealthCheck"
+COMPONENT_REASON_NOT_PROBED: Final = "NotProbed"
+COMPONENT_REASON_INSTALLING: Final = "Installing"
+COMPONENT_REASON_REMOVING: Final = "Removing"
 
 #: The installed files differ from the verified artifact (as recorded at install); see agent/installer/drift.py.
 COMPONENT_CONDITION_DRIFTED: Final = "Drifted"
@@ -429,3 +446,7 @@ RELEASE_REASON_NO_FAILURES: Final = "NoFailedClusters"
 RELEASE_REASON_NO_CLUSTERS: Final = "NoClustersSelected"
 RELEASE_REASON_DEFENDER_DENIED: Final = "DeniedByDefender"
 RELEASE_REASON_DEFENDER_ALLOWED: Final = "AllowedByDefender"
+#: Events of the ComponentRelease controller.
+RELEASE_REASON_CLUSTER_STARTED: Final = "ClusterStarted"
+RELEASE_REASON_STAGE_SUCCEEDED: Final = "StageSucceeded"
+RELEASE_REASON_STAGE_PAUSED: Final = "StagePaused"

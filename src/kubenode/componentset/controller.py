@@ -339,7 +339,7 @@ class ComponentSetReconciler:
             selector = label_selector_from_dict(spec.get("selector") or {})
             strategy = Strategy.from_spec(spec.get("updateStrategy"))
         except ValueError as exc:
-            await self._event(mcs, "Warning", "InvalidSpec", str(exc))
+            await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_INVALID_SPEC, str(exc))
             raise TerminalError(f"machinecomponentset {name}: {exc}") from None
 
         stable = normalized_stable(target, stable_revision(old_status, history, target))
@@ -394,7 +394,8 @@ class ComponentSetReconciler:
                 allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
                            verdict.message or "the Defender admitted the batch")
                 what = "rollback" if plan.batch.rollback else f"batch {plan.batch.number} of {plan.total_batches}"
-                await self._event(mcs, "Normal", "RollbackStarted" if plan.batch.rollback else "BatchStarted",
+                await self._event(mcs, "Normal", c.COMPONENT_SET_REASON_ROLLBACK_STARTED if plan.batch.rollback
+                                  else c.COMPONENT_SET_REASON_BATCH_STARTED,
                                   f"{what}: {len(plan.batch.machines)} machine(s) to revision "
                                   f"{plan.batch.revision}: {', '.join(plan.batch.machines[:10])}")
             else:
