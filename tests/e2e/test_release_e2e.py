@@ -114,6 +114,14 @@ def test_clusters_are_registered_with_their_stage(fleet: Fleet) -> None:
     assert "STAGE" in table and "REACHABLE" in table
 
 
+def test_an_unknown_release_is_named_with_how_to_list_them(fleet: Fleet) -> None:
+    for verb in ("status", "pause", "resume", "approve", "undo"):
+        out = fleet.cli(verb, "nope")
+        assert out.returncode != 0, out
+        assert 'componentrelease "nope" not found (list them with `kubectl get componentreleases`)' in out.stderr, out
+        assert "Traceback" not in out.stderr, out
+
+
 def test_a_healthy_release_goes_stage_by_stage(fleet: Fleet) -> None:
     fleet.apply(fleet.manifest("1.0.0"))
     wait_for(lambda: fleet.completed("1.0.0"), 300, "release 1.0.0 Completed", every=1.0)

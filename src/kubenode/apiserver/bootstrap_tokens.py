@@ -33,7 +33,7 @@ from . import errors
 from .objects import Obj
 from .rest import ObjectAPI, WriteResult
 from .security import User
-from .storage import Change, Store
+from .storage import Change, PassLog, Store
 
 log = logging.getLogger("kubenode.apiserver.bootstrap_tokens")
 
@@ -152,6 +152,7 @@ class TokenCleaner:
     """
 
     def __init__(self, api: ObjectAPI, store: Store, *, max_interval: float = 60.0) -> None:
+        self._passes = PassLog(log, "token cleaner pass")
         self.api = api
         self.store = store
         self.max_interval = max_interval
@@ -206,8 +207,9 @@ class TokenCleaner:
                 pending, nxt = self.clean_pass(time.time())
                 for r in pending:
                     await r.wait()
-            except Exception:  # a bug must not stop the loop for good
-                log.exception("token cleaner pass failed")
+                self._passes.ok()
+            except Exception as exc:  # a bug must not stop the loop for good
+                self._passes.failed(exc)
                 nxt = None
             wait = self.max_interval if nxt is None else min(self.max_interval, max(0.05, nxt - time.time()))
             with contextlib.suppress(TimeoutError):

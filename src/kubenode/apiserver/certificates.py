@@ -40,7 +40,7 @@ from . import errors
 from .objects import Obj, clone, now_rfc3339
 from .rest import ObjectAPI, WriteOptions, WriteResult
 from .security import PKIPaths
-from .storage import Change, Store
+from .storage import Change, PassLog, Store
 
 log = logging.getLogger("kubenode.apiserver.certificates")
 
@@ -129,6 +129,7 @@ class CSRSigner:
     """Signs approved CSRs of the kube-apiserver-client signers with the cluster CA (level-triggered)."""
 
     def __init__(self, api: ObjectAPI, store: Store, pki: PKIPaths, *, max_seconds: int = DEFAULT_MAX_SECONDS) -> None:
+        self._passes = PassLog(log, "CSR signing pass")
         self.api = api
         self.store = store
         self.pki = pki
@@ -206,5 +207,6 @@ class CSRSigner:
             try:
                 for w in self.sign_pass(time.time()):
                     await w.wait()
-            except Exception:  # a bug must not stop signing for good
-                log.exception("CSR signing pass failed")
+                self._passes.ok()
+            except Exception as exc:  # a bug must not stop signing for good
+                self._passes.failed(exc)

@@ -22,7 +22,7 @@ from . import errors
 from .objects import Obj, clone, now_rfc3339
 from .rest import FOREGROUND, ORPHAN, ObjectAPI, WriteOptions, WriteResult
 from .serviceaccounts import ServiceAccountController
-from .storage import Change, Store
+from .storage import Change, PassLog, Store
 from .strategies import CRD_CLEANUP_FINALIZER
 from .tables import parse_timestamp
 
@@ -38,6 +38,8 @@ class ControlLoops:
 
     def __init__(self, api: ObjectAPI, store: Store, *, node_grace_seconds: float = 40.0,
                  node_check_interval: float = 2.0) -> None:
+        self._gc_passes = PassLog(log, "garbage collection pass")
+        self._node_passes = PassLog(log, "node lifecycle pass")
         self.api = api
         self.store = store
         self.node_grace = node_grace_seconds
@@ -122,8 +124,9 @@ class ControlLoops:
                 if pending:
                     # What we just wrote may unblock more (level-triggered: run until a pass is idle).
                     self._dirty.set()
-            except Exception:  # keep the collector alive; the next change retries
-                log.exception("garbage collection pass failed")
+                self._gc_passes.ok()
+            except Exception as exc:  # keep the collector alive; the next change retries
+                self._gc_passes.failed(exc)
                 await asyncio.sleep(1)
                 self._dirty.set()
 
@@ -132,8 +135,9 @@ class ControlLoops:
             try:
                 for r in self.node_pass(time.time()):
                     await r.wait()
-            except Exception:
-                log.exception("node lifecycle pass failed")
+                self._node_passes.ok()
+            except Exception as exc:
+                self._node_passes.failed(exc)
             await asyncio.sleep(self.node_interval)
 
     # ------------------------------------------------------------------ passes

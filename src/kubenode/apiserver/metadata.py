@@ -9,12 +9,21 @@ a string map, ...) are reported as causes instead of raising.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from kubenode.apimachinery.validation import (
+    DNS1123_LABEL_MAX,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    go_len,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    label_value_errors,
+    qualified_name_errors,
+)
 from kubenode.apiserver.errors import Cause
 from kubenode.apiserver.resources import Obj
 from kubenode.apiserver.schema import go_value
@@ -34,32 +43,6 @@ __all__ = [
 
 #: metav1validation.TotalAnnotationSizeLimitB
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
-DNS1123_LABEL_MAX = 63
-DNS1123_SUBDOMAIN_MAX = 253
-QUALIFIED_NAME_MAX = 63
-LABEL_VALUE_MAX = 63
-
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-                      "and must start and end with an alphanumeric character")
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + r"(\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                          "characters, '-' or '.', and must start and end with an alphanumeric character")
-_QNAME_CHAR = "[A-Za-z0-9]"
-_QNAME_EXT_CHAR = "[-A-Za-z0-9_.]"
-_QUALIFIED_NAME_FMT = "(" + _QNAME_CHAR + _QNAME_EXT_CHAR + "*)?" + _QNAME_CHAR
-_QUALIFIED_NAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                       "with an alphanumeric character")
-_LABEL_VALUE_FMT = "(" + _QUALIFIED_NAME_FMT + ")?"
-_LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
-                    "or '.', and must start and end with an alphanumeric character")
-
-# fullmatch with ASCII-only classes: Go's regexp anchors ^...$ and has no Unicode \w surprises
-_DNS1123_LABEL_RE = re.compile(_DNS1123_LABEL_FMT)
-_DNS1123_SUBDOMAIN_RE = re.compile(_DNS1123_SUBDOMAIN_FMT)
-_QUALIFIED_NAME_RE = re.compile(_QUALIFIED_NAME_FMT)
-_LABEL_VALUE_RE = re.compile(_LABEL_VALUE_FMT)
-
 #: utilrand's alphabet: no vowels (no accidental words), no confusable 0/1/3.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _RANDOM_LENGTH = 5
@@ -67,58 +50,7 @@ _RANDOM_LENGTH = 5
 _MAX_GENERATED_PREFIX = DNS1123_LABEL_MAX - _RANDOM_LENGTH
 
 
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    """validation.RegexError."""
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    # Go appends "'x', " per example and " or " between them: hence the real ",  or " (two spaces)
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _max_len_error(n: int) -> str:
-    return f"must be no more than {n} characters"
-
-
-def _go_len(s: str) -> int:
-    # Go's len() counts bytes, not code points
-    return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
-
-
-def _full(rx: re.Pattern[str], s: str) -> bool:
-    # `$` in Python also matches before a trailing newline; fullmatch does not
-    return rx.fullmatch(s) is not None
-
-
 # --------------------------------------------------------------------------- name validators
-
-
-def is_dns1123_label(s: str) -> bool:
-    """True when `s` is a lowercase RFC 1123 label (≤ 63 characters)."""
-    return isinstance(s, str) and _go_len(s) <= DNS1123_LABEL_MAX and _full(_DNS1123_LABEL_RE, s)
-
-
-def is_dns1123_subdomain(s: str) -> bool:
-    """True when `s` is a lowercase RFC 1123 subdomain (≤ 253 characters)."""
-    return isinstance(s, str) and _go_len(s) <= DNS1123_SUBDOMAIN_MAX and _full(_DNS1123_SUBDOMAIN_RE, s)
-
-
-def _dns1123_label_errors(s: str) -> list[str]:
-    errs: list[str] = []
-    if _go_len(s) > DNS1123_LABEL_MAX:
-        errs.append(_max_len_error(DNS1123_LABEL_MAX))
-    if not _full(_DNS1123_LABEL_RE, s):
-        errs.append(_regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
-
-
-def _dns1123_subdomain_errors(s: str) -> list[str]:
-    errs: list[str] = []
-    if _go_len(s) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(_max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not _full(_DNS1123_SUBDOMAIN_RE, s):
-        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
 
 
 def _path_segment_errors(s: str) -> list[str]:
@@ -134,61 +66,23 @@ def _mask_trailing_dash(s: str) -> str:
 
 
 _NAME_RULES: dict[str, Callable[[str], list[str]]] = {
-    "dns-subdomain": _dns1123_subdomain_errors,
-    "dns-label": _dns1123_label_errors,
+    "dns-subdomain": dns1123_subdomain_errors,
+    "dns-label": dns1123_label_errors,
     "path-segment": _path_segment_errors,
 }
 
 
 def validate_name(name: str, rule: str = "dns-subdomain", *, prefix: bool = False) -> list[str]:
     """Error strings for an object name (or a generateName prefix) under `rule`."""
-    fn = _NAME_RULES.get(rule, _dns1123_subdomain_errors)
+    fn = _NAME_RULES.get(rule, dns1123_subdomain_errors)
     if prefix and rule != "path-segment":
         name = _mask_trailing_dash(name)
     return fn(name)
 
 
-def is_qualified_name(value: str) -> list[str]:
-    """validation.IsQualifiedName: `[prefix/]name`, prefix a DNS subdomain, name ≤ 63."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + m for m in _dns1123_subdomain_errors(prefix))
-    else:
-        return [
-            "a qualified name " + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name",
-                                               "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif _go_len(name) > QUALIFIED_NAME_MAX:
-        errs.append("name part " + _max_len_error(QUALIFIED_NAME_MAX))
-    if not _full(_QUALIFIED_NAME_RE, name):
-        errs.append("name part " + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name",
-                                                "123-abc"))
-    return errs
-
-
-def validate_label_key(key: str) -> list[str]:
-    """Error strings for a label key (a qualified name); [] when valid."""
-    return is_qualified_name(key)
-
-
-def validate_label_value(v: str) -> list[str]:
-    """Error strings for a label value (≤ 63, may be empty); [] when valid."""
-    errs: list[str] = []
-    if _go_len(v) > LABEL_VALUE_MAX:
-        errs.append(_max_len_error(LABEL_VALUE_MAX))
-    if not _full(_LABEL_VALUE_RE, v):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+#: The label validators, under the names the rest of the server (and selectors' callers) know.
+is_qualified_name = validate_label_key = qualified_name_errors
+validate_label_value = label_value_errors
 
 
 def generate_name(prefix: str) -> str:
@@ -300,7 +194,7 @@ def validate_object_meta(meta: Obj, *, namespaced: bool, name_rule: str = "dns-s
         if not namespace:
             errs.append(_required("metadata.namespace"))
         else:
-            for msg in _dns1123_label_errors(namespace):
+            for msg in dns1123_label_errors(namespace):
                 errs.append(_invalid("metadata.namespace", namespace, msg))
     elif namespace:
         errs.append(_forbidden("metadata.namespace", "not allowed on this type"))
@@ -332,7 +226,7 @@ def _validate_annotations(annotations: Any, errs: list[Cause]) -> None:
         # the real server lowercases annotation keys before checking them
         for msg in is_qualified_name(k.lower()):
             errs.append(_invalid(field, k, msg))
-        total += _go_len(k) + _go_len(v)
+        total += go_len(k) + go_len(v)
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
         errs.append({"type": "FieldValueTooLong",
                      "message": f"Too long: may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes",

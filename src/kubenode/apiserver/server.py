@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import socket
 import sqlite3
@@ -38,7 +39,7 @@ from .security import (
     server_ssl_context,
     write_kubeconfig,
 )
-from .storage import StorageError, Store
+from .storage import STARTUP_PROBE_BYTES, StorageError, Store
 
 ADMIN = User("kubenode:admin", ("system:masters",))
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", NODE_LEASE_NAMESPACE)
@@ -144,7 +145,8 @@ async def _start_locked(config: ServerConfig, authorizer: Authorizer | None, loc
         admin_token = await asyncio.to_thread(tokens.ensure, ADMIN, data / "pki" / "admin.token")
         (data / "apiserver").mkdir(mode=0o700, exist_ok=True)
         await asyncio.to_thread(create_private, data / "apiserver" / "state.db")
-        store = await asyncio.to_thread(Store.open, data / "apiserver" / "state.db")
+        store = await asyncio.to_thread(functools.partial(Store.open, data / "apiserver" / "state.db",
+                                                          probe_bytes=STARTUP_PROBE_BYTES))
     except (OSError, sqlite3.DatabaseError) as exc:
         raise startup_error(exc, data) from None
     # The loaded objects live as long as the server: move them out of the cyclic collector's

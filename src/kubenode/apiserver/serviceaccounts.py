@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from . import errors
 from .objects import Obj
 from .rest import ObjectAPI, WriteOptions, WriteResult
-from .storage import Change, Store
+from .storage import Change, PassLog, Store
 
 log = logging.getLogger("kubenode.apiserver.serviceaccounts")
 
@@ -54,6 +54,7 @@ class ServiceAccountController:
     """Creates the `default` ServiceAccount of every active namespace."""
 
     def __init__(self, api: ObjectAPI, store: Store) -> None:
+        self._passes = PassLog(log, "serviceaccounts pass")
         self.api = api
         self.store = store
         self._dirty = asyncio.Event()
@@ -87,7 +88,8 @@ class ServiceAccountController:
             try:
                 for res in self.sync_pass():
                     await res.wait()
-            except Exception:  # keep the controller alive; retry shortly
-                log.exception("serviceaccounts pass failed")
+                self._passes.ok()
+            except Exception as exc:  # keep the controller alive; retry shortly
+                self._passes.failed(exc)
                 await asyncio.sleep(1)
                 self._dirty.set()

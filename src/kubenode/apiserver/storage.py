@@ -52,6 +52,8 @@ MAX_DEPTH = 200
 _WRAP = 254 - MAX_DEPTH
 #: The largest stored object, in bytes of its stored form: etcd's default request limit (1.5 MiB), as in kube.
 MAX_OBJECT_BYTES = 3 * 512 * 1024
+#: Size of the durable write a server makes at start to prove its disk takes writes.
+STARTUP_PROBE_BYTES = 256 * 1024
 #: Seconds between probes of a failed disk until a write succeeds again.
 PROBE_INTERVAL = 1.0
 
@@ -99,6 +101,32 @@ class StorageError(Exception):
         self.code = code
         self.reason = reason
         self.retry_after = retry_after
+
+
+class PassLog:
+    """How a background pass reports failures: a storage failure as one line per episode, a bug in full.
+
+    While the disk refuses writes every pass fails the same way each second; /readyz already says why, so
+    the log says it once (and once more when the cause changes), not with a traceback per retry.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self._log = logger
+        self._what = what
+        self._storage: str | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        if isinstance(exc, StorageError):
+            if exc.message != self._storage:
+                self._log.warning("%s failed: %s", self._what, exc.message)
+                self._storage = exc.message
+            return
+        self._log.error("%s failed", self._what, exc_info=exc)
+
+    def ok(self) -> None:
+        if self._storage is not None:
+            self._log.info("%s: writes are stored again", self._what)
+            self._storage = None
 
 
 class EncodeError(ValueError):
@@ -232,8 +260,13 @@ class Store:
 
     # ------------------------------------------------------------------ life cycle
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (or create) the database at `path` and load every object into memory."""
+    def open(cls, path: Path, *, probe_bytes: int = 0) -> Store:
+        """Open (or create) the database at `path` and load every object into memory.
+
+        With `probe_bytes`, also make one durable write of that size (then removed) before returning: a
+        server must not start on a disk that cannot take a write, since whether merely opening needs free
+        space depends on what the last run left in the WAL. Errors are SQLite's, for `startup_error`.
+        """
         store = cls(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = store._connect()
@@ -245,11 +278,15 @@ class Store:
                 obj = orjson.loads(data)
                 store._index(key)[key] = obj
                 store.rv = max(store.rv, rv)
+            store._next_rv = store.rv
+            store._db = db
+            if probe_bytes:
+                store._probe(probe_bytes)
         except BaseException:
+            store._db = None
             db.close()
+            store._writer.shutdown(wait=False)
             raise
-        store._next_rv = store.rv
-        store._db = db
         return store
 
     def _connect(self) -> sqlite3.Connection:

@@ -36,26 +36,20 @@ class ReleaseError(Exception):
 
 async def get_release(client: Any, name: str) -> Obj:
     """The release `name`, or a ReleaseError saying how to list them."""
-    from kubenode.client import errors
     from kubenode.release.resources import COMPONENT_RELEASES
 
-    try:
-        obj: Obj = await client.get(COMPONENT_RELEASES, name)
-    except errors.NotFound:
-        raise ReleaseError(f'componentrelease "{name}" not found (list them with '
-                           "`kubectl get componentreleases`)") from None
-    return obj
+    from .lookup import get_named
+
+    return await get_named(client, COMPONENT_RELEASES, name, ReleaseError)
 
 
 async def pause(client: Any, name: str) -> str:
     """Set spec.paused: no new cluster starts."""
     from kubenode.release.resources import COMPONENT_RELEASES
 
-    cr = await get_release(client, name)
-    if (cr.get("spec") or {}).get("paused"):
-        return f"componentrelease {name} is already paused"
-    await client.patch(COMPONENT_RELEASES, name, {"spec": {"paused": True}})
-    return f"componentrelease {name} paused"
+    from . import lookup
+
+    return await lookup.pause(client, COMPONENT_RELEASES, name, ReleaseError)
 
 
 async def resume(client: Any, name: str) -> str:

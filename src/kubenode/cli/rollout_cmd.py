@@ -72,15 +72,11 @@ class RolloutView:
 
 
 async def _get_set(client: Any, name: str) -> Obj:
-    from kubenode.client import errors
     from kubenode.componentset.resources import MACHINE_COMPONENT_SETS
 
-    try:
-        obj: Obj = await client.get(MACHINE_COMPONENT_SETS, name)
-    except errors.NotFound:
-        raise RolloutError(f'machinecomponentset "{name}" not found (list them with '
-                           "`kubectl get machinecomponentsets`)") from None
-    return obj
+    from .lookup import get_named
+
+    return await get_named(client, MACHINE_COMPONENT_SETS, name, RolloutError)
 
 
 async def fetch(client: Any, name: str) -> RolloutView:
@@ -97,11 +93,9 @@ async def pause(client: Any, name: str) -> str:
     """Set spec.paused: no new batch starts (machines already updating finish)."""
     from kubenode.componentset.resources import MACHINE_COMPONENT_SETS
 
-    mcs = await _get_set(client, name)
-    if (mcs.get("spec") or {}).get("paused"):
-        return f"machinecomponentset {name} is already paused"
-    await client.patch(MACHINE_COMPONENT_SETS, name, {"spec": {"paused": True}})
-    return f"machinecomponentset {name} paused"
+    from . import lookup
+
+    return await lookup.pause(client, MACHINE_COMPONENT_SETS, name, RolloutError)
 
 
 async def resume(client: Any, name: str) -> str:

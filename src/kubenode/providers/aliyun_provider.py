@@ -57,6 +57,7 @@ from .base import (
     InfraStatus,
     Obj,
     ProviderError,
+    machine_uid,
 )
 
 log = logging.getLogger("kubenode.providers.aliyun")
@@ -136,7 +137,7 @@ class AliyunProvider(InfraProvider):
     # ------------------------------------------------------------------ contract
     async def create(self, machine: Obj, bootstrap: Bootstrap) -> InfraStatus:
         """Find the machine's instance by tag, or run one (ClientToken = machine UID) with cloud-init."""
-        uid, name = _uid(machine), str(machine["metadata"]["name"])
+        uid, name = machine_uid(machine), str(machine["metadata"]["name"])
         found = await self._find(uid)
         if found is not None:
             return self._status(found)
@@ -166,18 +167,18 @@ class AliyunProvider(InfraProvider):
 
     async def delete(self, machine: Obj) -> InfraStatus:
         """Release the machine's instance (forced: running instances too); MISSING once ECS lists it no more."""
-        found = await self._find(_uid(machine))
+        found = await self._find(machine_uid(machine))
         if found is None:
             return InfraStatus(STATE_MISSING)
         req = ecs.DeleteInstancesRequest(region_id=self.params.region_id, instance_id=[found.instance_id],
-                                         force=True, client_token=f"delete-{_uid(machine)}")
+                                         force=True, client_token=f"delete-{machine_uid(machine)}")
         try:
             await self.client.delete_instances_async(req)
         except Exception as exc:
             err = _translate(exc, "DeleteInstances")
             if "NotFound" not in str(exc):
                 raise err from None
-        found = await self._find(_uid(machine))
+        found = await self._find(machine_uid(machine))
         if found is None:
             return InfraStatus(STATE_MISSING)
         status = self._status(found)
@@ -186,7 +187,7 @@ class AliyunProvider(InfraProvider):
 
     async def state(self, machine: Obj) -> InfraStatus:
         """The instance's state, mapped to the contract's states."""
-        found = await self._find(_uid(machine))
+        found = await self._find(machine_uid(machine))
         return InfraStatus(STATE_MISSING) if found is None else self._status(found)
 
     # ------------------------------------------------------------------ helpers
@@ -236,13 +237,6 @@ def _translate(exc: Exception, call: str) -> ProviderError:
     if isinstance(exc, OSError | TimeoutError):
         return ProviderError(f"ECS {call}: cannot reach the API: {exc}", reason="Unreachable")
     return ProviderError(f"ECS {call}: {exc}", reason="CloudError")
-
-
-def _uid(machine: Obj) -> str:
-    uid = str((machine.get("metadata") or {}).get("uid") or "")
-    if not uid:
-        raise ProviderError("machine has no metadata.uid", retryable=False, reason="InvalidMachine")
-    return uid
 
 
 __all__ = ["TYPE", "AliyunParameters", "AliyunProvider"]

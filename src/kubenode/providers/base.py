@@ -56,6 +56,14 @@ class ProviderError(Exception):
         self.reason = reason
 
 
+def machine_uid(machine: Obj) -> str:
+    """The Machine's `metadata.uid`: what providers tag and find its host by (a missing one is permanent)."""
+    uid = str((machine.get("metadata") or {}).get("uid") or "")
+    if not uid:
+        raise ProviderError("machine has no metadata.uid", retryable=False, reason="InvalidMachine")
+    return uid
+
+
 class InfraProvider(abc.ABC):
     """One kind of infrastructure (`InfraProvider.spec.type`)."""
 

@@ -61,6 +61,7 @@ from .base import (
     InfraStatus,
     Obj,
     ProviderError,
+    machine_uid,
 )
 
 log = logging.getLogger("kubenode.providers.libcloud")
@@ -198,7 +199,7 @@ class LibcloudProvider(InfraProvider):
     # ------------------------------------------------------------------ contract
     async def create(self, machine: Obj, bootstrap: Bootstrap) -> InfraStatus:
         """Find the instance tagged with the machine UID, or create it with cloud-init user data."""
-        uid, name = _uid(machine), _name(machine)
+        uid, name = machine_uid(machine), _name(machine)
         node = await self._find(uid, name, fresh=True)
         if node is not None and map_state(node.state) != STATE_MISSING:
             return self._status(node)
@@ -212,7 +213,7 @@ class LibcloudProvider(InfraProvider):
 
     async def delete(self, machine: Obj) -> InfraStatus:
         """Destroy the machine's instance; STATE_MISSING once the cloud no longer runs it."""
-        uid, name = _uid(machine), _name(machine)
+        uid, name = machine_uid(machine), _name(machine)
         node = await self._find(uid, name, fresh=True)
         if node is None or map_state(node.state) == STATE_MISSING:
             self._known.pop(uid, None)
@@ -229,7 +230,7 @@ class LibcloudProvider(InfraProvider):
 
     async def state(self, machine: Obj) -> InfraStatus:
         """The instance's state, mapped to the contract's states."""
-        node = await self._find(_uid(machine), _name(machine))
+        node = await self._find(machine_uid(machine), _name(machine))
         if node is None:
             return InfraStatus(state=STATE_MISSING)
         return self._status(node)
@@ -424,13 +425,6 @@ def _translate(exc: Exception, driver: str) -> ProviderError:
         return ProviderError(f"{driver}: cannot reach the cloud API: {exc}", reason="Unreachable")
     # Libcloud raises plain exceptions for most API errors (e.g. EC2's "InvalidAMIID.NotFound: …").
     return ProviderError(f"{driver}: {exc}", reason="CloudError")
-
-
-def _uid(machine: Obj) -> str:
-    uid = str((machine.get("metadata") or {}).get("uid") or "")
-    if not uid:
-        raise ProviderError("machine has no metadata.uid", retryable=False, reason="InvalidMachine")
-    return uid
 
 
 def _name(machine: Obj) -> str:

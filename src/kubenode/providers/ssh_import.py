@@ -49,6 +49,7 @@ from .base import (
     InfraStatus,
     Obj,
     ProviderError,
+    machine_uid,
 )
 
 log = logging.getLogger("kubenode.providers.ssh")
@@ -215,7 +216,7 @@ class SSHImportProvider(InfraProvider):
     # ------------------------------------------------------------------ contract
     async def create(self, machine: Obj, bootstrap: Bootstrap) -> InfraStatus:
         """Install and start the agent unless it already runs with the same inputs."""
-        uid = _uid(machine)
+        uid = machine_uid(machine)
         async with self._session(machine) as s:
             probe = await self._probe(s)
             if probe.owner and probe.owner != uid:
@@ -240,7 +241,7 @@ class SSHImportProvider(InfraProvider):
 
     async def delete(self, machine: Obj) -> InfraStatus:
         """Stop the agent and remove its files; the host itself stays. Idempotent."""
-        uid = _uid(machine)
+        uid = machine_uid(machine)
         async with self._session(machine) as s:
             probe = await self._probe(s)
             if probe.owner and probe.owner != uid:
@@ -263,7 +264,7 @@ class SSHImportProvider(InfraProvider):
         (trying again will not help); an unreachable host raises a retryable
         ProviderError, because "unknown" is the honest answer then.
         """
-        uid = _uid(machine)
+        uid = machine_uid(machine)
         try:
             async with self._session(machine) as s:
                 probe = await self._probe(s)
@@ -285,7 +286,7 @@ class SSHImportProvider(InfraProvider):
     async def _session(self, machine: Obj) -> AsyncIterator[_Session]:
         target = ImportTarget.from_machine(machine)
         creds = await self.credentials_lookup(machine)
-        conn = await self._connect(_uid(machine), target, creds)
+        conn = await self._connect(machine_uid(machine), target, creds)
         try:
             out = await self._run(_Session(conn, target, bs.HostLayout("/")), 'id -u\nprintf "%s\\n" "$HOME"\n',
                                   what="find the remote user")
@@ -492,13 +493,6 @@ class SSHImportProvider(InfraProvider):
             addresses = [{"type": "InternalDNS", "address": target.address}]
         return InfraStatus(state=state, provider_id=f"ssh://{target.endpoint}", addresses=addresses,
                            message=message)
-
-
-def _uid(machine: Obj) -> str:
-    uid = str((machine.get("metadata") or {}).get("uid") or "")
-    if not uid:
-        raise ProviderError("machine has no metadata.uid", retryable=False, reason="InvalidMachine")
-    return uid
 
 
 def _text(data: Any) -> str:
