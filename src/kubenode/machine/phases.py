@@ -13,12 +13,11 @@ is a summary for humans.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from kubenode.api import constants as c
-from kubenode.apimachinery.timefmt import parse_time
+from kubenode.apimachinery.timefmt import format_time, parse_time
 from kubenode.providers.base import STATE_FAILED, STATE_MISSING, STATE_PENDING, STATE_RUNNING, InfraStatus
 from kubenode.runtime.conditions import get_condition, seconds_in_status, set_condition
 
@@ -41,8 +40,7 @@ class Timeouts:
     agent_grace: float = 40.0
 
 
-def _fmt(now: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+_fmt = format_time
 
 
 def components_condition(components: list[Obj]) -> tuple[str, str, str]:
