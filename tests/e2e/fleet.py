@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import getpass
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+from cryptography import x509
+
 from kubenode.apiserver.server import free_port
+
+from ..kubelet_csr import kubelet_csr
+from ..sshd import Sshd
 
 
 def wait_for(check: Callable[[], Any], within: float, what: str, every: float = 0.2) -> Any:
@@ -101,3 +110,129 @@ def kill_agents(data: Path) -> None:
             os.killpg(pid, signal.SIGKILL)
         except (ValueError, ProcessLookupError, PermissionError, OSError):
             pass
+
+
+def machineset_fleet(replicas: int = 2) -> str:
+    """A `local` InfraProvider and a MachineSet `pool` of `replicas` machines on it."""
+    return f"""
+apiVersion: kubenode.io/v1alpha1
+kind: InfraProvider
+metadata: {{name: local}}
+spec: {{type: local}}
+---
+apiVersion: kubenode.io/v1alpha1
+kind: MachineSet
+metadata: {{name: pool}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{pool: a}}}}
+  template:
+    metadata: {{labels: {{pool: a}}}}
+    spec: {{providerRef: {{name: local}}}}
+"""
+
+
+def start_apiserver(data: Path, log: Path) -> Process:
+    """A `kubenode apiserver` process on a free port; returns once its kubeconfig exists and it listens."""
+    server = Process(kubenode("apiserver", "--data-dir", str(data), "--port", str(free_port())), log)
+    try:
+        wait_for(lambda: ((data / "kubeconfig").exists() and "listening" in server.output()) or not server.alive(),
+                 30, "the API server")
+        assert server.alive(), server.output()
+    except BaseException:
+        server.stop(signal.SIGTERM)
+        raise
+    return server
+
+
+def wait_for_crds(k: Kubectl) -> None:
+    wait_for(lambda: k.run("get", "machinesets", check=False).returncode == 0, 30, "CRDs to be served")
+
+
+def install_shipped(k: Kubectl) -> None:
+    """What deploy/ installs besides the workloads: the CRDs, the shipped RBAC and the node-isolation policy."""
+    for what in ("crds", "rbac", "policies"):
+        k.run("apply", "-f", "-", stdin=subprocess.run(kubenode(what), capture_output=True, text=True,
+                                                      check=True).stdout)
+    wait_for_crds(k)
+
+
+def token_kubeconfig(admin: Path, token: str, out: Path, user: str) -> Path:
+    """The admin kubeconfig's cluster with `token` as the only credential (mode 0600)."""
+    doc = yaml.safe_load(admin.read_text())
+    cluster = doc["clusters"][0]
+    out.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": {"cluster": cluster["name"], "user": user}}],
+        "current-context": user}))
+    out.chmod(0o600)
+    return out
+
+
+def start_operator(kubeconfig: Path, data: Path, identity: str, log: Path, lease: float, *extra: str) -> Process:
+    """`kubenode operator` with `kubeconfig`'s credentials, local machines under `data`, leader-elected."""
+    return Process(kubenode("operator", "--kubeconfig", str(kubeconfig), "--data-dir", str(data),
+                            "--identity", identity, "--lease-duration", f"{lease:g}", "--health-port",
+                            str(free_port()), *extra), log)
+
+
+def running_machines(k: Kubectl, n: int) -> list[str] | None:
+    """The names of the Machines when there are exactly `n`, none being deleted, all Running; else None."""
+    items = k.json("get", "machines")["items"]
+    if len(items) != n or any(m["metadata"].get("deletionTimestamp") for m in items):
+        return None
+    if not all((m.get("status") or {}).get("phase") == "Running" for m in items):
+        return None
+    return sorted(m["metadata"]["name"] for m in items)
+
+
+def import_machine(k: Kubectl, sshd: Sshd, name: str) -> None:
+    """A Machine `name` importing the loopback `sshd` host as this user, its key in Secret kubenode-system/host-key."""
+    key = sshd.client_key.export_private_key().decode()
+    k.run("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/ssh-auth",
+        "metadata": {"name": "host-key", "namespace": "kubenode-system"},
+        "data": {"ssh-privatekey": base64.b64encode(key.encode()).decode()}}))
+    k.run("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "kubenode.io/v1alpha1", "kind": "Machine", "metadata": {"name": name},
+        "spec": {"import": {"address": "127.0.0.1", "port": sshd.port, "user": getpass.getuser(),
+                            "sshSecretRef": {"name": "host-key", "namespace": "kubenode-system"}}}}))
+
+
+def check_kubelet_bootstrap(k: Kubectl, host_root: Path, machine: dict[str, Any], tmp_path: Path) -> None:
+    """The files kubelet's --bootstrap-kubeconfig needs landed with kubeadm's paths and modes, and work."""
+    admin = yaml.safe_load(k.kubeconfig.read_text())["clusters"][0]["cluster"]
+    ca_pem = base64.b64decode(admin["certificate-authority-data"])
+    ca = host_root / "etc/kubernetes/pki/ca.crt"
+    conf = host_root / "etc/kubernetes/bootstrap-kubelet.conf"
+    assert ca.stat().st_mode & 0o777 == 0o644
+    assert conf.stat().st_mode & 0o777 == 0o600
+    assert ca.read_bytes() == ca_pem
+    x509.load_pem_x509_certificate(ca.read_bytes())
+    doc = yaml.safe_load(conf.read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    assert cluster["server"] == admin["server"]
+    assert base64.b64decode(cluster["certificate-authority-data"]) == ca_pem
+    token = doc["users"][0]["user"]["token"]
+    assert re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", token), token
+    token_id = token.split(".")[0]
+    assert machine["metadata"]["annotations"]["kubenode.io/kubelet-bootstrap-token-id"] == token_id
+    # a valid bootstrap token: it authenticates as system:bootstrap:<id> ...
+    as_kubelet = Kubectl(conf, tmp_path / "kubelet-cache")
+    whoami = as_kubelet.run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
+    assert whoami == f"system:bootstrap:{token_id}"
+    # ... and the kubelet's CSR made with it is approved by KubeNode and signed for system:node:<node>
+    node = str(machine["spec"].get("nodeName") or machine["metadata"]["name"])
+    _, csr = kubelet_csr(node)
+    as_kubelet.run("create", "-f", "-", stdin=json.dumps(csr))
+    name = csr["metadata"]["name"]
+
+    def issued() -> dict[str, Any] | None:
+        obj: dict[str, Any] = k.json("get", "csr", name)
+        return obj if (obj.get("status") or {}).get("certificate") else None
+
+    signed = wait_for(issued, 60, "the kubelet's CSR to be approved and signed")
+    assert any(c["type"] == "Approved" and c["reason"] == "AutoApproved" for c in signed["status"]["conditions"])
+    cert = x509.load_pem_x509_certificate(base64.b64decode(signed["status"]["certificate"]))
+    assert cert.subject.rfc4514_string() == f"CN=system:node:{node},O=system:nodes"

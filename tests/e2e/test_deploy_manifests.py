@@ -74,9 +74,9 @@ def _tour_commands() -> list[list[str]]:
 
 def test_the_readme_real_cluster_tour_runs(cluster: Cluster) -> None:
     commands = _tour_commands()
-    assert [c[0] for c in commands] == ["kubectl"] * len(commands) and len(commands) == 8
+    assert [c[0] for c in commands] == ["kubectl"] * len(commands) and len(commands) == 9
     for argv in commands:
-        args = [str(DEPLOY) if a == "deploy/" else a for a in argv[1:]]
+        args = [str(DEPLOY.parent / a) if a.startswith("deploy/") else a for a in argv[1:]]
         if args[:2] == ["-n", "kube-system"] and "lease" in args:
             # no operator runs in this test: the Lease does not exist yet, which kubectl reports as NotFound
             r = cluster.kubectl_fails(*args)

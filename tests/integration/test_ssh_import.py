@@ -35,6 +35,7 @@ from kubenode.providers.base import (
     ProviderError,
 )
 from kubenode.providers.bootstrap import PythonInstall
+from kubenode.providers.kubelet_join import KubeletJoin, bootstrap_kubelet_kubeconfig
 from kubenode.providers.ssh_import import SSHCredentials, SSHImportProvider
 
 from ..sshd import SSHD, Sshd
@@ -148,7 +149,18 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
 
     async with KubeClient(load_config(server.kubeconfig)) as admin:  # what `kubenode up` installs for agents
         await install_node_isolation(admin)
-    p = provider(tmp_path, host_dir, sshd.client_key)
+    # The kubelet's bootstrap, as the operator's source hands it out (controlplane/kubelet_join.py mints the
+    # token through the API; tests/integration/test_kubelet_bootstrap.py covers that part).
+    kubelet_token = ["kub123.0123456789abcdef"]
+    ca_pem = server.pki.ca_cert.read_bytes()
+
+    async def kubelet_join(_machine: dict[str, Any]) -> KubeletJoin:
+        return KubeletJoin(ca_pem, bootstrap_kubelet_kubeconfig(server.url, ca_pem, kubelet_token[0]))
+
+    host_root = tmp_path / "host-root"
+    kubelet_conf = host_root / "etc/kubernetes/bootstrap-kubelet.conf"
+    kubelet_ca = host_root / "etc/kubernetes/pki/ca.crt"
+    p = provider(tmp_path, host_dir, sshd.client_key, kubelet_join=kubelet_join, host_root=str(host_root))
     m = machine(sshd.port)
     boot = Bootstrap(machine_name="imported-1", machine_uid=m["metadata"]["uid"], node_name="imported-node-1",
                      kubeconfig=await _bootstrap_kubeconfig(server, kube))
@@ -162,6 +174,9 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         assert status.provider_id == f"ssh://{getpass.getuser()}@127.0.0.1:{sshd.port}"
         assert status.addresses == [{"type": "InternalIP", "address": "127.0.0.1"}]
         assert (host_dir / "bootstrap-kubeconfig").stat().st_mode & 0o777 == 0o600
+        assert kubelet_conf.stat().st_mode & 0o777 == 0o600 and kubelet_ca.stat().st_mode & 0o777 == 0o644
+        assert kubelet_ca.read_bytes() == ca_pem and "kub123.0123456789abcdef" in kubelet_conf.read_text()
+        written = (kubelet_conf.stat().st_mtime_ns, kubelet_conf.stat().st_ino)
         pid = agent_pid(host_dir)
         proc = psutil.Process(pid)
         assert proc.environ()["PYTHONPATH"] == str(host_dir / "lib" / "kubenode-agent.zip")
@@ -182,6 +197,13 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         assert again.state == STATE_RUNNING
         assert agent_pid(host_dir) == pid
         assert (await p.state(m)).state == STATE_RUNNING
+        assert (kubelet_conf.stat().st_mtime_ns, kubelet_conf.stat().st_ino) == written  # not rewritten
+
+        # A new kubelet token is written, without restarting the agent (it does not read it).
+        kubelet_token[0] = "kub456.fedcba9876543210"
+        assert (await p.create(m, boot)).state == STATE_RUNNING
+        assert "kub456.fedcba9876543210" in kubelet_conf.read_text()
+        assert agent_pid(host_dir) == pid
 
         # A dead agent is reported as Stopped (installed, not running) ...
         os.kill(pid, signal.SIGKILL)
@@ -205,6 +227,7 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         gone = await p.delete(m)
         assert gone.state == STATE_MISSING
         assert not exists(host_dir)
+        assert not exists(kubelet_conf) and not exists(kubelet_ca)
         assert not psutil.pid_exists(restarted) or psutil.Process(restarted).status() == psutil.STATUS_ZOMBIE
         assert (await p.state(m)).state == STATE_MISSING
         assert (await p.delete(m)).state == STATE_MISSING  # idempotent

@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from kubenode.machine.csr_approval import APPROVE, DENY, PENDING, agent_node, decide
+from kubenode.machine.csr_approval import APPROVE, DENY, PENDING, agent_node, csr_node, decide, kubelet_node
+
+from ..kubelet_csr import kubelet_csr
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 
@@ -95,3 +97,73 @@ def test_not_ours_or_already_decided(the_csr: dict[str, Any]) -> None:
 def test_agent_node() -> None:
     assert agent_node(csr()) == "m1"
     assert agent_node(csr(req=base64.b64encode(b"junk").decode())) is None
+
+
+# ---------------------------------------------------------------------------- kubelet client certificates
+KUBELET = "kubernetes.io/kube-apiserver-client-kubelet"
+NODE_GROUPS = ("system:nodes", "system:authenticated")
+
+
+def imported(name: str = "m1", kubelet_token: str = "kub123", *, spec_import: bool = True) -> dict[str, Any]:
+    m = machine(name, token="")
+    if kubelet_token:
+        m["metadata"]["annotations"] = {"kubenode.io/kubelet-bootstrap-token-id": kubelet_token}
+    if spec_import:
+        m["spec"]["import"] = {"address": "10.0.0.1", "sshSecretRef": {"name": "k"}}
+    return m
+
+
+def kubelet(node: str = "m1", *, user: str = "system:bootstrap:kub123", groups: tuple[str, ...] = (
+        "system:bootstrappers", "system:bootstrappers:kubenode:kubelets", "system:authenticated"),
+        usages: tuple[str, ...] | None = None, req: str | None = None, key_encipherment: bool = True) -> dict[str, Any]:
+    _, obj = kubelet_csr(node, with_key_encipherment=key_encipherment)
+    obj["spec"].update(username=user, groups=list(groups))
+    if usages is not None:
+        obj["spec"]["usages"] = list(usages)
+    if req is not None:
+        obj["spec"]["request"] = req
+    return obj
+
+
+@pytest.mark.parametrize(("the_csr", "machines", "action", "reason"), [
+    # the join (both usage sets kubelets send) and the kubelet's own renewal
+    (kubelet(), [imported()], APPROVE, "AutoApproved"),
+    (kubelet(key_encipherment=False), [imported()], APPROVE, "AutoApproved"),
+    (kubelet("n7"), [{**imported(), "spec": {**imported()["spec"], "nodeName": "n7"}}], APPROVE, "AutoApproved"),
+    (kubelet(user="system:node:m1", groups=NODE_GROUPS), [imported(kubelet_token="")], APPROVE, "AutoApproved"),
+    # a node that is no Machine, or one KubeNode did not import
+    (kubelet("stranger"), [imported()], PENDING, "NodeNotAMachine"),
+    (kubelet(), [imported(spec_import=False)], PENDING, "MachineNotImported"),
+    # another machine's kubelet token, the agent's token, another node's kubelet, a plain user
+    (kubelet(user="system:bootstrap:zzz999"), [imported(), imported("m2", "zzz999")], PENDING,
+     "RequesterNotMachine"),
+    (kubelet(user="system:bootstrap:abc123"), [{**imported(), "metadata": {
+        **imported()["metadata"], "annotations": {"kubenode.io/bootstrap-token-id": "abc123"}}}], PENDING,
+     "RequesterNotMachine"),
+    (kubelet(user="system:node:m2", groups=NODE_GROUPS), [imported(), imported("m2")], PENDING,
+     "RequesterNotMachine"),
+    (kubelet(user="alice", groups=("system:authenticated",)), [imported()], PENDING, "RequesterNotMachine"),
+    # not exactly a kubelet client request: left pending (never denied: it may be someone else's)
+    (kubelet(usages=("digital signature", "key encipherment", "client auth", "server auth")), [imported()],
+     PENDING, "NotAKubeletClientRequest"),
+    (kubelet(usages=("client auth",)), [imported()], PENDING, "NotAKubeletClientRequest"),
+    (kubelet(req=request("system:node:m1", ("system:nodes", "system:masters"))), [imported()], PENDING,
+     "NotAKubeletClientRequest"),
+    (kubelet(req=request("system:node:m1", ("system:nodes",), san=True)), [imported()], PENDING,
+     "NotAKubeletClientRequest"),
+    (kubelet(req=request("system:node:", ("system:nodes",))), [imported()], PENDING, "NotAKubeletClientRequest"),
+])
+def test_kubelet_decisions(the_csr: dict[str, Any], machines: list[dict[str, Any]], action: str,
+                           reason: str) -> None:
+    decision = decide(the_csr, machines)
+    assert decision is not None
+    assert (decision.action, decision.reason) == (action, reason), decision.message
+    assert decision.message
+
+
+def test_kubelet_node_and_csr_node() -> None:
+    assert kubelet_node(kubelet()) == "m1" and csr_node(kubelet()) == "m1"
+    assert kubelet_node(csr()) is None and csr_node(csr()) == "m1"
+    assert kubelet_node(kubelet(req=base64.b64encode(b"junk").decode())) is None
+    # the kubelet's subject with the agents' signer is neither ours nor a kubelet's
+    assert csr_node(csr(request("system:node:m1", ("system:nodes",)))) is None

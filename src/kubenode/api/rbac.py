@@ -12,7 +12,8 @@ controller makes, listed per rule below):
 
 * `kubenode-operator` (ClusterRole): the KubeNode kinds and their status
   (it owns them); Nodes (label/taint sync, cordon, delete after the Machine),
-  Pods read and evicted (drain), Events written, Namespaces read, agents' CSRs approved. Secrets,
+  Pods read and evicted (drain), Events written, Namespaces read, agents' and imported kubelets' CSRs
+  approved. Secrets,
   ServiceAccounts and their tokens only in `kubenode-system` and the
   leader-election Lease and bootstrap-token Secrets only in `kube-system`, through Roles there — never
   cluster-wide. No RBAC, CRD or admission objects: those come from the
@@ -56,6 +57,8 @@ BOOTSTRAPPERS_GROUP = "system:bootstrappers"
 CERTIFICATES_GROUP = "certificates.k8s.io"
 #: The signer of the agents' client certificates (the only one the operator may approve for).
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+#: The signer of kubelets' client certificates (imported hosts joining as Kubernetes nodes).
+KUBELET_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 #: The operators' user name as the API server sees their ServiceAccount token.
 OPERATOR_USER = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{OPERATOR}"
 
@@ -109,11 +112,12 @@ def operator_rules() -> list[Obj]:
         _rule([""], ["pods/eviction"], ["create"]),
         # Events about every object it acts on (EventRecorder aggregates by patching the count).
         _rule([""], ["events"], ["create", "patch"]),
-        # The CSR approver (machine/csr_approver.py): reads agents' CertificateSigningRequests and approves or
-        # denies them through /approval, for the client-certificate signer only (kube asks `approve` on it).
+        # The CSR approver (machine/csr_approver.py): reads agents' and imported hosts' kubelets'
+        # CertificateSigningRequests and approves or denies them through /approval, for those two client
+        # signers only (kube asks `approve` on the request's signer).
         _rule([CERTIFICATES_GROUP], ["certificatesigningrequests"], _READ),
         _rule([CERTIFICATES_GROUP], ["certificatesigningrequests/approval"], ["patch", "update"]),
-        _rule([CERTIFICATES_GROUP], ["signers"], ["approve"], [CLIENT_SIGNER]),
+        _rule([CERTIFICATES_GROUP], ["signers"], ["approve"], [CLIENT_SIGNER, KUBELET_CLIENT_SIGNER]),
         # kubenode-system must exist before machines' credentials are minted (created by the installer).
         _rule([""], ["namespaces"], ["get"]),
     ]

@@ -84,6 +84,10 @@ class WriteOptions:
 WriteCheck = Callable[[ResourceInfo, Obj, "Obj | None", WriteOptions], None]
 
 
+#: Resources whose names kube checks only as path segments (besides RBAC's).
+_ANY_NAME = frozenset({"certificates.k8s.io/certificatesigningrequests", "/events"})
+
+
 def _resource_id(info: ResourceInfo) -> str:
     return f"{info.group}/{info.plural}"
 
@@ -523,7 +527,10 @@ class ObjectAPI:
         causes: list[Cause] = validate_object_meta(
             m, namespaced=info.namespaced,
             name_rule="dns-label" if info.plural == "namespaces" and not info.group
-            else "path-segment" if info.group == "rbac.authorization.k8s.io" else "dns-subdomain",
+            # kube: RBAC names are path segments; "We don't care what you call your certificate requests"
+            # (kubelets name theirs node-csr-<base64url digest>, upper case and underscores included), and v1
+            # Events get only legacy validation (client-go names them <object name>.<hex time>).
+            else "path-segment" if info.group == "rbac.authorization.k8s.io" or rid in _ANY_NAME else "dns-subdomain",
         )
         schema = self.registry.schema(info)
         if schema is not None:

@@ -124,6 +124,9 @@ def up(
         min=2.0, help="How long a node may miss Lease renewals before it is Unknown.")] = 40.0,
     import_dir: Annotated[str, typer.Option(
         help="Directory on imported hosts for the agent (default /opt/kubenode as root, else ~/.kubenode).")] = "",
+    import_host_root: Annotated[str, typer.Option(
+        help="Root of imported hosts' file system for the kubelet's bootstrap (/etc/kubernetes/...; default / "
+             "when the SSH user is root, else none is written).")] = "",
     prometheus: Annotated[bool, typer.Option(
         "--prometheus", help="Also run Prometheus (Debian's `prometheus`) scraping the operator and agents, "
                              "with deploy/monitoring's rules; data under DIR/prometheus.")] = False,
@@ -165,14 +168,15 @@ def up(
     names = [n.strip() for n in clusters.split(",") if n.strip()]
     if clusters:
         _check_cluster_names(names)
-        _up_clusters(data_dir, names, machines, port, node_grace_seconds, probe_seconds, import_dir)
+        _up_clusters(data_dir, names, machines, port, node_grace_seconds, probe_seconds, import_dir,
+                     import_host_root)
         return
 
     async def run() -> None:
         stop = _stop_on_signals()
         try:
             cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
-            cfg.import_dir = import_dir
+            cfg.import_dir, cfg.import_host_root = import_dir, import_host_root
             cfg.prometheus = prometheus
             cfg.cert_max_seconds = cert_max_seconds
             await run_up(cfg, stop, ready)
@@ -202,12 +206,12 @@ def _check_cluster_names(names: list[str]) -> None:
 
 
 def _up_clusters(data_dir: Path, names: list[str], machines: int | None, port: int, grace: float,
-                 probe_seconds: float | None, import_dir: str) -> None:
+                 probe_seconds: float | None, import_dir: str, import_host_root: str) -> None:
     from kubenode.controlplane.multicluster import MultiCluster, start_multicluster
     from kubenode.controlplane.up import UpConfig
 
     cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, grace)
-    cfg.import_dir, cfg.probe_seconds = import_dir, probe_seconds
+    cfg.import_dir, cfg.import_host_root, cfg.probe_seconds = import_dir, import_host_root, probe_seconds
 
     async def run() -> None:
         stop = _stop_on_signals()
@@ -254,6 +258,9 @@ def operator(
                                               "kubeconfig's).")] = "",
     import_dir: Annotated[str, typer.Option(
         help="Directory on imported hosts for the agent (default /opt/kubenode as root, else ~/.kubenode).")] = "",
+    import_host_root: Annotated[str, typer.Option(
+        help="Root of imported hosts' file system for the kubelet's bootstrap (/etc/kubernetes/...; default / "
+             "when the SSH user is root, else none is written).")] = "",
     qps: Annotated[float, typer.Option(min=1.0, help="Client-side request rate limit towards the API server "
                                                      "(burst is twice this).")] = 50.0,
     import_python: Annotated[str, typer.Option(
@@ -297,7 +304,9 @@ def operator(
             ops = build_manager(client, OperatorSettings(endpoint=endpoint,
                                                          factories=provider_factories(client, local=local),
                                                          importer=ssh_importer(client, install, state_dir,
-                                                                               import_dir or None),
+                                                                               import_dir or None,
+                                                                               endpoint=endpoint,
+                                                                               host_root=import_host_root or None),
                                                          leader_election=election, health_port=health_port,
                                                          health_host=health_address,
                                                          identity=ident))

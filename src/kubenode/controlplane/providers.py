@@ -5,7 +5,8 @@
 `spec.credentialsSecretRef` like `libcloud` does; `local` needs a data directory on this machine (only `kubenode up` and
 `kubenode operator --data-dir` have one); `libcloud` reads its credentials
 from the Secret named by `InfraProvider.spec.credentialsSecretRef`; SSH
-import reads the key from the Secret named by `Machine.spec.import.sshSecretRef`.
+import reads the key from the Secret named by `Machine.spec.import.sshSecretRef` and hands imported hosts
+their kubelet's bootstrap (`kubelet_join.py`).
 Secrets are read through the API at the moment they are needed and never
 logged or written anywhere else.
 """
@@ -20,7 +21,7 @@ from kubenode.api.constants import INFRA_PROVIDER_TYPE_ALIYUN as ALIYUN
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES, SECRETS
-from kubenode.machine.bootstrap import SYSTEM_NAMESPACE
+from kubenode.machine.bootstrap import SYSTEM_NAMESPACE, AgentEndpoint
 from kubenode.machine.provider_resolver import ProviderFactory
 from kubenode.providers.base import InfraProvider, ProviderError
 from kubenode.providers.bootstrap import AgentInstall
@@ -29,6 +30,8 @@ from kubenode.providers.existing import ExistingNodesProvider
 from kubenode.providers.libcloud_provider import LibcloudProvider
 from kubenode.providers.local import LocalProvider
 from kubenode.providers.ssh_import import SSHCredentials, SSHImportProvider
+
+from .kubelet_join import kubelet_join_source
 
 Obj = dict[str, Any]
 
@@ -93,9 +96,10 @@ def provider_factories(client: KubeClient, *, local: LocalProvider | None = None
     return factories
 
 
-def ssh_importer(client: KubeClient, install: AgentInstall, state_dir: Path,
-                 remote_dir: str | None = None) -> SSHImportProvider:
-    """The SSH importer for Machines with `spec.import`."""
+def ssh_importer(client: KubeClient, install: AgentInstall, state_dir: Path, remote_dir: str | None = None, *,
+                 endpoint: AgentEndpoint | None = None, host_root: str | None = None) -> SSHImportProvider:
+    """The SSH importer for Machines with `spec.import`; with `endpoint`, it also provisions the kubelet's
+    bootstrap (under `host_root`, default `/` for root) so that the host can join as a Kubernetes node."""
 
     async def lookup(machine: Obj) -> SSHCredentials:
         spec = (machine.get("spec") or {}).get("import") or {}
@@ -105,4 +109,6 @@ def ssh_importer(client: KubeClient, install: AgentInstall, state_dir: Path,
             raise ProviderError("the SSH Secret has no ssh-privatekey", retryable=False, reason="CredentialsMissing")
         return SSHCredentials(private_key=key, known_hosts=data.get("known_hosts") or None)
 
-    return SSHImportProvider(lookup, install, state_dir=state_dir, remote_dir=remote_dir)
+    join = kubelet_join_source(client, endpoint) if endpoint is not None else None
+    return SSHImportProvider(lookup, install, state_dir=state_dir, remote_dir=remote_dir, kubelet_join=join,
+                             host_root=host_root)

@@ -64,6 +64,8 @@ class UpConfig:
     agent_args: tuple[str, ...] = ()
     health_port: int | None = 0  # operators' /healthz, /readyz, /metrics (0: any free port)
     import_dir: str = ""  # where imported hosts keep the agent ("" = /opt/kubenode for root, ~/.kubenode)
+    #: Root of imported hosts' file system for the kubelet's bootstrap ("" = / when the SSH user is root).
+    import_host_root: str = ""
     #: Build and serve the demo component's archives (and roll 1.0.0 out on the first start).
     demo: bool = True
     #: Create the demo MachineComponentSet on the first start (a management cluster only serves the archives).
@@ -193,13 +195,15 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
         if resumed:
             log.info("powered on %d machine(s): %s", len(resumed), ", ".join(resumed))
 
+        endpoint = AgentEndpoint(server.url, server.pki.ca_cert.read_bytes())
         settings = OperatorSettings(
-            endpoint=AgentEndpoint(server.url, server.pki.ca_cert.read_bytes()),
+            endpoint=endpoint,
             factories=provider_factories(client, local=local),
             # Imported hosts run the agent with an interpreter that has KubeNode's dependencies: on one
             # machine (demo, CI) that is this interpreter; `kubenode operator` defaults to pip on the host.
             importer=ssh_importer(client, PythonInstall(sys.executable), config.data_dir / "ssh-state",
-                                  config.import_dir or None),
+                                  config.import_dir or None, endpoint=endpoint,
+                                  host_root=config.import_host_root or None),
             machine=config.machine, health_port=config.health_port, identity="kubenode-up",
             probe_seconds=config.probe_seconds, release=ReleaseSettings(poll_seconds=config.release_poll_seconds))
         operators = build_manager(client, settings)

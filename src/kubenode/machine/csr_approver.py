@@ -22,7 +22,7 @@ from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
-from .csr_approval import APPROVE, DENY, PENDING, agent_node, decide
+from .csr_approval import APPROVE, DENY, PENDING, csr_node, decide
 
 log = logging.getLogger("kubenode.machine.csr_approver")
 
@@ -40,10 +40,12 @@ class CSRApprover:
         self.machines = machines
         self.recorder = recorder
         self.decisions = Counter("kubenode_csr_approver_decisions_total",
-                                 "Agent certificate requests decided by KubeNode's approver, by action and reason.",
+                                 "Agent and kubelet certificate requests decided by KubeNode's approver, by action "
+                                 "and reason.",
                                  ["action", "reason"], registry=registry)
         for action, reason in ((APPROVE, "AutoApproved"), (DENY, "InvalidSubject"), (DENY, "InvalidUsages"),
-                               (PENDING, "NodeNotAMachine"), (PENDING, "RequesterNotMachine")):
+                               (PENDING, "NodeNotAMachine"), (PENDING, "RequesterNotMachine"),
+                               (PENDING, "NotAKubeletClientRequest"), (PENDING, "MachineNotImported")):
             self.decisions.labels(action, reason)
         self._pending_reported: dict[str, str] = {}  # CSR uid -> reason already reported
 
@@ -81,10 +83,10 @@ class CSRApprover:
 
 
 def csrs_for_machine(csrs: Informer) -> Any:
-    """Map a Machine to the undecided agent CSRs for its node (its token annotation may arrive late)."""
+    """Map a Machine to the undecided agent and kubelet CSRs for its node (its token annotations may arrive late)."""
 
     def mapper(machine: Obj) -> list[Request]:
         node = str((machine.get("spec") or {}).get("nodeName") or machine["metadata"]["name"])
-        return [Request(c["metadata"]["name"]) for c in csrs.cache.list() if agent_node(c) == node]
+        return [Request(c["metadata"]["name"]) for c in csrs.cache.list() if csr_node(c) == node]
 
     return mapper

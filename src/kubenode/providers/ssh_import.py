@@ -7,6 +7,15 @@ when systemd is PID 1 and we are root, otherwise as a detached process whose
 PID and start time are recorded so a recycled PID is never taken for it.
 "Delete" stops the agent and removes those files; the host itself stays.
 
+Kubelet join: with a `kubelet_join` source (the operator wires one), create
+also writes the kubelet's TLS bootstrap (`kubelet_join.py`): the cluster CA at
+`/etc/kubernetes/pki/ca.crt` (0644) and `/etc/kubernetes/bootstrap-kubelet.conf`
+(0600) with the Machine's kubelet bootstrap token, under the host's root — `/`
+when the SSH user is root, or the configured `host_root` (tests, chroots). A
+non-root user without a configured root gets no kubelet files (a kubelet runs
+as root): the agent alone is installed, and the returned status says so.
+Delete removes the two files again.
+
 Idempotency: checksums of the kubeconfig, the installed agent and its command
 line are kept on the host, so a repeated create with the same inputs finds
 the agent running and does nothing; changed inputs restart it. The host
@@ -39,6 +48,7 @@ from typing import Any
 import asyncssh
 
 from . import bootstrap as bs
+from . import kubelet_join as kj
 from .base import (
     STATE_FAILED,
     STATE_MISSING,
@@ -176,6 +186,7 @@ class _Probe:
     config: str = ""
     install: str = ""
     command: str = ""
+    kubelet: str = ""
 
 
 @dataclass
@@ -183,6 +194,7 @@ class _Session:
     conn: asyncssh.SSHClientConnection
     target: ImportTarget
     layout: bs.HostLayout
+    remote_uid: int = -1
 
 
 class SSHImportProvider(InfraProvider):
@@ -193,11 +205,14 @@ class SSHImportProvider(InfraProvider):
     def __init__(self, credentials_lookup: CredentialsLookup, agent_install: bs.AgentInstall, *,
                  state_dir: Path, connect_timeout: float = 10.0, connect_attempts: int = 3,
                  retry_delay: float = 1.0, command_timeout: float = 600.0, stop_grace: float = 10.0,
-                 remote_dir: str | None = None) -> None:
+                 remote_dir: str | None = None, kubelet_join: kj.KubeletJoinSource | None = None,
+                 host_root: str | None = None) -> None:
         """`credentials_lookup(machine)` returns the Secret's key material; `state_dir` keeps TOFU host keys.
 
         `remote_dir` overrides where the agent's files go on every host
         (default: /opt/kubenode for root, ~/.kubenode for other users).
+        `kubelet_join(machine)` hands out the kubelet's bootstrap, written under
+        `host_root` (default: `/` when the SSH user is root, else not written).
         """
         self.credentials_lookup = credentials_lookup
         self.install = agent_install
@@ -211,6 +226,8 @@ class SSHImportProvider(InfraProvider):
             # delete() removes this directory recursively.
             raise ValueError("remote_dir must not be /")
         self.remote_dir = bs.check_path(remote_dir, "remote directory") if remote_dir else None
+        self.kubelet_join = kubelet_join
+        self.host_root = bs.check_path(host_root, "host root") if host_root else None
         self._agent_zip: bytes | None = None
 
     # ------------------------------------------------------------------ contract
@@ -228,8 +245,9 @@ class SSHImportProvider(InfraProvider):
             if not probe.owner:
                 await self._prepare(s, uid, mode)
             changed = await self._converge(s, probe, mode, bootstrap)
+            note = await self._converge_kubelet(s, probe, machine)
             if probe.running and not changed:
-                return self._status(s.target, STATE_RUNNING)
+                return self._status(s.target, STATE_RUNNING, note)
             if probe.running:
                 await self._stop(s, mode)
             await self._start(s, mode)
@@ -237,7 +255,7 @@ class SSHImportProvider(InfraProvider):
         if not after.running:
             return self._status(s.target, STATE_STOPPED,
                                 f"the agent exited right after it was started; see {s.layout.log_file} on the host")
-        return self._status(s.target, STATE_RUNNING)
+        return self._status(s.target, STATE_RUNNING, note)
 
     async def delete(self, machine: Obj) -> InfraStatus:
         """Stop the agent and remove its files; the host itself stays. Idempotent."""
@@ -253,6 +271,11 @@ class SSHImportProvider(InfraProvider):
                     await self._run(s, f"systemctl disable {bs.AGENT_UNIT} >/dev/null 2>&1 || true\n"
                                        f"rm -f {shlex.quote(bs.UNIT_PATH)}\n"
                                        "systemctl daemon-reload || true\n", what="remove the systemd unit")
+            root = self._kubelet_root(s)
+            if probe.kubelet and root is not None:
+                files = " ".join(shlex.quote(kj.host_path(root, p)) for p in (kj.KUBELET_BOOTSTRAP_KUBECONFIG,
+                                                                              kj.KUBELET_CA))
+                await self._run(s, f"rm -f -- {files}\n", what="remove the kubelet's bootstrap")
             await self._run(s, f"rm -rf -- {shlex.quote(s.layout.home)}\n", what="remove the agent's files")
         self.host_keys.forget(uid)
         return self._status(s.target, STATE_MISSING)
@@ -277,7 +300,7 @@ class SSHImportProvider(InfraProvider):
         if probe.owner != uid:
             return self._status(s.target, STATE_MISSING, f"host is owned by machine uid {probe.owner}")
         if probe.running:
-            return self._status(s.target, STATE_RUNNING)
+            return self._status(s.target, STATE_RUNNING, self._kubelet_note(s))
         return self._status(s.target, STATE_STOPPED,
                             f"the agent is installed but not running; see {s.layout.log_file} on the host")
 
@@ -296,7 +319,7 @@ class SSHImportProvider(InfraProvider):
             except ValueError:
                 raise ProviderError(f"unexpected answer from `id -u` on {target.endpoint}: {uid_s!r}",
                                     retryable=False, reason="InvalidHost") from None
-            yield _Session(conn, target, bs.HostLayout(self.remote_dir or bs.host_home(remote_uid, home)))
+            yield _Session(conn, target, bs.HostLayout(self.remote_dir or bs.host_home(remote_uid, home)), remote_uid)
         finally:
             conn.close()
             await conn.wait_closed()
@@ -379,7 +402,7 @@ class SSHImportProvider(InfraProvider):
             f'printf "owner=%s\\n" "$(cat {q(h.machine_uid)} 2>/dev/null)"\n'
             f'printf "mode=%s\\n" "$(cat {q(h.mode)} 2>/dev/null)"\n'
             + "".join(f'printf "{k}=%s\\n" "$(cat {q(h.state_dir + "/" + k)} 2>/dev/null)"\n'
-                      for k in ("config", "install", "command"))
+                      for k in ("config", "install", "command", "kubelet"))
             + 'if [ "$(id -u)" = 0 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; '
             'then echo systemd=yes; else echo systemd=no; fi\n'
             f'if [ "$(cat {q(h.mode)} 2>/dev/null)" = {MODE_SYSTEMD} ]; then\n'
@@ -394,7 +417,8 @@ class SSHImportProvider(InfraProvider):
         return _Probe(owner=fields.get("owner", ""), mode=fields.get("mode", ""),
                       systemd=fields.get("systemd") == "yes", running=bool(agent) and agent[0] == "running",
                       pid=agent[1] if len(agent) > 1 else "", config=fields.get("config", ""),
-                      install=fields.get("install", ""), command=fields.get("command", ""))
+                      install=fields.get("install", ""), command=fields.get("command", ""),
+                      kubelet=fields.get("kubelet", ""))
 
     async def _prepare(self, s: _Session, uid: str, mode: str) -> None:
         h, q = s.layout, shlex.quote
@@ -430,6 +454,35 @@ class SSHImportProvider(InfraProvider):
             await self._mark(s, "command", want_command)
             changed = True
         return changed
+
+    def _kubelet_root(self, s: _Session) -> str | None:
+        """Where the kubelet's files go on this host: the configured root, `/` for root, else nowhere."""
+        if self.host_root is not None:
+            return self.host_root
+        return "/" if s.remote_uid == 0 else None
+
+    def _kubelet_note(self, s: _Session) -> str:
+        """Why this host gets no kubelet bootstrap although the importer writes them ("" otherwise)."""
+        if self.kubelet_join is None or self._kubelet_root(s) is not None:
+            return ""
+        return (f"the agent runs, but no kubelet bootstrap was written: {s.target.user} is not root (a kubelet "
+                f"runs as root); import as root to join the host as a Kubernetes node")
+
+    async def _converge_kubelet(self, s: _Session, probe: _Probe, machine: Obj) -> str:
+        """Write the kubelet's CA and bootstrap kubeconfig when they changed; a note for the status ("" if none).
+
+        The agent need not restart for them (it does not read them), so they do not count as a change.
+        """
+        root = self._kubelet_root(s)
+        if self.kubelet_join is None or root is None:
+            return self._kubelet_note(s)
+        join = await self.kubelet_join(machine)
+        want = bs.fingerprint(root, join.ca_pem, join.kubeconfig)
+        if probe.kubelet != want:
+            await self._put(s, kj.host_path(root, kj.KUBELET_CA), join.ca_pem, 0o644)
+            await self._put(s, kj.host_path(root, kj.KUBELET_BOOTSTRAP_KUBECONFIG), join.kubeconfig.encode(), 0o600)
+            await self._mark(s, "kubelet", want)
+        return ""
 
     async def _install_fingerprint(self) -> str:
         if isinstance(self.install, bs.PythonInstall):
