@@ -13,9 +13,11 @@ admin kubeconfig (`system:masters`, which skips authorization). With
 `--identity certificate` the clients authenticate as the admin with a TLS client
 certificate signed by the server's CA (as agents do) instead of a bearer token.
 
-Uses only the project and aiohttp; the server runs in its own process with a
-temporary data directory, so client and server compete for the same cores,
-as they would on a small machine.
+Uses only the project and aiohttp (the client and the closed and paced loops
+are bench/loadgen.py's, shared with bench/admission.py and
+bench/write_ratio.py); the server runs in its own process with a temporary
+data directory, so client and server compete for the same cores, as they
+would on a small machine.
 """
 
 from __future__ import annotations
@@ -23,45 +25,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shlex
-import signal
-import subprocess
-import sys
-import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
-
-from kubenode.apiserver.security import client_ssl_context
-from kubenode.apiserver.server import free_port
+from loadgen import MERGE_PATCH, Client, Figures, apiserver, closed_loop, load_average, paced
 
 CM = "/api/v1/namespaces/default/configmaps"
-
-
-class Bench:
-    def __init__(self, base: str, token: str, ca: Path, cert: tuple[Path, Path] | None = None) -> None:
-        self.base = base
-        self.headers = {"Accept": "application/json", "Content-Type": "application/json"}
-        if cert is None:
-            self.headers["Authorization"] = f"Bearer {token}"
-        self.ssl = client_ssl_context(ca)
-        if cert is not None:
-            self.ssl.load_cert_chain(str(cert[0]), str(cert[1]))
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl))
-
-    async def close(self) -> None:
-        await self.session.close()
-
-    async def call(self, method: str, path: str, body: Any = None, ctype: str = "application/json",
-                   params: dict[str, str] | None = None) -> tuple[int, bytes]:
-        headers = dict(self.headers, **{"Content-Type": ctype})
-        data = None if body is None else orjson.dumps(body)
-        async with self.session.request(method, self.base + path, data=data, headers=headers,
-                                        params=params) as r:
-            return r.status, await r.read()
 
 
 def client_certificate(pki: Path) -> tuple[Path, Path]:
@@ -93,72 +65,27 @@ def client_certificate(pki: Path) -> tuple[Path, Path]:
     return crt, k
 
 
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+def writes(b: Client, clients: int, total: int, kind: str, prefix: str) -> Awaitable[Figures]:
+    """Closed loop: `total` creates (or merge patches of the first 1,000) from `clients` connections."""
+    async def create(_w: int, i: int) -> None:
+        await b.expect(201, "POST", CM, {"metadata": {"name": f"{prefix}{i}", "labels": {"b": "x"}},
+                                         "data": {"k": "v" * 200}})
+
+    async def patch(_w: int, i: int) -> None:
+        await b.expect(200, "PATCH", f"{CM}/{prefix}{i % 1000}", {"data": {"n": str(i)}}, MERGE_PATCH)
+
+    return closed_loop(create if kind == "create" else patch, clients, total)
 
 
-async def writes(b: Bench, clients: int, total: int, kind: str, prefix: str) -> dict[str, float]:
-    lat: list[float] = []
-    counter = iter(range(total))
-
-    async def worker() -> None:
-        for i in counter:
-            t0 = time.perf_counter()
-            if kind == "create":
-                st, body = await b.call("POST", CM, {"metadata": {"name": f"{prefix}{i}", "labels": {"b": "x"}},
-                                                     "data": {"k": "v" * 200}})
-                ok = 201
-            else:
-                st, body = await b.call("PATCH", f"{CM}/{prefix}{i % 1000}", {"data": {"n": str(i)}},
-                                        "application/merge-patch+json")
-                ok = 200
-            if st != ok:
-                raise RuntimeError(f"{kind} failed: {st} {body[:200]!r}")
-            lat.append(time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    dt = time.perf_counter() - t0
-    return {"ops": total, "seconds": dt, "per_second": total / dt, "p50_ms": pct(lat, 50) * 1000,
-            "p99_ms": pct(lat, 99) * 1000}
-
-
-async def paced(b: Bench, clients: int, rate: float, seconds: float) -> dict[str, float]:
+def paced_patches(b: Client, clients: int, rate: float, seconds: float) -> Awaitable[Figures]:
     """Open loop: `clients` connections together issue `rate` merge patches per second."""
-    lat: list[float] = []
-    late = 0
-    interval = clients / rate
-    start = time.perf_counter() + 0.1
+    async def patch(w: int, i: int) -> None:
+        await b.expect(200, "PATCH", f"{CM}/c{(w * 1000 + i) % 1000}", {"data": {"p": str(i)}}, MERGE_PATCH)
 
-    async def worker(w: int) -> None:
-        nonlocal late
-        i = 0
-        while True:
-            due = start + (i + w / clients) * interval
-            if due - start > seconds:
-                return
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                late += 1
-            t0 = time.perf_counter()
-            st, body = await b.call("PATCH", f"{CM}/c{(w * 1000 + i) % 1000}", {"data": {"p": str(i)}},
-                                    "application/merge-patch+json")
-            if st != 200:
-                raise RuntimeError(f"paced patch failed: {st} {body[:200]!r}")
-            lat.append(time.perf_counter() - t0)
-            i += 1
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker(w) for w in range(clients)))
-    dt = time.perf_counter() - t0
-    return {"ops": len(lat), "seconds": dt, "per_second": len(lat) / dt, "p50_ms": pct(lat, 50) * 1000,
-            "p99_ms": pct(lat, 99) * 1000, "late": late}
+    return paced(patch, clients, rate, seconds)
 
 
-async def fill(b: Bench, n: int, clients: int = 50) -> None:
+async def fill(b: Client, n: int, clients: int = 50) -> None:
     counter = iter(range(n))
 
     async def worker() -> None:
@@ -172,7 +99,7 @@ async def fill(b: Bench, n: int, clients: int = 50) -> None:
     await asyncio.gather(*(worker() for _ in range(clients)))
 
 
-async def list_time(b: Bench, table: bool) -> tuple[float, int]:
+async def list_time(b: Client, table: bool) -> tuple[float, int]:
     best = float("inf")
     count = 0
     for _ in range(5):
@@ -188,7 +115,7 @@ async def list_time(b: Bench, table: bool) -> tuple[float, int]:
     return best, count
 
 
-async def watch_rate(b: Bench, watchers: int, events: int) -> dict[str, float]:
+async def watch_rate(b: Client, watchers: int, events: int) -> dict[str, float]:
     _, body = await b.call("GET", CM, params={"limit": "1"})
     rv = orjson.loads(body)["metadata"]["resourceVersion"]
     ready = 0
@@ -227,7 +154,7 @@ async def watch_rate(b: Bench, watchers: int, events: int) -> dict[str, float]:
             "delivered_per_second": total / dt, "write_seconds": write_done}
 
 
-async def rbac_token(admin: Bench) -> str:
+async def rbac_token(admin: Client) -> str:
     """A token of the ServiceAccount default/bench, bound by RBAC to what the benchmark does."""
     rbac = "/apis/rbac.authorization.k8s.io/v1"
     calls: list[tuple[str, Any]] = [
@@ -263,54 +190,36 @@ async def main() -> None:
                          "or the admin with a CA-signed client certificate")
     ap.add_argument("--wrap", default="", help='prefix for the server command, e.g. "py-spy record -o p.svg --"')
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
-        port = free_port()
-        # Popen only forks; the server's start is awaited below without blocking the loop.
-        cmd = [*shlex.split(args.wrap), sys.executable, "-m", "kubenode.cli.main", "apiserver",
-               "--data-dir", tmp, "--port", str(port)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: ASYNC220
+    async with apiserver(args.wrap) as server:
+        cert = client_certificate(server.data / "pki") if args.identity == "certificate" else None
+        b = server.client(cert=cert)
+        if args.identity == "rbac":
+            admin, b = b, server.client(token=await rbac_token(b))
+            await admin.close()
         try:
-            token_file = Path(tmp) / "pki" / "admin.token"
-            deadline = time.monotonic() + 60
-            while not (Path(tmp) / "kubeconfig").exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                    raise SystemExit(f"server did not start: {err}")
-                await asyncio.sleep(0.1)
-            cert = client_certificate(Path(tmp) / "pki") if args.identity == "certificate" else None
-            b = Bench(f"https://127.0.0.1:{port}", token_file.read_text().strip(), Path(tmp) / "pki" / "ca.crt",
-                      cert)
-            if args.identity == "rbac":
-                admin, b = b, Bench(b.base, await rbac_token(b), Path(tmp) / "pki" / "ca.crt")
-                await admin.close()
-            try:
-                print(f"server pid {proc.pid}, cores {os.cpu_count()}, clients {args.clients}, "
-                      f"identity {args.identity}")
-                r = await writes(b, args.clients, args.writes, "create", "c")
-                print(f"create: {r['ops']} objects in {r['seconds']:.2f}s = {r['per_second']:.0f} writes/s; "
-                      f"latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
-                r = await writes(b, args.clients, args.writes, "patch", "c")
-                print(f"patch:  {r['ops']} patches in {r['seconds']:.2f}s = {r['per_second']:.0f} writes/s; "
-                      f"latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
-                r = await paced(b, args.clients, args.rate, args.seconds)
-                print(f"paced:  {r['ops']} patches at a target of {args.rate:.0f}/s from {args.clients} clients: "
-                      f"{r['per_second']:.0f} writes/s sustained; latency p50 {r['p50_ms']:.1f} ms, "
-                      f"p99 {r['p99_ms']:.1f} ms; requests sent late: {r['late']}")
-                await b.call("POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}})
-                await fill(b, args.objects)
-                for table in (False, True):
-                    t, n = await list_time(b, table)
-                    print(f"LIST {n} objects ({'Table' if table else 'JSON'}): {t * 1000:.0f} ms (best of 5)")
-                r = await watch_rate(b, args.watchers, args.watch_events)
-                print(f"watch: {r['events']} changes x {r['watchers']} watchers = {r['delivered']} events in "
-                      f"{r['seconds']:.2f}s = {r['delivered_per_second']:.0f} events/s delivered "
-                      f"(writes took {r['write_seconds']:.2f}s)")
-            finally:
-                await b.close()
+            print(f"server pid {server.proc.pid}, cores {os.cpu_count()}, clients {args.clients}, "
+                  f"identity {args.identity}, load average {load_average()}")
+            r = await writes(b, args.clients, args.writes, "create", "c")
+            print(f"create: {r.ops} objects in {r.seconds:.2f}s = {r.per_second:.0f} writes/s; "
+                  f"latency p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms")
+            r = await writes(b, args.clients, args.writes, "patch", "c")
+            print(f"patch:  {r.ops} patches in {r.seconds:.2f}s = {r.per_second:.0f} writes/s; "
+                  f"latency p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms")
+            r = await paced_patches(b, args.clients, args.rate, args.seconds)
+            print(f"paced:  {r.ops} patches at a target of {args.rate:.0f}/s from {args.clients} clients: "
+                  f"{r.per_second:.0f} writes/s sustained; latency p50 {r.p50_ms:.1f} ms, "
+                  f"p99 {r.p99_ms:.1f} ms; requests sent late: {r.late}")
+            await b.call("POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}})
+            await fill(b, args.objects)
+            for table in (False, True):
+                t, n = await list_time(b, table)
+                print(f"LIST {n} objects ({'Table' if table else 'JSON'}): {t * 1000:.0f} ms (best of 5)")
+            w = await watch_rate(b, args.watchers, args.watch_events)
+            print(f"watch: {w['events']} changes x {w['watchers']} watchers = {w['delivered']} events in "
+                  f"{w['seconds']:.2f}s = {w['delivered_per_second']:.0f} events/s delivered "
+                  f"(writes took {w['write_seconds']:.2f}s)")
         finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(60)
-
+            await b.close()
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -221,19 +221,21 @@ class Partition:
         await self._server.wait_closed()
 
 
-def le_config(identity: str, name: str = "test-lease") -> LeaderElectionConfig:
+def le_config(identity: str, name: str = "test-lease", *, lease_duration: float = 1.5,
+              renew_deadline: float = 1.0) -> LeaderElectionConfig:
     return LeaderElectionConfig(lease_name=name, lease_namespace=NS, identity=identity,
-                                lease_duration=1.5, renew_deadline=1.0, retry_period=0.2)
+                                lease_duration=lease_duration, renew_deadline=renew_deadline, retry_period=0.2)
 
 
 class Candidate:
     """A LeaderElector plus a timeline of when it started/stopped leading."""
 
-    def __init__(self, client: KubeClient, identity: str, timeline: list[tuple[float, str, str]]) -> None:
+    def __init__(self, client: KubeClient, identity: str, timeline: list[tuple[float, str, str]],
+                 config: LeaderElectionConfig | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.identity = identity
         self.elector = LeaderElector(
-            client, le_config(identity),
+            client, config or le_config(identity),
             on_started_leading=lambda: timeline.append((loop.time(), identity, "start")),
             on_stopped_leading=lambda: timeline.append((loop.time(), identity, "stop")))
 
@@ -249,10 +251,16 @@ def assert_no_overlap(timeline: list[tuple[float, str, str]]) -> None:
             leader = None
 
 
+#: A lease far longer than a hand-over by release takes: a follower that leads before it could have expired
+#: proves the leader handed it back (no timing of the hand-over itself; a loaded machine keeps renewing).
+LONG_LEASE = 60.0
+
+
 async def test_one_leader_and_handover_on_stop(client: KubeClient, server: RunningServer) -> None:
     timeline: list[tuple[float, str, str]] = []
     async with KubeClient(load_config(server.kubeconfig)) as client2:
-        a, b = Candidate(client, "a", timeline), Candidate(client2, "b", timeline)
+        a = Candidate(client, "a", timeline, le_config("a", lease_duration=LONG_LEASE, renew_deadline=LONG_LEASE / 2))
+        b = Candidate(client2, "b", timeline, le_config("b", lease_duration=LONG_LEASE, renew_deadline=LONG_LEASE / 2))
         a.elector.start()
         b.elector.start()
         try:
@@ -265,13 +273,11 @@ async def test_one_leader_and_handover_on_stop(client: KubeClient, server: Runni
             assert lease["spec"]["renewTime"].endswith("Z") and "." in lease["spec"]["renewTime"]
             transitions = lease["spec"]["leaseTransitions"]
 
-            loop = asyncio.get_running_loop()
-            stopped_at = loop.time()
             await leader.elector.stop()  # graceful: releases the lease
             released = await client.get(LEASES, "test-lease", NS)
             assert released["spec"]["holderIdentity"] in ("", follower.identity)
-            await eventually(lambda: follower.elector.is_leader, within=1.5, what="hand-over within lease duration")
-            assert loop.time() - stopped_at < 1.5
+            await eventually(lambda: follower.elector.is_leader, within=LONG_LEASE / 2,
+                             what=f"hand-over by release (waiting for the {LONG_LEASE:.0f} s lease to expire is not)")
             lease = await client.get(LEASES, "test-lease", NS)
             assert lease["spec"]["holderIdentity"] == follower.identity
             assert lease["spec"]["leaseTransitions"] == transitions

@@ -216,3 +216,32 @@ def test_fields_a_policy_can_read(exprs: list[str], fields: set[str] | None) -> 
 
     got = _fields_read(exprs)
     assert (None if got is None else set(got)) == fields
+
+
+@pytest.mark.parametrize(("exprs", "fields"), [
+    (["object.metadata.name == 'x'", "has(oldObject.metadata.labels) && oldObject.?metadata.?uid == 'u'"],
+     {"name", "labels", "uid"}),
+    (["object.spec.x == 1", "request.name == 'metadata'"], set()),  # no use of metadata at all
+    (["object.metadata == oldObject.metadata"], None),  # whole maps compared
+    (["has(object.metadata)"], None),
+    (["object.metadata.all(k, k != 'managedFields')"], None),  # iterated
+    (["object.metadata['managedFields'] == []"], None),  # indexed
+    (["cel.bind(m, object.metadata, m.managedFields)"], None),  # bound to a name
+    (["size(oldObject.metadata) > 1"], None),
+])
+def test_metadata_fields_a_policy_can_read(exprs: list[str], fields: set[str] | None) -> None:
+    from kubenode.apiserver.admission_policy import _metadata_fields_read
+
+    got = _metadata_fields_read(exprs)
+    assert (None if got is None else set(got)) == fields
+
+
+def test_projection_leaves_out_managed_fields_only_when_unread() -> None:
+    from kubenode.apiserver.admission_policy import _project
+
+    obj = {"metadata": {"name": "a", "managedFields": [{"manager": "m"}]}, "spec": {"x": 1}, "status": {"y": 2}}
+    assert _project(obj, frozenset({"metadata", "spec"}), frozenset({"name"})) == {
+        "metadata": {"name": "a"}, "spec": {"x": 1}}
+    assert _project(obj, frozenset({"metadata"}), None) == {"metadata": obj["metadata"]}
+    assert _project(obj, None, frozenset({"name"})) is obj  # whole objects: nothing is projected
+    assert obj["metadata"]["managedFields"] == [{"manager": "m"}]  # the stored object is left as it was

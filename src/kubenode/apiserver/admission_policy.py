@@ -174,6 +174,8 @@ class _Policy:
     all_valid: Program | None = None
     #: The top-level fields of object/oldObject the policy can read (None: whole objects); see `_fields_read`.
     object_fields: frozenset[str] | None = None
+    #: The fields of object/oldObject.metadata the policy can read (None: all); see `_metadata_fields_read`.
+    metadata_fields: frozenset[str] | None = None
 
 
 @dataclass
@@ -240,8 +242,9 @@ class PolicyAdmission:
                                  "failed to configure binding: no params found for policy binding with "
                                  "`Deny` parameterNotFoundAction", warnings)
                     continue
-                values = dict(base, params=params, object=_project(req.obj, policy.object_fields),
-                              oldObject=_project(req.old, policy.object_fields))
+                values = dict(base, params=params,
+                              object=_project(req.obj, policy.object_fields, policy.metadata_fields),
+                              oldObject=_project(req.old, policy.object_fields, policy.metadata_fields))
                 verdict = _evaluate(policy, values)
                 if verdict is not None:
                     reason, message = verdict
@@ -371,10 +374,13 @@ def _compile_policy(obj: Obj) -> _Policy:
                 reason=str(v.get("reason") or "Invalid"),
                 source=str(v["expression"]),
             ))
-        policy.object_fields = _fields_read(
-            [str(m.get("expression", "")) for m in spec.get("matchConditions") or []]
-            + [str(v.get("expression", "")) for v in spec.get("variables") or []]
-            + [str(v.get(k) or "") for v in spec.get("validations") or [] for k in ("expression", "messageExpression")])
+        texts = ([str(m.get("expression", "")) for m in spec.get("matchConditions") or []]
+                 + [str(v.get("expression", "")) for v in spec.get("variables") or []]
+                 + [str(v.get(k) or "") for v in spec.get("validations") or []
+                    for k in ("expression", "messageExpression")])
+        policy.object_fields = _fields_read(texts)
+        if policy.object_fields is not None:  # metadata is reachable only as object.metadata / oldObject.metadata
+            policy.metadata_fields = _metadata_fields_read(texts)
         if policy.inlined and len(policy.validations) > 1:
             policy.all_valid = compile_expression(
                 " && ".join(f"({v.program.expression})" for v in policy.validations), POLICY_VARIABLES)
@@ -409,10 +415,37 @@ def _fields_read(expressions: list[str]) -> frozenset[str] | None:
     return frozenset(fields)
 
 
-def _project(obj: Obj | None, fields: frozenset[str] | None) -> Obj | None:
+_METADATA_USE = re.compile(r"\b(?:object|oldObject)\s*\.\??\s*metadata\b(?!\s*\()")
+
+
+def _metadata_fields_read(expressions: list[str]) -> frozenset[str] | None:
+    """Fields of `object.metadata`/`oldObject.metadata` that `expressions` can reach, or None for all of them.
+
+    Meaningful only when `_fields_read` found that every use of the objects selects a top-level field. The
+    same reasoning one level down: when every `object.metadata` selects a named field (`.labels`, `.?name`),
+    the policy cannot read the others. What this spares is `managedFields`, which every tracked write
+    carries, which no policy of ours reads, and whose conversion to CEL values cost more than the policy's
+    evaluation (an agent's Node status write: about 150 µs with it, 50 µs without).
+    """
+    fields: set[str] = set()
+    for text in expressions:
+        for m in _METADATA_USE.finditer(text):
+            sel = _FIELD_SELECTION.match(text, m.end())
+            if sel is None:
+                return None
+            fields.add(sel.group(1))
+    return frozenset(fields)
+
+
+def _project(obj: Obj | None, fields: frozenset[str] | None,
+             metadata_fields: frozenset[str] | None = None) -> Obj | None:
     if obj is None or fields is None:
         return obj
-    return {k: v for k, v in obj.items() if k in fields}
+    out = {k: v for k, v in obj.items() if k in fields}
+    meta = out.get("metadata")
+    if metadata_fields is not None and isinstance(meta, dict):
+        out["metadata"] = {k: v for k, v in meta.items() if k in metadata_fields}
+    return out
 
 
 def _compile_binding(obj: Obj) -> _Binding:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +17,16 @@ def clone(obj: Any) -> Any:
     return orjson.loads(orjson.dumps(obj))
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def now_rfc3339() -> str:
     """The current time as Kubernetes writes metav1.Time ("2026-11-25T11:12:03Z")."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    global _last_second
+    second = int(time.time())
+    if second != _last_second[0]:  # formatted once a second: every write asks, often several times
+        _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return _last_second[1]
 
 
 def now_micro() -> str:
@@ -28,8 +35,12 @@ def now_micro() -> str:
 
 
 def new_uid() -> str:
-    """A fresh object UID."""
-    return str(uuid.uuid4())
+    """A fresh object UID: a random (version 4) UUID, as `str(uuid.uuid4())` without building a UUID object."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def meta(obj: Obj) -> Obj:

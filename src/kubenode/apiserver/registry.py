@@ -21,6 +21,7 @@ class Registry:
         self._crd_owned: dict[str, list[tuple[str, str, str]]] = {}
         #: Bumped on every change so discovery/OpenAPI caches know when to rebuild.
         self.generation = 0
+        self._group_versions: tuple[int, frozenset[tuple[str, str]]] = (-1, frozenset())
         for info in builtins:
             self._add(info)
 
@@ -46,9 +47,13 @@ class Registry:
         """Every served version of one resource."""
         return [i for (g, _, p), i in self._by_gvr.items() if g == group and p == plural]
 
-    def group_versions(self) -> set[tuple[str, str]]:
-        """Every served (group, version)."""
-        return {(g, v) for g, v, _ in self._by_gvr}
+    def group_versions(self) -> frozenset[tuple[str, str]]:
+        """Every served (group, version); kept until the set of resources changes (every request asks)."""
+        generation, known = self._group_versions
+        if generation != self.generation:
+            known = frozenset((g, v) for g, v, _ in self._by_gvr)
+            self._group_versions = (self.generation, known)
+        return known
 
     def set_crd(self, crd_name: str, infos: list[ResourceInfo]) -> None:
         """Serve exactly `infos` for the CRD `crd_name` (replacing what it served before)."""

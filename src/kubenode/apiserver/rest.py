@@ -250,7 +250,9 @@ class ObjectAPI:
         if subresource == "status" or status_like is not None:
             status = new.get("status")
             managed = new["metadata"].get("managedFields")
-            new = clone(old)
+            # Everything but the status is the stored object's; its status is replaced, so it is not copied (a
+            # Node's status is most of it). `status` is the request's own (every path hands in a fresh copy).
+            new = clone({k: v for k, v in old.items() if k != "status"})
             if status is None:
                 new.pop("status", None)
             else:

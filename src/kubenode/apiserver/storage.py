@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import sqlite3
@@ -220,6 +221,40 @@ def _wrapped(obj: Any) -> Any:
     return obj
 
 
+#: Rows per multi-row statement of a commit (3 parameters each: within SQLite's oldest limit of 999).
+_ROWS_PER_STATEMENT = 300
+
+
+def _final_rows(rows: list[tuple[str, int, bytes | None]]) -> tuple[list[Any], list[str]]:
+    """What a batch leaves in the table: the flattened (key, rv, data) of every key whose last change stores a
+    row, and the keys whose last change deletes it. Within one transaction only the last change of a key
+    counts, so the batch is written with a few multi-row statements instead of one per change: each statement
+    costs the writer thread one round trip through the GIL, and the event loop holds it while it is busy."""
+    last: dict[str, tuple[int, bytes | None]] = {}
+    for key, row_rv, data in rows:
+        last.pop(key, None)  # keep the order of the last changes
+        last[key] = (row_rv, data)
+    upserts: list[Any] = []
+    deletes: list[str] = []
+    for key, (row_rv, data) in last.items():
+        if data is None:
+            deletes.append(key)
+        else:
+            upserts += (key, row_rv, data)
+    return upserts, deletes
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(n: int) -> str:
+    return ("INSERT INTO objects(key, rv, data) VALUES" + ",".join(["(?,?,?)"] * n)
+            + " ON CONFLICT(key) DO UPDATE SET rv=excluded.rv, data=excluded.data")
+
+
+@functools.lru_cache(maxsize=64)
+def _delete_sql(n: int) -> str:
+    return "DELETE FROM objects WHERE key IN (" + ",".join(["?"] * n) + ")"
+
+
 def resource_of(key: str) -> str:
     """`group/plural` of a storage key `group/plural/namespace/name`."""
     group, plural, _ = key.split("/", 2)
@@ -242,6 +277,8 @@ class Store:
         #: Staged, not yet committed: key → (latest staged object or _GONE, its Change).
         self._staged: dict[str, tuple[Any, Change]] = {}
         self._pending: list[tuple[Change, asyncio.Future[None]]] = []
+        #: Guards `_pending`: the writer thread takes the batch itself, when it is ready to write (see `_flush_loop`).
+        self._pending_lock = threading.Lock()
         self._flushing = False
         self._closed = False
         #: Set while the disk refuses writes; cleared by the next successful commit or probe.
@@ -406,7 +443,8 @@ class Store:
         self._next_rv += 1
         self._staged[key] = (_GONE if obj is None else obj, change)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((change, fut))
+        with self._pending_lock:
+            self._pending.append((change, fut))
         if not self._flushing:
             self._flushing = True
             self._idle.clear()
@@ -420,14 +458,11 @@ class Store:
         loop = asyncio.get_running_loop()
         try:
             while self._pending:
-                batch, self._pending = self._pending, []
-                rows = [(c.key, c.rv, c.data) for c, _ in batch]
-                try:
-                    await loop.run_in_executor(self._writer, self._commit, rows, batch[-1][0].rv)
-                except Exception as exc:  # any failure fails the batch, never the writer
+                batch, exc = await loop.run_in_executor(self._writer, self._commit_pending)
+                if exc is not None:  # any failure fails the batch, never the writer
                     self._fail(batch, storage_error(exc, self.path))
-                    continue
-                self._committed(batch)
+                elif batch:
+                    self._committed(batch)
         finally:
             self._flushing = False
             self._idle.set()
@@ -457,9 +492,10 @@ class Store:
         """Fail `batch` and every staged write built on it; none of them was ever visible."""
         self._probe_bytes = min(MAX_OBJECT_BYTES, max(self._probe_bytes, sum(len(c.data or b"") for c, _ in batch)))
         keys = {c.key for c, _ in batch}
-        dependent = [(c, f) for c, f in self._pending if c.key in keys]
-        if dependent:
-            self._pending = [(c, f) for c, f in self._pending if c.key not in keys]
+        with self._pending_lock:
+            dependent = [(c, f) for c, f in self._pending if c.key in keys]
+            if dependent:
+                self._pending = [(c, f) for c, f in self._pending if c.key not in keys]
         for key in keys:
             self._staged.pop(key, None)
         for _, fut in batch + dependent:
@@ -509,6 +545,25 @@ class Store:
                 self._abort(db)
                 raise
 
+    def _commit_pending(self) -> tuple[list[tuple[Change, asyncio.Future[None]]], BaseException | None]:
+        """In the writer thread: take every staged write and commit them in one transaction.
+
+        The batch is taken here, once the thread runs, not when the event loop asked for the commit: writes
+        staged in between (the thread waits for a core and the GIL while the loop keeps serving) join this
+        fsync instead of waiting for the next one. Returns the batch and the exception that failed it (None
+        when it is durable). The loop asks for the next commit only after it has handled this one, so a
+        failed batch's dependent writes are taken out of `_pending` before another commit can see them.
+        """
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return batch, None
+        try:
+            self._commit([(c.key, c.rv, c.data) for c, _ in batch], batch[-1][0].rv)
+        except Exception as exc:
+            return batch, exc
+        return batch, None
+
     def _commit(self, rows: list[tuple[str, int, bytes | None]], rv: int) -> None:
         with self._db_lock:
             if self._closed and self._db is None:
@@ -520,15 +575,13 @@ class Store:
                 if self.before_commit is not None:
                     self.before_commit(db)
                 db.execute("BEGIN IMMEDIATE")
-                for key, row_rv, data in rows:
-                    if data is None:
-                        db.execute("DELETE FROM objects WHERE key=?", (key,))
-                    else:
-                        db.execute(
-                            "INSERT INTO objects(key, rv, data) VALUES(?,?,?) "
-                            "ON CONFLICT(key) DO UPDATE SET rv=excluded.rv, data=excluded.data",
-                            (key, row_rv, data),
-                        )
+                upserts, deletes = _final_rows(rows)
+                for i in range(0, len(upserts), _ROWS_PER_STATEMENT * 3):
+                    chunk = upserts[i:i + _ROWS_PER_STATEMENT * 3]
+                    db.execute(_upsert_sql(len(chunk) // 3), chunk)
+                for i in range(0, len(deletes), _ROWS_PER_STATEMENT * 3):
+                    chunk = deletes[i:i + _ROWS_PER_STATEMENT * 3]
+                    db.execute(_delete_sql(len(chunk)), chunk)
                 db.execute(
                     "INSERT INTO meta(name, value) VALUES('rv', ?) "
                     "ON CONFLICT(name) DO UPDATE SET value=excluded.value",

@@ -47,8 +47,11 @@ async def read_body(request: web.Request, body_timeout: float = 60.0) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise errors.too_large(MAX_BODY)
     try:
-        async with asyncio.timeout(body_timeout):
+        if request.content.is_eof():  # the whole body is buffered (small requests come with their head)
             raw = await request.read()
+        else:
+            async with asyncio.timeout(body_timeout):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise errors.too_large(MAX_BODY) from None
     except TimeoutError:

@@ -245,15 +245,20 @@ class LeaderElector:
         cfg = self.config
         try:
             async with asyncio.timeout(cfg.retry_period):
-                lease = await self.client.get(LEASES, cfg.lease_name, cfg.lease_namespace)
-                spec = lease.get("spec") or {}
-                if spec.get("holderIdentity") != cfg.identity:
+                while True:  # a write that raced ours (409) is read again: if we still hold it, release it
+                    lease = await self.client.get(LEASES, cfg.lease_name, cfg.lease_namespace)
+                    spec = lease.get("spec") or {}
+                    if spec.get("holderIdentity") != cfg.identity:
+                        return
+                    now = micro_time()
+                    released = {"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now,
+                                "renewTime": now, "leaseTransitions": int(spec.get("leaseTransitions") or 0)}
+                    try:
+                        await self.client.replace(LEASES, {**lease, "spec": released})
+                    except Conflict:
+                        continue
+                    log.info("%s: released lease %s/%s", cfg.identity, cfg.lease_namespace, cfg.lease_name)
                     return
-                now = micro_time()
-                released = {"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now,
-                            "renewTime": now, "leaseTransitions": int(spec.get("leaseTransitions") or 0)}
-                await self.client.replace(LEASES, {**lease, "spec": released})
-                log.info("%s: released lease %s/%s", cfg.identity, cfg.lease_namespace, cfg.lease_name)
         except Exception as exc:
             log.warning("%s: could not release lease: %r", cfg.identity, exc)
 
