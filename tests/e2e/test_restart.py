@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import pytest
 import yaml
@@ -61,9 +60,8 @@ def test_restart_loses_nothing(cluster: Cluster) -> None:
     watch = LineReader(c.popen("get", "widgets", "-n", "keep", "-w"))
     try:
         watch.wait_for(lambda line: line.startswith("persisted "))
-        t0 = time.monotonic()
-        assert c.stop() == 0, f"SIGTERM must stop the server cleanly:\n{c.log_tail()}"
-        assert time.monotonic() - t0 < 10, "shutdown took too long with a watch open"
+        # A watch that held the shutdown up would end in SIGKILL at `stop`'s deadline, not in exit code 0.
+        assert c.stop() == 0, f"SIGTERM must stop the server cleanly with a watch open:\n{c.log_tail()}"
         watch.proc.wait(15)
     finally:
         watch.stop()

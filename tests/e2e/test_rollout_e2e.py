@@ -8,6 +8,7 @@ and the real `kubectl`; the demo node-exporter archives 1.0.0, 1.1.0 and a
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 import threading
@@ -173,3 +174,80 @@ def test_a_batch_is_held_when_the_defender_budget_is_spent(r: Rollout) -> None:
     assert "BudgetExhausted" in (cond["reason"] + cond["message"])
     moved = [m for m in r.components() if m["spec"]["version"] == "1.1.0"]
     assert len(moved) == 1  # the first batch (one machine) used the only token
+
+
+class Watch:
+    """`kubectl get KIND --watch -o json`: every version of every object, as written (brief states included)."""
+
+    def __init__(self, ro: Rollout, kind: str) -> None:
+        k = ro.k
+        self.proc = subprocess.Popen(
+            ["kubectl", f"--kubeconfig={k.kubeconfig}", f"--cache-dir={k.cache_dir}", "get", kind, "--watch",
+             "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.seen: list[dict[str, Any]] = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        assert self.proc.stdout is not None
+        decoder, buf = json.JSONDecoder(), ""
+        for line in self.proc.stdout:
+            buf += line
+            while buf.strip():
+                try:
+                    obj, end = decoder.raw_decode(buf.lstrip())
+                except ValueError:
+                    break  # an object not complete yet
+                self.seen.append(obj)
+                buf = buf.lstrip()[end:]
+
+    def __enter__(self) -> Watch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.thread.join(10)
+
+
+def test_drain_then_reboot_disruptions_on_kubenode_up(r: Rollout) -> None:
+    """disruption Drain cordons and drains a batch's nodes (a pod on one is evicted) and uncordons them once
+    healthy; disruption Reboot reboots each machine after its install and the rollout completes healthy."""
+    r.k.run("delete", "defenderpolicy", "--all")  # the previous test's budget would hold every batch
+    wait_for(lambda: r.all_at("1.1.0"), 120, "the held 1.1.0 rollout to finish once the budget is gone")
+    node = sorted(m["spec"]["nodeName"] for m in r.components())[0]
+    r.k.run("apply", "-f", "-", stdin=yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "workload", "namespace": "default"},
+        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "registry.example/app:1"}]}}))
+
+    doc = r.manifest("1.0.0", [2, 3])
+    doc["spec"]["template"]["disruption"] = "Drain"
+    with Watch(r, "nodes") as nodes:
+        r.k.run("apply", "-f", "-", stdin=yaml.safe_dump(doc))
+        wait_for(lambda: r.all_at("1.0.0") and r.mcs()["status"].get("phase") == "Completed", 120,
+                 "the Drain rollout to 1.0.0 to complete")
+        wait_for(lambda: not any((n.get("spec") or {}).get("unschedulable")
+                                 for n in r.k.json("get", "nodes")["items"]), 60, "every node uncordoned")
+    cordoned = {n["metadata"]["name"] for n in nodes.seen if (n.get("spec") or {}).get("unschedulable")
+                and (n["metadata"].get("annotations") or {}).get("kubenode.io/cordoned-by") == f"mcs/{MCS}"}
+    assert len(cordoned) == 5, cordoned  # every batch's nodes were cordoned by the set
+    pods = r.k.json("get", "pods", "-n", "default")["items"]
+    assert not [p for p in pods if p["metadata"]["name"] == "workload"], "the pod on a drained node was evicted"
+    events = r.k.json("get", "events", "-A", "--field-selector", f"involvedObject.name={MCS}")["items"]
+    reasons = {e["reason"] for e in events}
+    assert {"DrainingNodes", "NodesUncordoned"} <= reasons, reasons
+
+    doc = r.manifest("1.1.0", [2, 3])
+    doc["spec"]["template"]["disruption"] = "Reboot"
+    before = {m["metadata"]["name"]: m["status"]["agent"]["bootID"] for m in r.k.json("get", "machines")["items"]}
+    r.k.run("apply", "-f", "-", stdin=yaml.safe_dump(doc))
+    wait_for(lambda: r.all_at("1.1.0") and r.mcs()["status"].get("phase") == "Completed", 180,
+             "the Reboot rollout to 1.1.0 to complete")
+
+    def rebooted() -> bool:
+        now = {m["metadata"]["name"]: ((m.get("status") or {}).get("agent") or {}).get("bootID")
+               for m in r.k.json("get", "machines")["items"]}
+        return len(now) == 5 and all(now[m] and now[m] != before.get(m) for m in now)
+
+    wait_for(rebooted, 30, "a new boot ID on every machine (each rebooted after its install)")
+    assert r.all_at("1.1.0")  # and healthy after the boot

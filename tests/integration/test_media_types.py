@@ -159,3 +159,14 @@ async def test_any_other_media_type_is_415_and_stores_nothing(kube: Kube, ctype:
     else:
         _is_415(r, BODY_TYPES)
     assert (await kube.get(f"{CM}/new")).status == 404
+
+
+async def test_a_yaml_body_with_lone_surrogate_escapes_stores_the_replacement_character(kube: Kube) -> None:
+    # JSON's decoder refuses "\ud800"; YAML's accepts it, and Go's YAML decoder stores U+FFFD: so do we,
+    # rather than a string that storage, CEL and watch encoding cannot hold.
+    body = (b'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: surrogates\n'
+            b'data:\n  lone: "\\ud800x"\n  pair: "\\ud83d\\ude00"\n')
+    r = await kube.request("POST", CM, raw=body, content_type="application/yaml")
+    assert r.status == 201, r
+    got = await kube.get(f"{CM}/surrogates")
+    assert got.status == 200 and got.json["data"] == {"lone": "\ufffdx", "pair": "\U0001f600"}, got

@@ -20,6 +20,9 @@ from kubenode.simulator.profile import FleetShape, hollow_node, internal_ip, nod
                                             Fault("KernelDeadlock", "TaskHung", count=2)]),
     ("NetworkUnavailable:1/1h30m", [Fault("NetworkUnavailable", "Simulated", count=1, period=5400.0)]),
     ("", []),
+    ("storm", [Fault("KernelDeadlock", "TaskHung", percent=5.0, period=30.0)]),
+    ("storm,ReadonlyFilesystem:3", [Fault("KernelDeadlock", "TaskHung", percent=5.0, period=30.0),
+                                    Fault("ReadonlyFilesystem", "FilesystemIsReadOnly", count=3)]),
 ])
 def test_parse_faults(text: str, expected: list[Fault]) -> None:
     assert parse_faults(text) == expected

@@ -432,17 +432,14 @@ def test_builtin_column_types() -> None:
 
 # --- performance -------------------------------------------------------------------------------
 
-def test_render_10000_pods_is_fast() -> None:
+def test_render_10000_pods() -> None:
+    """Every row of a large list is rendered, the last one right (its timing: `bench/hotpaths.py`)."""
     pods = [{
         "metadata": {"name": f"p{i}", "namespace": "default", "creationTimestamp": ago(i)},
         "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
         "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.1"}],
                    "containerStatuses": [_cs(ready=True, **RUNNING)]},
     } for i in range(10000)]
-    render_table(bc.POD_COLUMNS, pods[:10], now=NOW)
-    start = time.perf_counter()
     table = render_table(bc.POD_COLUMNS, pods, now=NOW)
-    elapsed = time.perf_counter() - start
     assert len(table["rows"]) == 10000
     assert table["rows"][9999]["cells"][:5] == ["p9999", "1/1", "Running", "0", "166m"]
-    assert elapsed < 1.0  # ~0.12 s on a slow CI core; the bound only catches regressions by 10x

@@ -31,13 +31,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:  # cryptography is imported when a certificate is made or read (~5 MiB an agent without one saves)
+    from cryptography import x509
 
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
@@ -98,6 +97,11 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def new_request(node_name: str) -> tuple[bytes, bytes]:
     """A fresh EC P-256 key (PEM) and a CSR (PEM) for `node_name`'s agent identity."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, AGENT_GROUP),
                          x509.NameAttribute(NameOID.COMMON_NAME, agent_user(node_name))])
@@ -109,6 +113,10 @@ def new_request(node_name: str) -> tuple[bytes, bytes]:
 
 def load_certificate(pem: Path, node_name: str, now: float | None = None) -> x509.Certificate | None:
     """The certificate in `pem` if it is this node's agent identity, has its key and is valid now."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+
     try:
         data = pem.read_bytes()
         cert = x509.load_pem_x509_certificate(data)

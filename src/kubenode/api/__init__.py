@@ -5,6 +5,8 @@ reasons, phases, labels and finalizers live in `kubenode.api.constants`
 (import that module for the full list).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import constants
 from .constants import (
     ANNOTATION_APPROVED,
@@ -36,8 +38,24 @@ from .constants import (
     LABEL_STAGE,
     VERSION,
 )
-from .crds import RESOURCES, SERVER_SIDE_CHECKS, GroupVersionResource, all_crds, crd, crd_name, crds_yaml
-from .kinds import KINDS, KindSpec, PrinterColumn, kind_spec
+
+if TYPE_CHECKING:
+    from .crds import RESOURCES, SERVER_SIDE_CHECKS, GroupVersionResource, all_crds, crd, crd_name, crds_yaml
+    from .kinds import KINDS, KindSpec, PrinterColumn, kind_spec
+
+# The kinds' schemas are built on first use, not by every `import kubenode.api` (an agent never needs them).
+_LAZY = {**dict.fromkeys(("RESOURCES", "SERVER_SIDE_CHECKS", "GroupVersionResource", "all_crds", "crd", "crd_name",
+                          "crds_yaml"), "crds"),
+         **dict.fromkeys(("KINDS", "KindSpec", "PrinterColumn", "kind_spec"), "kinds")}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 __all__ = [
     "ANNOTATION_APPROVED",

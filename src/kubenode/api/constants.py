@@ -92,6 +92,13 @@ INFRA_PROVIDER_CONDITION_READY: Final = "Ready"
 INFRA_PROVIDER_REASON_UNKNOWN_TYPE: Final = "UnknownProviderType"
 INFRA_PROVIDER_REASON_CREDENTIALS_MISSING: Final = "CredentialsMissing"
 INFRA_PROVIDER_REASON_READY: Final = "ProviderReady"
+INFRA_PROVIDER_REASON_INVALID_PARAMETERS: Final = "InvalidParameters"
+INFRA_PROVIDER_REASON_NODES_SKIPPED: Final = "NodesSkipped"
+#: Event on an `existing` InfraProvider: a Machine was created for one of its Nodes.
+INFRA_PROVIDER_REASON_ADOPTED: Final = "Adopted"
+#: ProviderError reasons of the provider resolver (InfrastructureReady=False).
+MACHINE_REASON_NO_PROVIDER: Final = "NoProvider"
+MACHINE_REASON_IMPORT_DISABLED: Final = "ImportDisabled"
 
 # --------------------------------------------------------------------------- Machine
 
@@ -148,6 +155,12 @@ MACHINE_REASON_READY: Final = "Ready"
 MACHINE_REASON_DRAINING: Final = "Draining"
 MACHINE_REASON_DRAIN_FAILED: Final = "DrainFailed"
 MACHINE_REASON_DELETING: Final = "Deleting"
+#: Events of the Machine controller.
+MACHINE_REASON_BOOTSTRAP_TOKEN_REVOKED: Final = "BootstrapTokenRevoked"
+MACHINE_REASON_RELEASED: Final = "Released"
+MACHINE_REASON_DELETED: Final = "Deleted"
+MACHINE_REASON_NODE_READY: Final = "NodeReady"
+MACHINE_REASON_NODE_NOT_READY: Final = "NodeNotReady"
 
 # --------------------------------------------------------------------------- MachineSet
 
@@ -224,6 +237,13 @@ COMPONENT_SET_REASON_DEFENDER_ALLOWED: Final = "AllowedByDefender"
 COMPONENT_SET_REASON_DRAINING: Final = "DrainingNodes"
 COMPONENT_SET_REASON_DRAIN_BLOCKED: Final = "DrainBlocked"
 COMPONENT_SET_REASON_UNCORDONED: Final = "NodesUncordoned"
+#: The calm state of Degraded and Paused.
+COMPONENT_SET_REASON_NO_FAILURES: Final = "NoFailures"
+COMPONENT_SET_REASON_NOT_PAUSED: Final = "NotPaused"
+#: Events of the MachineComponentSet controller.
+COMPONENT_SET_REASON_INVALID_SPEC: Final = "InvalidSpec"
+COMPONENT_SET_REASON_BATCH_STARTED: Final = "BatchStarted"
+COMPONENT_SET_REASON_ROLLBACK_STARTED: Final = "RollbackStarted"
 #: On Nodes a MachineComponentSet cordoned for a Drain disruption: `mcs/<set>` (it uncordons only those).
 ANNOTATION_CORDONED_BY: Final = "kubenode.io/cordoned-by"
 
@@ -255,6 +275,9 @@ COMPONENT_REASON_EXITED: Final = "ProcessExited"
 COMPONENT_REASON_HEALTH_CHECK_PASSED: Final = "HealthCheckPassed"
 COMPONENT_REASON_HEALTH_CHECK_FAILED: Final = "HealthCheckFailed"
 COMPONENT_REASON_NO_HEALTH_CHECK: Final = "NoHealthCheck"
+COMPONENT_REASON_NOT_PROBED: Final = "NotProbed"
+COMPONENT_REASON_INSTALLING: Final = "Installing"
+COMPONENT_REASON_REMOVING: Final = "Removing"
 
 #: The installed files differ from the verified artifact (as recorded at install); see agent/installer/drift.py.
 COMPONENT_CONDITION_DRIFTED: Final = "Drifted"
@@ -293,6 +316,9 @@ REMEDIER_REASON_PAUSED_BY_USER: Final = "PausedByUser"
 REMEDIER_REASON_DRY_RUN: Final = "DryRun"
 REMEDIER_REASON_LADDER_EXHAUSTED: Final = "EscalationExhausted"
 REMEDIER_REASON_MAX_ATTEMPTS: Final = "MaxAttemptsReached"
+REMEDIER_REASON_NOT_PAUSED: Final = "NotPaused"
+#: Event on the Node when a remedier creates a job for it.
+REMEDIER_REASON_REMEDIATION_STARTED: Final = "RemediationStarted"
 
 # --------------------------------------------------------------------------- RemedyOperationJob
 
@@ -420,3 +446,7 @@ RELEASE_REASON_NO_FAILURES: Final = "NoFailedClusters"
 RELEASE_REASON_NO_CLUSTERS: Final = "NoClustersSelected"
 RELEASE_REASON_DEFENDER_DENIED: Final = "DeniedByDefender"
 RELEASE_REASON_DEFENDER_ALLOWED: Final = "AllowedByDefender"
+#: Events of the ComponentRelease controller.
+RELEASE_REASON_CLUSTER_STARTED: Final = "ClusterStarted"
+RELEASE_REASON_STAGE_SUCCEEDED: Final = "StageSucceeded"
+RELEASE_REASON_STAGE_PAUSED: Final = "StagePaused"

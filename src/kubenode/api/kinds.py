@@ -298,7 +298,7 @@ INFRA_PROVIDER = KindSpec(
     }, required=["type"]),
     status=obj("Observed state of the provider.", {
         "observedGeneration": observed_generation(),
-        "conditions": conditions("Ready: the provider is configured and reachable."),
+        "conditions": conditions("Ready (the provider is configured and reachable)."),
         "machines": int32("Machines that reference this provider.", minimum=0),
     }),
     printer_columns=(

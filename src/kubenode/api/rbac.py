@@ -124,10 +124,13 @@ def operator_rules() -> list[Obj]:
 
 
 def operator_system_rules() -> list[Obj]:
-    """The operators' rules in kubenode-system: machines' bootstrap Secrets, ServiceAccounts and tokens."""
+    """The operators' rules in kubenode-system: machines' bootstrap Secrets, ServiceAccounts and tokens, and the
+    Defender's ledger ConfigMaps."""
     return [
         _rule([""], ["secrets", "serviceaccounts"], ["get", "create", "delete"]),
         _rule([""], ["serviceaccounts/token"], ["create"]),
+        # The Defender's durable ledger: append-only ConfigMap chunks (defender/store.py), pruned by retention.
+        _rule([""], ["configmaps"], [*_READ, "create", "update", "delete"]),
     ]
 
 

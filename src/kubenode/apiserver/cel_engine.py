@@ -149,7 +149,10 @@ class Program:
 
     def evaluate(self, activation: Activation) -> Any:
         """The expression's value as plain Python (dict, list, str, int, float, bool, None)."""
-        value = self._compiled.eval(activation.native)
+        try:
+            value = self._compiled.eval(activation.native)
+        except RuntimeError as exc:  # cel-cpp refuses what it cannot hold (e.g. a string that is not UTF-8)
+            raise CELEvalError(f"the expression cannot be evaluated on this input: {_tidy(str(exc))}") from None
         if value.type() == cel.Type.ERROR:
             try:
                 detail = str(value.value())

@@ -96,6 +96,26 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+    def construct_scalar(self, node: yaml.ScalarNode) -> str:  # type: ignore[override]
+        return valid_unicode(super().construct_scalar(node))
+
+
+def valid_unicode(value: str) -> str:
+    """`value` with escaped surrogates joined into characters and lone ones replaced by U+FFFD.
+
+    YAML's `"\\ud800"` escapes give Python strings no UTF-8 can hold (JSON's decoder refuses them); Go's
+    YAML decoder, like this, stores the replacement character. Nothing beyond this point (storage, CEL,
+    watch encoding) then meets a string it cannot encode.
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
 class _YAMLLimit(Exception):
     pass
 

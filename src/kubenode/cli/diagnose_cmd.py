@@ -19,11 +19,8 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from prometheus_client.parser import text_string_to_metric_families
 
 from kubenode.api import constants as c
-from kubenode.cli.reports import condition, render_table
-from kubenode.metrics.state_metrics import node_of
 
 app = typer.Typer(help="Diagnostics: everything about one node in one view.", no_args_is_help=True)
 
@@ -66,6 +63,8 @@ def _event_time(e: Obj) -> str:
 
 def agent_highlights(text: str) -> list[dict[str, Any]]:
     """The highlight samples of one agent scrape (see `AGENT_HIGHLIGHTS`; problems only when non-zero)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     out = []
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
@@ -82,6 +81,8 @@ def diagnosis(name: str, machine: Obj | None, node: Obj | None, events: Sequence
               policies: Sequence[Obj], components: Sequence[Obj], logs: Mapping[str, Any],
               metrics: Mapping[str, Any]) -> dict[str, Any]:
     """One document about node `name` from what was fetched. Pure."""
+    from kubenode.cli.reports import condition
+
     st = (machine or {}).get("status") or {}
     agent = st.get("agent") or {}
     job_rows = []
@@ -145,6 +146,8 @@ def _section(title: str) -> str:
 
 def render(d: Mapping[str, Any]) -> str:
     """The human view of a diagnosis."""
+    from kubenode.cli.reports import render_table
+
     out = [f"Node {d['node']}"]
     m = d["machine"]
     if m is None:
@@ -218,6 +221,7 @@ async def gather(client: Any, name: str, prometheus: str | None) -> dict[str, An
     from kubenode.componentset.resources import MACHINE_COMPONENTS
     from kubenode.defender.resources import DEFENDER_POLICIES
     from kubenode.machine.resources import MACHINES
+    from kubenode.metrics.state_metrics import node_of
     from kubenode.remedy.resources import REMEDY_JOBS
 
     machines, _ = await client.list(MACHINES)

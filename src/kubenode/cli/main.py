@@ -7,12 +7,10 @@ import dataclasses
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from kubenode.apiserver.datadir import StartupError
-from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.cli.defender_cmd import app as defender_app
 from kubenode.cli.diagnose_cmd import app as diagnose_app
 from kubenode.cli.release_cmd import app as release_app
@@ -23,6 +21,10 @@ from kubenode.cli.simulate_cmd import app as simulate_app
 from kubenode.client.config import ClientConfig, load_config
 from kubenode.client.errors import ConfigError
 from kubenode.gctune import tune_gc
+
+if TYPE_CHECKING:  # the embedded server is imported by the commands that run it (an agent stays light)
+    from kubenode.apiserver.datadir import StartupError
+    from kubenode.apiserver.server import RunningServer, ServerConfig
 
 app = typer.Typer(
     help="KubeNode: operate large, mixed node fleets on Kubernetes.",
@@ -81,6 +83,9 @@ def _fail_start(exc: StartupError) -> NoReturn:
 
 
 async def _serve(config: ServerConfig, what: str) -> None:
+    from kubenode.apiserver.datadir import StartupError
+    from kubenode.apiserver.server import start_server
+
     try:
         # Who may do what comes from the RBAC, policy and CRD objects in the store alone (the server stays generic).
         server = await start_server(config)
@@ -112,6 +117,8 @@ def apiserver(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the embedded, Kubernetes-compatible API server alone."""
+    from kubenode.apiserver.server import ServerConfig
+
     _long_running(verbose)
     asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port, host=host, node_grace_seconds=node_grace_seconds),
                        "kubenode apiserver"))
@@ -147,6 +154,7 @@ def up(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
+    from kubenode.apiserver.datadir import StartupError
     from kubenode.controlplane.prometheus import PrometheusUnavailable
     from kubenode.controlplane.up import ControlPlane, UpConfig, run_up
 

@@ -13,12 +13,23 @@ import os
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from kubenode.cli import reports as r
+if TYPE_CHECKING:
+    from kubenode.cli import reports as r
+else:
+    class _Reports:
+        """`kubenode.cli.reports`, imported on first use (every command pays for it, not an agent's start)."""
+
+        def __getattr__(self, name: str) -> Any:
+            from kubenode.cli import reports
+
+            return getattr(reports, name)
+
+    r = _Reports()
 
 app = typer.Typer(help="Fleet reports: SLOs, component coverage, utilization, consistency.", no_args_is_help=True)
 

@@ -36,7 +36,7 @@ def simulate(
     faults: Annotated[str, typer.Option(
         "--faults", help='Fault injection, comma-separated TYPE[=REASON]:AMOUNT[/PERIOD], e.g. '
                          '"KernelDeadlock:1%/10m" (1% more nodes every 10 minutes) or "ReadonlyFilesystem:3" '
-                         '(3 nodes, once).')] = "",
+                         '(3 nodes, once), or the preset "storm" (KernelDeadlock:5%/30s, a developing storm).')] = "",
     lease_seconds: Annotated[float, typer.Option(min=0.1, help="Lease renewal period (a kubelet's is 10 s).")] = 10.0,
     status_seconds: Annotated[float, typer.Option(min=0.1, help="Node status post period.")] = 60.0,
     heartbeat_seconds: Annotated[float, typer.Option(min=0.1, help="Machine heartbeat period.")] = 10.0,

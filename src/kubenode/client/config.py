@@ -1,9 +1,8 @@
 """Where the API server is and how to authenticate: kubeconfig or in-cluster.
 
 Parsing the kubeconfig format (contexts, relative paths, ``*-data`` fields)
-and in-cluster discovery are delegated to lightkube's ``KubeConfig`` — a
-well-kept, small library — while the HTTP itself stays on aiohttp
-(see ``docs/libraries.md``). This module only turns its result into an
+and in-cluster discovery is ``kubeconfig.py``; the HTTP is aiohttp (see
+``docs/libraries.md``). This module turns the selected context into an
 ``ssl.SSLContext`` and credentials that :class:`~kubenode.client.KubeClient` uses.
 
 Lookup order when no file is given: ``$KUBECONFIG`` (first existing entry of
@@ -21,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lightkube.config.kubeconfig import SERVICE_ACCOUNT, KubeConfig, SingleConfig
-from lightkube.core.exceptions import ConfigError as LightkubeConfigError
-
+from . import kubeconfig as kc
 from .errors import ConfigError
+from .kubeconfig import SERVICE_ACCOUNT, SelectedConfig
 
 #: Where a pod finds its ServiceAccount token, CA and namespace.
 SERVICE_ACCOUNT_DIR = SERVICE_ACCOUNT
@@ -120,32 +118,20 @@ def config_from_kubeconfig_text(text: str | bytes, context: str | None = None) -
     if not isinstance(doc, dict) or not doc.get("clusters"):
         raise ConfigError("the kubeconfig has no clusters (is it a kubeconfig file?)")
     try:
-        return _from_single(_get(KubeConfig.from_dict(doc), context))
-    except LightkubeConfigError as exc:
-        raise ConfigError(str(exc)) from exc
+        return _from_single(kc.from_dict(doc, context))
     except (KeyError, TypeError, ValueError, ssl.SSLError) as exc:
         raise ConfigError(f"the kubeconfig is incomplete or invalid: {exc}") from None
 
 
-def _select(kubeconfig: str | Path | None, context: str | None) -> SingleConfig:
-    try:
-        if kubeconfig is not None:
-            return _get(KubeConfig.from_file(kubeconfig), context)
-        for candidate in _kubeconfig_candidates():
-            if candidate.is_file():
-                return _get(KubeConfig.from_file(candidate), context)
-        if context is not None:
-            raise ConfigError(f"context {context!r} requested but no kubeconfig file was found")
-        return _get(_in_cluster(), None)
-    except LightkubeConfigError as exc:
-        raise ConfigError(str(exc)) from exc
-
-
-def _get(conf: KubeConfig, context: str | None) -> SingleConfig:
-    single = conf.get(context)
-    if single is None:  # pragma: no cover - lightkube raises instead when no default is given
-        raise ConfigError("no current context in kubeconfig")
-    return single
+def _select(kubeconfig: str | Path | None, context: str | None) -> SelectedConfig:
+    if kubeconfig is not None:
+        return kc.from_file(kubeconfig, context)
+    for candidate in _kubeconfig_candidates():
+        if candidate.is_file():
+            return kc.from_file(candidate, context)
+    if context is not None:
+        raise ConfigError(f"context {context!r} requested but no kubeconfig file was found")
+    return _in_cluster()
 
 
 def _kubeconfig_candidates() -> list[Path]:
@@ -156,16 +142,16 @@ def _kubeconfig_candidates() -> list[Path]:
     return paths
 
 
-def _in_cluster() -> KubeConfig:
+def _in_cluster() -> SelectedConfig:
     if not os.environ.get("KUBERNETES_SERVICE_HOST") or not os.environ.get("KUBERNETES_SERVICE_PORT"):
         raise ConfigError("no kubeconfig found (KUBECONFIG, ~/.kube/config) and not running in a cluster "
                           "(KUBERNETES_SERVICE_HOST/PORT unset)")
     if not Path(SERVICE_ACCOUNT, "token").is_file():
         raise ConfigError(f"in-cluster: no service account token under {SERVICE_ACCOUNT}")
-    return KubeConfig.from_service_account()
+    return kc.from_service_account(os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"])
 
 
-def _from_single(single: SingleConfig) -> ClientConfig:
+def _from_single(single: SelectedConfig) -> ClientConfig:
     cluster, user = single.cluster, single.user
     server = cluster.server.rstrip("/")
     ctx: ssl.SSLContext | None = None
@@ -188,7 +174,7 @@ def _from_single(single: SingleConfig) -> ClientConfig:
     return cfg
 
 
-def _ssl_context(single: SingleConfig) -> ssl.SSLContext:
+def _ssl_context(single: SelectedConfig) -> ssl.SSLContext:
     cluster, user = single.cluster, single.user
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if cluster.insecure:
@@ -203,7 +189,7 @@ def _ssl_context(single: SingleConfig) -> ssl.SSLContext:
     return ctx
 
 
-def _load_client_cert(ctx: ssl.SSLContext, single: SingleConfig) -> None:
+def _load_client_cert(ctx: ssl.SSLContext, single: SelectedConfig) -> None:
     user = single.user
     assert user is not None
     if user.client_cert_data and user.client_key_data:

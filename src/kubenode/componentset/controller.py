@@ -192,8 +192,27 @@ def component_spec(machine: str, component: str, revision: str, template: Obj, n
             "revision": revision}
 
 
+def controller_uids(obj: Obj) -> list[str]:
+    """Index function (`INDEX_OWNER`): the uid of `obj`'s controller reference."""
+    return [r["uid"] for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")]
+
+
+def cordoned_by(node: Obj) -> list[str]:
+    """Index function (`INDEX_CORDONED_BY`): who cordoned a node for an update (annotation kubenode.io/cordoned-by)."""
+    return [v for v in [(node["metadata"].get("annotations") or {}).get(c.ANNOTATION_CORDONED_BY)] if v]
+
+
+def machine_of(mc: Obj) -> list[str]:
+    """Index function (`INDEX_MACHINE`): the machine a MachineComponent is on."""
+    return [str((mc.get("spec") or {}).get("machineName") or "")]
+
+
 class ComponentSetReconciler:
-    """Reconciles one MachineComponentSet per call."""
+    """Reconciles one MachineComponentSet per call.
+
+    Wired by `wiring.add_componentset_controllers`, which indexes the caches (`INDEX_OWNER`,
+    `INDEX_CORDONED_BY`) and registers `on_machine`/`on_component` as informer handlers.
+    """
 
     def __init__(self, client: KubeClient, sets: Informer, components: Informer, machines: Informer,
                  reviewer: Reviewer, *, on_event: EventFn | None = None, metrics: RolloutMetrics | None = None,
@@ -209,17 +228,10 @@ class ComponentSetReconciler:
         self.nodes = nodes
         self._trackers: dict[str, _Tracker] = {}  # set uid → its incremental view (see `_sync_view`)
         self.full_syncs = 0  # how many times a view was built from scratch (tests and benches read it)
-        components.cache.add_index(INDEX_OWNER, lambda o: [
-            r["uid"] for r in o["metadata"].get("ownerReferences") or [] if r.get("controller")])
-        machines.on_change(self._on_machine)
-        components.on_change(self._on_component)
-        if nodes is not None:
-            nodes.cache.add_index(INDEX_CORDONED_BY, lambda o: [
-                v for v in [(o["metadata"].get("annotations") or {}).get(c.ANNOTATION_CORDONED_BY)] if v])
 
     # ------------------------------------------------------------------ the incremental view
 
-    def _on_machine(self, old: Obj | None, new: Obj | None) -> None:
+    def on_machine(self, old: Obj | None, new: Obj | None) -> None:
         """Informer handler: a machine changed; every set re-reads it on its next reconcile.
 
         Not filtered by what changed: the event's `old` may be a version a controller already put into the
@@ -231,7 +243,7 @@ class ComponentSetReconciler:
             for tracker in self._trackers.values():
                 tracker.dirty.add(name)
 
-    def _on_component(self, old: Obj | None, new: Obj | None) -> None:
+    def on_component(self, old: Obj | None, new: Obj | None) -> None:
         """Informer handler: a component changed; its set re-reads that machine on its next reconcile."""
         for obj in (old, new):
             if obj is None:
@@ -327,7 +339,7 @@ class ComponentSetReconciler:
             selector = label_selector_from_dict(spec.get("selector") or {})
             strategy = Strategy.from_spec(spec.get("updateStrategy"))
         except ValueError as exc:
-            await self._event(mcs, "Warning", "InvalidSpec", str(exc))
+            await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_INVALID_SPEC, str(exc))
             raise TerminalError(f"machinecomponentset {name}: {exc}") from None
 
         stable = normalized_stable(target, stable_revision(old_status, history, target))
@@ -382,7 +394,8 @@ class ComponentSetReconciler:
                 allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
                            verdict.message or "the Defender admitted the batch")
                 what = "rollback" if plan.batch.rollback else f"batch {plan.batch.number} of {plan.total_batches}"
-                await self._event(mcs, "Normal", "RollbackStarted" if plan.batch.rollback else "BatchStarted",
+                await self._event(mcs, "Normal", c.COMPONENT_SET_REASON_ROLLBACK_STARTED if plan.batch.rollback
+                                  else c.COMPONENT_SET_REASON_BATCH_STARTED,
                                   f"{what}: {len(plan.batch.machines)} machine(s) to revision "
                                   f"{plan.batch.revision}: {', '.join(plan.batch.machines[:10])}")
             else:
@@ -611,13 +624,14 @@ class ComponentSetReconciler:
 
 
 class ComponentFinalizer:
-    """Drops `kubenode.io/machinecomponent` from deleted components whose machine is gone (no agent left)."""
+    """Drops `kubenode.io/machinecomponent` from deleted components whose machine is gone (no agent left).
+
+    Components are indexed by machine (`INDEX_MACHINE`) by the wiring."""
 
     def __init__(self, client: KubeClient, components: Informer, machines: Informer) -> None:
         self.client = client
         self.components = components
         self.machines = machines
-        components.cache.add_index(INDEX_MACHINE, lambda o: [str((o.get("spec") or {}).get("machineName") or "")])
 
     async def __call__(self, req: Request) -> Result | None:
         mc = self.components.cache.get("", req.name)

@@ -18,9 +18,9 @@ from .rollout_planner import Plan
 
 Obj = dict[str, Any]
 
-#: Reasons for the calm state of Degraded and Paused (the contract's reasons describe the alarming one).
-REASON_NO_FAILURES = "NoFailures"
-REASON_NOT_PAUSED = "NotPaused"
+#: Reasons for the calm state of Degraded and Paused (kept importable here; the constants are in `api/`).
+REASON_NO_FAILURES = c.COMPONENT_SET_REASON_NO_FAILURES
+REASON_NOT_PAUSED = c.COMPONENT_SET_REASON_NOT_PAUSED
 
 #: Phases after which `kubenode rollout status --watch` stops.
 SETTLED_PHASES = (c.ROLLOUT_PHASE_COMPLETED, c.ROLLOUT_PHASE_FAILED, c.ROLLOUT_PHASE_PAUSED)
@@ -64,11 +64,11 @@ def build_status(mcs: Obj, plan: Plan, *, target: str, history: list[Obj], batch
         cond(c.COMPONENT_SET_CONDITION_DEGRADED, True, reason,
              f"{len(plan.failed)} machine(s) failed at revision {target}: {names}" if plan.failed else plan.message)
     else:
-        cond(c.COMPONENT_SET_CONDITION_DEGRADED, False, REASON_NO_FAILURES, "no machine failed")
+        cond(c.COMPONENT_SET_CONDITION_DEGRADED, False, c.COMPONENT_SET_REASON_NO_FAILURES, "no machine failed")
     if plan.phase == c.ROLLOUT_PHASE_PAUSED:
         cond(c.COMPONENT_SET_CONDITION_PAUSED, True, plan.reason, plan.message)
     else:
-        cond(c.COMPONENT_SET_CONDITION_PAUSED, False, REASON_NOT_PAUSED, "the rollout is not paused")
+        cond(c.COMPONENT_SET_CONDITION_PAUSED, False, c.COMPONENT_SET_REASON_NOT_PAUSED, "the rollout is not paused")
     if rollout_allowed is not None:
         allowed, reason, message = rollout_allowed
         set_condition(conditions, c.COMPONENT_SET_CONDITION_ROLLOUT_ALLOWED, allowed, reason, message,

@@ -27,7 +27,16 @@ from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 from kubenode.runtime.manager import Manager
 
-from .controller import ComponentFinalizer, ComponentSetReconciler
+from .controller import (
+    INDEX_CORDONED_BY,
+    INDEX_MACHINE,
+    INDEX_OWNER,
+    ComponentFinalizer,
+    ComponentSetReconciler,
+    controller_uids,
+    cordoned_by,
+    machine_of,
+)
 from .resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS, MACHINES
 
 Obj = dict[str, Any]
@@ -87,8 +96,14 @@ def add_componentset_controllers(manager: Manager, client: KubeClient, *, review
     async def on_event(obj: Obj, type_: str, reason: str, message: str) -> None:
         await rec.event(obj, type_, reason, message)
 
+    components.cache.add_index(INDEX_OWNER, controller_uids)
+    components.cache.add_index(INDEX_MACHINE, machine_of)
+    nodes.cache.add_index(INDEX_CORDONED_BY, cordoned_by)
     reconciler = ComponentSetReconciler(client, sets, components, machines, reviewer or AllowAll(),
                                         on_event=on_event, metrics=metrics, nodes=nodes)
+    # The reconciler's incremental views learn which machines to re-read from these two handlers.
+    machines.on_change(reconciler.on_machine)
+    components.on_change(reconciler.on_component)
     rollout = manager.new_controller("machinecomponentset", reconciler, workers=workers).watches(sets)
     rollout.watches(components, lambda _: ())  # registered for cache sync; events are routed below
     rollout.watches(nodes, lambda n: [Request(v[len("mcs/"):]) for v in [

@@ -32,7 +32,7 @@ from kubenode.console import RunningConsole, start_console
 from kubenode.defender.defaults import install_default_policy
 from kubenode.demo import Demo, start_demo
 from kubenode.machine.bootstrap import AgentEndpoint, ensure_system_namespace
-from kubenode.machine.machine_controller import MachineControllerConfig
+from kubenode.machine.controller import MachineControllerConfig
 from kubenode.machine.phases import Timeouts
 from kubenode.machine.resources import INFRA_PROVIDERS, MACHINE_SETS
 from kubenode.providers.bootstrap import PythonInstall

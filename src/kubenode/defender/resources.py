@@ -1,8 +1,7 @@
-"""Client resources of the kinds the Defender reads and writes."""
+"""Client resources of the kinds the Defender reads and writes (defined once, in `client/kinds.py`)."""
 
 from __future__ import annotations
 
-from kubenode.api.constants import GROUP, KIND_DEFENDER_POLICY, VERSION
-from kubenode.client.resources import Resource
+from kubenode.client.kinds import DEFENDER_POLICIES
 
-DEFENDER_POLICIES = Resource(GROUP, VERSION, "defenderpolicies", KIND_DEFENDER_POLICY, namespaced=False)
+__all__ = ["DEFENDER_POLICIES"]

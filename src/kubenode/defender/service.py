@@ -2,6 +2,9 @@
 
 It keeps policies and nodes in informers (no API call on the review path),
 decides with the pure engine, and remembers admitted operations in memory.
+Every review (and every finished operation) is also appended to the durable
+ledger, ConfigMap chunks in kubenode-system (`store.py`), which
+`kubenode defender replay` decides again under a candidate policy.
 What must survive an operator restart or a leader change — admissions still
 inside a budget window or in progress, open circuits, recent decisions — is
 written into each DefenderPolicy's status; `start()` rebuilds from there, so
@@ -37,8 +40,10 @@ from kubenode.runtime.informer import Informer
 from .engine import Decision, FleetState, Ledger, NodeHealth, apply, decide, node_health
 from .metrics import DefenderMetrics, PolicySample
 from .policy import Policy, parse_policy
+from .records import FleetSummary, finished_record, policy_keys, review_record, summarize_fleet
 from .resources import DEFENDER_POLICIES
 from .status import MAX_RECENT_DECISIONS, format_time, parse_time, render_status, restore_ledger
+from .store import LedgerSettings, LedgerWriter
 
 __all__ = ["Defender"]
 
@@ -56,8 +61,11 @@ class Defender:
     def __init__(self, client: KubeClient, policies: Informer, nodes: Informer,
                  registry: CollectorRegistry | None = None, recorder: EventRecorder | None = None, *,
                  clock: Callable[[], float] = time.time, flush_interval: float = 0.5,
-                 resync_interval: float = 10.0) -> None:
-        """`policies` and `nodes` are informers the Manager starts; `clock` is wall time (freeze windows)."""
+                 resync_interval: float = 10.0, ledger_settings: LedgerSettings | None = None) -> None:
+        """`policies` and `nodes` are informers the Manager starts; `clock` is wall time (freeze windows).
+
+        Every review and every finished operation is also a record of the durable ledger (`store.py`),
+        written by the same background loop."""
         self.client = client
         self.policies = policies
         self.nodes = nodes
@@ -66,6 +74,8 @@ class Defender:
         self.flush_interval = flush_interval
         self.resync_interval = resync_interval
         self.ledger = Ledger()
+        self.records = LedgerWriter(client, ledger_settings)
+        self._summary: tuple[FleetState, tuple[str, ...], FleetSummary] | None = None
         self._parsed: dict[str, tuple[object, Policy]] = {}
         self._health: dict[str, NodeHealth] = {}
         self._fleet: FleetState | None = None
@@ -91,14 +101,17 @@ class Defender:
         now = self.clock()
         decision = decide(self._policy_list(), op, self.ledger, self._fleet_state(), now)
         changed = apply(self.ledger, op, decision, now)
+        self._journal(op, decision, now)
         if not decision.replay:
             self._record(op, decision, changed, now)
         return decision.verdict
 
     def finished(self, op_id: str) -> None:
         """`op_id` has finished: free its concurrency slot (unknown ids are ignored)."""
-        if self.ledger.finish(op_id, self.clock()):
+        now = self.clock()
+        if self.ledger.finish(op_id, now):
             self._dirty.update(self.ledger.admissions[op_id].charges)
+            self.records.append(finished_record(op_id, now))
             self._kick.set()
 
     async def in_progress(self, prefix: str) -> list[str]:
@@ -200,6 +213,17 @@ class Defender:
 
     # ------------------------------------------------------------------ recording
 
+    def _journal(self, op: Operation, decision: Decision, now: float) -> None:
+        """Queue the durable record of this review (the fleet summary is cached until a node changes)."""
+        fleet = self._fleet_state()
+        policies = self._policy_list()
+        keys = policy_keys(policies)
+        if self._summary is None or self._summary[0] is not fleet or self._summary[1] != keys:
+            self._summary = (fleet, keys, summarize_fleet(fleet, keys))
+        versions = [(name, key) for name, (key, _) in self._parsed.items()]
+        self.records.append(review_record(op, decision, now, self._summary[2], fleet, versions))
+        self._kick.set()
+
     def _record(self, op: Operation, decision: Decision, changed: list[tuple[str, Any]], now: float) -> None:
         v = decision.verdict
         if not decision.outcomes:
@@ -267,6 +291,10 @@ class Defender:
                 log.exception("defender: status flush failed")
 
     async def _flush(self, now: float) -> None:
+        try:
+            await self.records.flush(now)
+        except (errors.ApiError, OSError) as exc:
+            log.warning("defender: could not write the ledger (%d records wait): %s", self.records.pending, exc)
         while self._events:
             obj, type_, reason, message = self._events.popleft()
             if self.recorder is not None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from kubenode.api import constants as c
 from kubenode.api.constants import API_VERSION, KIND_MACHINE
 from kubenode.apimachinery.selectors import label_selector_from_dict
 from kubenode.client import errors
@@ -113,20 +114,25 @@ def adopted_machine(ip: Obj, node: Obj) -> Obj:
     }
 
 
+def adopted_counter(registry: CollectorRegistry | None) -> Counter:
+    """`kubenode_machines_adopted_total{provider}` on `registry` (None: on no registry)."""
+    return Counter("kubenode_machines_adopted_total", "Machines created for existing Nodes, by InfraProvider.",
+                   ["provider"], registry=registry)
+
+
 class AdoptionReconciler:
     """Reconciles one InfraProvider of type `existing` per call."""
 
     def __init__(self, client: KubeClient, infraproviders: Informer, nodes: Informer, machines: Informer,
-                 registry: CollectorRegistry | None = None,
+                 adopted: Counter | None = None,
                  on_event: Callable[[Obj, str, str, str], Awaitable[None]] | None = None) -> None:
+        """`adopted` is `adopted_counter(registry)`, registered by the wiring."""
         self.client = client
         self.infraproviders = infraproviders
         self.nodes = nodes
         self.machines = machines
         self.on_event = on_event
-        self.adopted = Counter("kubenode_machines_adopted_total",
-                               "Machines created for existing Nodes, by InfraProvider.", ["provider"],
-                               registry=registry)
+        self.adopted = adopted if adopted is not None else adopted_counter(None)
 
     async def __call__(self, req: Request) -> Result | None:
         ip = self.infraproviders.cache.get("", req.name)
@@ -136,8 +142,8 @@ class AdoptionReconciler:
         try:
             selector = parse_parameters((ip.get("spec") or {}).get("parameters"))
         except ValueError as exc:
-            await self._write_status(ip, "False", "InvalidParameters", str(exc), None)
-            await self._event(ip, "Warning", "InvalidParameters", str(exc))
+            await self._write_status(ip, c.CONDITION_FALSE, c.INFRA_PROVIDER_REASON_INVALID_PARAMETERS, str(exc), None)
+            await self._event(ip, "Warning", c.INFRA_PROVIDER_REASON_INVALID_PARAMETERS, str(exc))
             return Result()
         machines = {m["metadata"]["name"]: m for m in self.machines.cache.list()}
         nodes = {n["metadata"]["name"]: n for n in self.nodes.cache.list()}
@@ -150,15 +156,17 @@ class AdoptionReconciler:
                 continue  # our cache was behind; the next reconcile sees it
             self.machines.cache.remember(created)
             self.adopted.labels(req.name).inc()
-            await self._event(ip, "Normal", "Adopted", f"created Machine {name} for existing Node {name}")
+            await self._event(ip, "Normal", c.INFRA_PROVIDER_REASON_ADOPTED,
+                              f"created Machine {name} for existing Node {name}")
             log.info("infraprovider %s adopted node %s", req.name, name)
         if plan.skipped:
             detail = "; ".join(f"{n}: {why}" for n, why in sorted(plan.skipped.items())[:5])
             more = f" (and {len(plan.skipped) - 5} more)" if len(plan.skipped) > 5 else ""
             msg = f"{plan.machines} node(s) adopted; {len(plan.skipped)} selected node(s) skipped: {detail}{more}"
-            await self._write_status(ip, "True", "NodesSkipped", msg, plan.machines)
+            await self._write_status(ip, c.CONDITION_TRUE, c.INFRA_PROVIDER_REASON_NODES_SKIPPED, msg, plan.machines)
         else:
-            await self._write_status(ip, "True", "ProviderReady", f"{plan.machines} node(s) adopted",
+            await self._write_status(ip, c.CONDITION_TRUE, c.INFRA_PROVIDER_REASON_READY,
+                                     f"{plan.machines} node(s) adopted",
                                      plan.machines)
         return Result(requeue_after=60.0)
 
@@ -170,7 +178,7 @@ class AdoptionReconciler:
         old = ip.get("status") or {}
         conditions = [dict(c) for c in old.get("conditions") or []]
         gen = ip["metadata"].get("generation")
-        set_condition(conditions, "Ready", status, reason, message, observed_generation=gen)
+        set_condition(conditions, c.INFRA_PROVIDER_CONDITION_READY, status, reason, message, observed_generation=gen)
         new: Obj = {"observedGeneration": gen, "conditions": conditions}
         if count is not None:
             new["machines"] = count

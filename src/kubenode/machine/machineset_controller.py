@@ -44,8 +44,18 @@ def selector_string(ms: Obj) -> str:
     return str(sel)
 
 
+#: Index of the Machines cache: the uid of a machine's controller (its MachineSet).
+INDEX_OWNER = "owner"
+
+
+def controller_uids(obj: Obj) -> list[str]:
+    """Index function: the uid of `obj`'s controller reference."""
+    return [r["uid"] for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")]
+
+
 class MachineSetReconciler:
-    """Reconciles one MachineSet per call."""
+    """Reconciles one MachineSet per call (wired by `wiring.add_machine_controllers`; Machines indexed by
+    `INDEX_OWNER`)."""
 
     def __init__(self, client: KubeClient, machinesets: Informer, machines: Informer,
                  deletion_gate: DeletionGate | None = None) -> None:
@@ -53,8 +63,6 @@ class MachineSetReconciler:
         self.machinesets = machinesets
         self.machines = machines
         self.deletion_gate = deletion_gate
-        machines.cache.add_index("owner", lambda o: [r["uid"] for r in o["metadata"].get("ownerReferences") or []
-                                                     if r.get("controller")])
 
     async def __call__(self, req: Request) -> Result | None:
         ms = self.machinesets.cache.get("", req.name)
@@ -62,7 +70,7 @@ class MachineSetReconciler:
             return None  # owned machines go with the set through garbage collection
         uid = ms["metadata"]["uid"]
         spec = ms.get("spec") or {}
-        machines = [m for m in self.machines.cache.by_index("owner", uid) if owned_by(m, uid)]
+        machines = [m for m in self.machines.cache.by_index(INDEX_OWNER, uid) if owned_by(m, uid)]
         # Failed machines are replaced: delete them first (the Defender may hold this).
         failed = [m for m in machines if (m.get("status") or {}).get("phase") == "Failed"
                   and not m["metadata"].get("deletionTimestamp")]

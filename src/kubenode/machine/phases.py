@@ -13,23 +13,22 @@ is a summary for humans.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from kubenode.api import constants as c
-from kubenode.apimachinery.timefmt import parse_time
+from kubenode.apimachinery.timefmt import format_time, parse_time
 from kubenode.providers.base import STATE_FAILED, STATE_MISSING, STATE_PENDING, STATE_RUNNING, InfraStatus
 from kubenode.runtime.conditions import get_condition, seconds_in_status, set_condition
 
 Obj = dict[str, Any]
 
-INFRA = "InfrastructureReady"
-AGENT = "AgentConnected"
-NODE_READY = "NodeReady"
-NODE_SYNCED = "NodeSynced"
+INFRA = c.MACHINE_CONDITION_INFRASTRUCTURE_READY
+AGENT = c.MACHINE_CONDITION_AGENT_CONNECTED
+NODE_READY = c.MACHINE_CONDITION_NODE_READY
+NODE_SYNCED = c.MACHINE_CONDITION_NODE_SYNCED
 COMPONENTS_READY = c.MACHINE_CONDITION_COMPONENTS_READY
-READY = "Ready"
+READY = c.MACHINE_CONDITION_READY
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,7 @@ class Timeouts:
     agent_grace: float = 40.0
 
 
-def _fmt(now: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+_fmt = format_time
 
 
 def components_condition(components: list[Obj]) -> tuple[str, str, str]:
@@ -97,19 +95,21 @@ def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, no
 
     # --- infrastructure
     if provider_problem is not None:
-        cond(INFRA, "False", provider_problem[0], provider_problem[1])
+        cond(INFRA, c.CONDITION_FALSE, provider_problem[0], provider_problem[1])
     elif infra is None:
-        cond(INFRA, "False", "Pending", "waiting for the provider")
+        cond(INFRA, c.CONDITION_FALSE, c.MACHINE_REASON_PENDING, "waiting for the provider")
     elif infra.state == STATE_RUNNING:
-        cond(INFRA, "True", "Provisioned", infra.message or "the host is running")
+        cond(INFRA, c.CONDITION_TRUE, c.MACHINE_REASON_PROVISIONED, infra.message or "the host is running")
     elif infra.state == STATE_PENDING:
-        cond(INFRA, "False", "Provisioning", infra.message or "the host is being created")
+        cond(INFRA, c.CONDITION_FALSE, c.MACHINE_REASON_PROVISIONING, infra.message or "the host is being created")
     elif infra.state == STATE_FAILED:
-        cond(INFRA, "False", "ProvisioningFailed", infra.message)
+        cond(INFRA, c.CONDITION_FALSE, c.MACHINE_REASON_PROVISIONING_FAILED, infra.message)
     elif infra.state == STATE_MISSING:
-        cond(INFRA, "False", "InfrastructureMissing", infra.message or "no host exists for this machine")
+        cond(INFRA, c.CONDITION_FALSE, c.MACHINE_REASON_INFRASTRUCTURE_MISSING,
+             infra.message or "no host exists for this machine")
     else:
-        cond(INFRA, "False", "InfrastructureStopped", infra.message or f"the host is {infra.state.lower()}")
+        cond(INFRA, c.CONDITION_FALSE, c.MACHINE_REASON_INFRASTRUCTURE_STOPPED,
+             infra.message or f"the host is {infra.state.lower()}")
     if infra is not None:
         if infra.provider_id:
             status["providerID"] = infra.provider_id
@@ -120,31 +120,38 @@ def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, no
     agent = old.get("agent") or {}
     beat = parse_time(agent.get("lastHeartbeatTime"))
     if beat is None:
-        cond(AGENT, "False", "WaitingForAgent", "the agent has not reported yet")
+        cond(AGENT, c.CONDITION_FALSE, c.MACHINE_REASON_WAITING_FOR_AGENT, "the agent has not reported yet")
     elif now - beat <= timeouts.agent_grace:
-        cond(AGENT, "True", "HeartbeatReceived", f"agent {agent.get('version', '')} is reporting".strip())
+        cond(AGENT, c.CONDITION_TRUE, c.MACHINE_REASON_HEARTBEAT_RECEIVED,
+             f"agent {agent.get('version', '')} is reporting".strip())
     else:
-        cond(AGENT, "Unknown", "HeartbeatStale", f"no heartbeat from the agent for {int(now - beat)}s")
+        cond(AGENT, c.CONDITION_UNKNOWN, c.MACHINE_REASON_HEARTBEAT_STALE,
+             f"no heartbeat from the agent for {int(now - beat)}s")
 
     # --- node
     if node is None:
-        cond(NODE_READY, "False", "NodeNotRegistered", "no Node has been registered for this machine")
+        cond(NODE_READY, c.CONDITION_FALSE, c.MACHINE_REASON_NODE_NOT_REGISTERED,
+             "no Node has been registered for this machine")
         status.pop("nodeRef", None)
     else:
         status["nodeRef"] = {"apiVersion": "v1", "kind": "Node", "name": node["metadata"]["name"],
                              "uid": node["metadata"].get("uid", "")}
         ready = get_condition((node.get("status") or {}).get("conditions"), "Ready")
         if ready is None:
-            cond(NODE_READY, "Unknown", "NodeStatusUnknown", "the Node has not reported Ready yet")
+            cond(NODE_READY, c.CONDITION_UNKNOWN, c.MACHINE_REASON_NODE_STATUS_UNKNOWN,
+                 "the Node has not reported Ready yet")
         else:
             st = ready.get("status", "Unknown")
-            cond(NODE_READY, st, ready.get("reason") or ("NodeReady" if st == "True" else "NodeNotReady"),
+            cond(NODE_READY, st, ready.get("reason") or (c.MACHINE_REASON_NODE_READY if st == c.CONDITION_TRUE
+                                                       else c.MACHINE_REASON_NODE_NOT_READY),
                  ready.get("message", ""))
     if node_synced is not None:
-        cond(NODE_SYNCED, "True" if node_synced[0] else "False", "Synced" if node_synced[0] else "SyncFailed",
+        cond(NODE_SYNCED, c.CONDITION_TRUE if node_synced[0] else c.CONDITION_FALSE,
+             c.MACHINE_REASON_NODE_SYNCED if node_synced[0] else c.MACHINE_REASON_NODE_SYNC_FAILED,
              node_synced[1])
     elif get_condition(conditions, NODE_SYNCED) is None:
-        cond(NODE_SYNCED, "False", "NodeNotRegistered", "labels and taints are synced once the Node exists")
+        cond(NODE_SYNCED, c.CONDITION_FALSE, c.MACHINE_REASON_NODE_NOT_REGISTERED,
+             "labels and taints are synced once the Node exists")
 
     if components is not None:
         cond(COMPONENTS_READY, *components_condition(components))
@@ -154,15 +161,15 @@ def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, no
                if c is not None and c.get("status") != "True"]
     if failing:
         first = failing[0]
-        cond(READY, "False", first["reason"], f"{first['type']}: {first.get('message', '')}".rstrip(": "))
+        cond(READY, c.CONDITION_FALSE, first["reason"], f"{first['type']}: {first.get('message', '')}".rstrip(": "))
     else:
-        cond(READY, "True", "Ready", "the machine is running and its node is ready")
+        cond(READY, c.CONDITION_TRUE, c.MACHINE_REASON_READY, "the machine is running and its node is ready")
 
     # --- phase and terminal failures
     if old.get("failureReason"):
         status["phase"] = "Failed"
     elif infra is not None and infra.state == STATE_FAILED:
-        _fail(status, "ProvisioningFailed", infra.message or "the provider failed to create the host")
+        _fail(status, c.MACHINE_REASON_PROVISIONING_FAILED, infra.message or "the provider failed to create the host")
     else:
         status["phase"] = _phase(old, conditions, agent_required)
         _check_timeouts(status, machine, conditions, now, timeouts)
@@ -198,12 +205,12 @@ def _check_timeouts(status: Obj, machine: Obj, conditions: list[Obj], now: float
     if phase in ("Pending", "Provisioning"):
         created = parse_time((machine.get("metadata") or {}).get("creationTimestamp"))
         if created is not None and now - created > timeouts.create:
-            _fail(status, "CreateTimeout",
+            _fail(status, c.MACHINE_REASON_CREATE_TIMEOUT,
                   f"the host was not running {int(timeouts.create)}s after the machine was created; "
                   "check the provider's status and logs, then delete the machine to retry")
     elif phase in ("Bootstrapping", "Joining"):
         since = seconds_in_status(conditions, INFRA, now)
         if since is not None and since > timeouts.join:
-            _fail(status, "JoinTimeout",
+            _fail(status, c.MACHINE_REASON_JOIN_TIMEOUT,
                   f"the node did not become Ready within {int(timeouts.join)}s of the host running; "
                   "check the agent log on the host (var/log/agent.log in local mode)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from kubenode.api import constants as c
 from kubenode.providers.base import InfraProvider, ProviderError
 from kubenode.runtime.informer import Informer
 
@@ -34,22 +35,22 @@ class ProviderResolver:
         if spec.get("import"):
             if self.importer is None:
                 raise ProviderError("importing hosts over SSH is not enabled in this operator", retryable=False,
-                                    reason="ImportDisabled")
+                                    reason=c.MACHINE_REASON_IMPORT_DISABLED)
             return self.importer
         ref = ((spec.get("providerRef") or {}).get("name")) or ""
         if not ref:
             raise ProviderError("spec.providerRef.name or spec.import is required", retryable=False,
-                                reason="NoProvider")
+                                reason=c.MACHINE_REASON_NO_PROVIDER)
         ip = self.infraproviders.cache.get("", ref)
         if ip is None:
             raise ProviderError(f'InfraProvider "{ref}" not found; create it or fix spec.providerRef.name',
-                                reason="ProviderNotFound")
+                                reason=c.MACHINE_REASON_PROVIDER_NOT_FOUND)
         type_ = str((ip.get("spec") or {}).get("type") or "")
         factory = self.factories.get(type_)
         if factory is None:
             raise ProviderError(f'InfraProvider "{ref}" has type "{type_}", which this operator does not run '
                                 f"(available: {', '.join(sorted(self.factories)) or 'none'})",
-                                reason="UnknownProviderType")
+                                reason=c.INFRA_PROVIDER_REASON_UNKNOWN_TYPE)
         rv = str(ip["metadata"].get("resourceVersion", ""))
         cached = self._instances.get(ref)
         if cached is not None and cached[0] == rv:

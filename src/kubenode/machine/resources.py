@@ -1,11 +1,7 @@
-"""Client resources of the kinds the Machine Operator reads and writes."""
+"""Client resources of the kinds the Machine Operator reads and writes (defined once, in `client/kinds.py`)."""
 
 from __future__ import annotations
 
-from kubenode.api.constants import GROUP, VERSION
-from kubenode.client.resources import Resource
+from kubenode.client.kinds import INFRA_PROVIDERS, MACHINE_COMPONENTS, MACHINE_SETS, MACHINES
 
-MACHINES = Resource(GROUP, VERSION, "machines", "Machine", namespaced=False)
-MACHINE_SETS = Resource(GROUP, VERSION, "machinesets", "MachineSet", namespaced=False)
-MACHINE_COMPONENTS = Resource(GROUP, VERSION, "machinecomponents", "MachineComponent", namespaced=False)
-INFRA_PROVIDERS = Resource(GROUP, VERSION, "infraproviders", "InfraProvider", namespaced=False)
+__all__ = ["INFRA_PROVIDERS", "MACHINES", "MACHINE_COMPONENTS", "MACHINE_SETS"]

@@ -25,18 +25,16 @@ from typing import Any
 
 from kubenode.api import constants as c
 from kubenode.apimachinery.timefmt import parse_micro
+from kubenode.client import kinds
 from kubenode.client.resources import NODES, Resource
 from kubenode.runtime.informer import InformerFactory
 
 Obj = Mapping[str, Any]
 
-MACHINES = Resource(c.GROUP, c.VERSION, "machines", c.KIND_MACHINE, namespaced=False)
-MACHINE_SETS = Resource(c.GROUP, c.VERSION, "machinesets", c.KIND_MACHINE_SET, namespaced=False)
-MACHINE_COMPONENTS = Resource(c.GROUP, c.VERSION, "machinecomponents", c.KIND_MACHINE_COMPONENT, namespaced=False)
-MACHINE_COMPONENT_SETS = Resource(c.GROUP, c.VERSION, "machinecomponentsets", c.KIND_MACHINE_COMPONENT_SET,
-                                  namespaced=False)
-REMEDY_JOBS = Resource(c.GROUP, c.VERSION, "remedyoperationjobs", c.KIND_REMEDY_OPERATION_JOB, namespaced=False)
-DEFENDER_POLICIES = Resource(c.GROUP, c.VERSION, "defenderpolicies", c.KIND_DEFENDER_POLICY, namespaced=False)
+# The KubeNode kinds (defined once, in client/kinds.py).
+MACHINES, MACHINE_SETS, MACHINE_COMPONENTS = kinds.MACHINES, kinds.MACHINE_SETS, kinds.MACHINE_COMPONENTS
+MACHINE_COMPONENT_SETS, REMEDY_JOBS = kinds.MACHINE_COMPONENT_SETS, kinds.REMEDY_OPERATION_JOBS
+DEFENDER_POLICIES = kinds.DEFENDER_POLICIES
 
 #: (name, help) of every family, in exposition order. All are gauges.
 FAMILIES: tuple[tuple[str, str], ...] = (

@@ -310,7 +310,7 @@ class ReleaseReconciler:
 
     async def _events(self, cr: Obj, previous: Obj, status: Obj, started: list[str]) -> None:
         for cluster in started:
-            await self._event(cr, "Normal", "ClusterStarted",
+            await self._event(cr, "Normal", c.RELEASE_REASON_CLUSTER_STARTED,
                               f"released {status['version']} to cluster {cluster} (stage {status['currentStage']})")
         before = {s.get("name"): s.get("phase") for s in previous.get("stages") or []} \
             if previous.get("revision") == status["revision"] else {}
@@ -318,11 +318,11 @@ class ReleaseReconciler:
             if before.get(s["name"]) == s["phase"]:
                 continue
             if s["phase"] == c.STEP_PHASE_SUCCEEDED:
-                await self._event(cr, "Normal", "StageSucceeded", f"stage {s['name']} succeeded")
+                await self._event(cr, "Normal", c.RELEASE_REASON_STAGE_SUCCEEDED, f"stage {s['name']} succeeded")
             elif s["phase"] == c.STEP_PHASE_FAILED:
                 await self._event(cr, "Warning", c.RELEASE_REASON_CLUSTERS_FAILED, status["message"])
             elif s["phase"] == c.STEP_PHASE_PAUSED:
-                await self._event(cr, "Normal", "StagePaused", status["message"])
+                await self._event(cr, "Normal", c.RELEASE_REASON_STAGE_PAUSED, status["message"])
         if status["phase"] == c.RELEASE_PHASE_COMPLETED and previous.get("phase") != c.RELEASE_PHASE_COMPLETED:
             await self._event(cr, "Normal", c.RELEASE_REASON_RELEASE_COMPLETE, status["message"])
 

@@ -25,14 +25,13 @@ Defender about each of those before it writes anything.
 
 from __future__ import annotations
 
-import calendar
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubenode.api import constants as c
+from kubenode.apimachinery.timefmt import format_time, parse_time
 
 Obj = dict[str, Any]
 Selector = Callable[[Mapping[str, str]], bool]
@@ -41,19 +40,8 @@ PENDING, ROLLING, SUCCEEDED, FAILED, PAUSED = (c.STEP_PHASE_PENDING, c.STEP_PHAS
                                                c.STEP_PHASE_FAILED, c.STEP_PHASE_PAUSED)
 
 
-def rfc3339(t: float) -> str:
-    """Epoch seconds → metav1.Time."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def parse_time(value: str | None) -> float | None:
-    """metav1.Time → epoch seconds (None when absent or unparsable)."""
-    if not value:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
+#: Epoch seconds → metav1.Time (the toolkit's formatter).
+rfc3339 = format_time
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubenode.api import constants as c
-from kubenode.api.defender import REMEDIATION, Operation, Reviewer, Verdict
+from kubenode.api.defender import REMEDIATION, Operation, Reviewer
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.runtime.conditions import now_rfc3339, set_condition
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 
 from .executors import ControllerActions
 from .resources import REMEDY_JOBS
 from .rules import parse_time
+from .status import defender_status, job_status
 
 log = logging.getLogger("kubenode.remedy.jobs")
 Obj = dict[str, Any]
@@ -49,38 +49,6 @@ DRAIN_RECHECK = 5.0
 
 EventFn = Callable[[Obj, str, str, str], Awaitable[None]]
 DecisionFn = Callable[[str, str], None]
-
-
-def job_status(job: Obj, phase: str, *, reason: str = "", message: str = "", defender: Obj | None = None,
-               approved: tuple[str, str] | None = None, start: bool = False, now: str | None = None) -> Obj:
-    """The /status merge patch moving `job` to `phase` (guarded by its resourceVersion). Pure."""
-    stamp = now or now_rfc3339()
-    old = job.get("status") or {}
-    conditions = [dict(x) for x in old.get("conditions") or []]
-    if approved is not None:
-        set_condition(conditions, c.JOB_CONDITION_APPROVED, approved[0], approved[1], message, now=stamp)
-    if phase in c.JOB_TERMINAL_PHASES:
-        set_condition(conditions, c.JOB_CONDITION_COMPLETE, "True", reason or phase, message, now=stamp)
-    status: Obj = {"phase": phase, "message": message[:32768], "conditions": conditions,
-                   "observedGeneration": job["metadata"].get("generation")}
-    if defender is not None:
-        status["defender"] = defender
-    if start:
-        status["startTime"] = stamp
-    if phase in c.JOB_TERMINAL_PHASES:
-        status["completionTime"] = stamp
-    return {"metadata": {"resourceVersion": job["metadata"]["resourceVersion"]}, "status": status}
-
-
-def defender_status(v: Verdict, now: str | None = None) -> Obj:
-    """`status.defender` from a Verdict. Pure."""
-    out: Obj = {"decision": v.decision, "reason": v.reason or v.decision, "message": v.message[:32768],
-                "decisionTime": now or now_rfc3339()}
-    if v.policy:
-        out["policy"] = v.policy
-    if v.rule:
-        out["rule"] = v.rule
-    return out
 
 
 def operation_for(job: Obj) -> Operation:
@@ -105,7 +73,10 @@ def timeout_left(job: Obj, now: float) -> float | None:
 
 
 class JobReconciler:
-    """Reconciles one RemedyOperationJob per call."""
+    """Reconciles one RemedyOperationJob per call (wired by `wiring.add_remedy_controllers`).
+
+    Each status write is one step of the job's lifecycle, guarded by the resourceVersion it was computed
+    from (`status.job_status`); a controller-side action's Approved → Running is two such steps."""
 
     def __init__(self, client: KubeClient, jobs: Informer, reviewer: Reviewer, *, on_event: EventFn,
                  on_decision: DecisionFn, on_outcome: DecisionFn) -> None:

@@ -1,10 +1,8 @@
-"""Client resources of the kinds the Remedy Operator reads and writes."""
+"""Client resources of the kinds the Remedy Operator reads and writes (defined once, in `client/kinds.py`)."""
 
 from __future__ import annotations
 
-from kubenode.api.constants import GROUP, KIND_NODE_REMEDIER, KIND_REMEDY_OPERATION_JOB, VERSION
-from kubenode.client.resources import Resource
+from kubenode.client.kinds import MACHINES, NODE_REMEDIERS
+from kubenode.client.kinds import REMEDY_OPERATION_JOBS as REMEDY_JOBS
 
-NODE_REMEDIERS = Resource(GROUP, VERSION, "noderemediers", KIND_NODE_REMEDIER, namespaced=False)
-REMEDY_JOBS = Resource(GROUP, VERSION, "remedyoperationjobs", KIND_REMEDY_OPERATION_JOB, namespaced=False)
-MACHINES = Resource(GROUP, VERSION, "machines", "Machine", namespaced=False)
+__all__ = ["MACHINES", "NODE_REMEDIERS", "REMEDY_JOBS"]

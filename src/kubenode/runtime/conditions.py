@@ -11,12 +11,11 @@ import calendar
 import time
 from typing import Any
 
+from kubenode.apimachinery.timefmt import now_rfc3339
+
 Obj = dict[str, Any]
 
 
-def now_rfc3339() -> str:
-    """The current time as metav1.Time."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def get_condition(conditions: list[Obj] | None, type_: str) -> Obj | None:

@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from kubenode.apimachinery.timefmt import now_rfc3339
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import EVENTS
@@ -25,8 +26,7 @@ AGGREGATE_SECONDS = 600.0
 MAX_TRACKED = 4096
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+_now = now_rfc3339
 
 
 def _micro() -> str:

@@ -7,6 +7,11 @@ many more nodes get the fault every PERIOD, without it once at start.
 A faulty node reports ``TYPE=True`` with REASON (default: the reason
 node-problem-detector uses for TYPE, else ``Simulated``) until a
 remediation job succeeds on it. Choosing the victims is pure and seeded.
+
+Named presets stand for a whole spec: ``storm`` is a developing
+remediation storm (``KernelDeadlock:5%/30s``: 5 % more nodes hung every
+30 s, so the storm guard's 30 % of the default policy is crossed after about
+three minutes), used to rehearse a DefenderPolicy live (docs/defender.md).
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ PROBLEM_REASONS = {"KernelDeadlock": "TaskHung", "ReadonlyFilesystem": "Filesyst
 _NAME = r"[A-Za-z][A-Za-z0-9]*"
 _FAULT = re.compile(rf"^(?P<type>{_NAME})(?:=(?P<reason>{_NAME}))?:(?P<amount>[0-9]+(?:\.[0-9]+)?%?)"
                     r"(?:/(?P<period>[0-9a-z.]+))?$")
+
+
+#: Named fault specs (`--faults storm`).
+PRESETS = {"storm": "KernelDeadlock:5%/30s"}
 
 
 class FaultSpecError(ValueError):
@@ -59,10 +68,14 @@ def parse_faults(text: str) -> list[Fault]:
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
+        if part in PRESETS:
+            faults.extend(parse_faults(PRESETS[part]))
+            continue
         m = _FAULT.match(part)
         if m is None:
             raise FaultSpecError(f"fault {part!r}: expected TYPE[=REASON]:AMOUNT[/PERIOD], "
-                                 "e.g. KernelDeadlock:1%/10m or ReadonlyFilesystem=Remounted:5")
+                                 "e.g. KernelDeadlock:1%/10m or ReadonlyFilesystem=Remounted:5, or a preset: "
+                                 + ", ".join(sorted(PRESETS)))
         if m["type"] == "Ready":
             raise FaultSpecError(f"fault {part!r}: Ready is the node's heartbeat; stop nodes instead "
                                  "(a problem condition is e.g. KernelDeadlock)")

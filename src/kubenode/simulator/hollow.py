@@ -36,7 +36,7 @@ from typing import Any
 
 from kubenode.agent.facts import AGENT_VERSION
 from kubenode.api import constants as c
-from kubenode.client import errors
+from kubenode.client import errors, kinds
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import LEASES, NODES, Resource
 from kubenode.runtime.conditions import now_rfc3339, set_condition
@@ -57,9 +57,7 @@ from .profile import (
 log = logging.getLogger("kubenode.simulator")
 Obj = dict[str, Any]
 
-MACHINES = Resource(c.GROUP, c.VERSION, "machines", c.KIND_MACHINE, namespaced=False)
-MACHINE_COMPONENTS = Resource(c.GROUP, c.VERSION, "machinecomponents", c.KIND_MACHINE_COMPONENT, namespaced=False)
-JOBS = Resource(c.GROUP, c.VERSION, "remedyoperationjobs", c.KIND_REMEDY_OPERATION_JOB, namespaced=False)
+MACHINES, MACHINE_COMPONENTS, JOBS = kinds.MACHINES, kinds.MACHINE_COMPONENTS, kinds.REMEDY_OPERATION_JOBS
 LEASE_NAMESPACE = "kube-node-lease"
 FIELD_MANAGER = "kubenode-simulator"
 _HEALTHY = {t: (r, m) for t, r, m in HEALTHY_CONDITIONS}

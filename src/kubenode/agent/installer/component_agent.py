@@ -223,7 +223,7 @@ class ComponentAgent:
             return None
         if action is Action.REMOVE:
             await self._report(obj, d, h, {"phase": c.COMPONENT_PHASE_REMOVING,
-                                           "message": f"removing {d.component}"}, "Removing")
+                                           "message": f"removing {d.component}"}, c.COMPONENT_REASON_REMOVING)
             await h.remove()
             self.handles.pop(d.component, None)
             self._forget_drift(d.component)
@@ -331,7 +331,7 @@ class ComponentAgent:
             if not done:
                 try:
                     await self._report(obj, d, h, {"phase": c.COMPONENT_PHASE_INSTALLING, "message": verb},
-                                       "Installing")
+                                       c.COMPONENT_REASON_INSTALLING)
                 except (errors.ApiError, OSError, TimeoutError) as exc:
                     log.warning("%s: cannot report Installing (the final status follows): %s", d.name, exc)
             return await task
@@ -449,7 +449,8 @@ class ComponentAgent:
                           c.COMPONENT_REASON_NO_HEALTH_CHECK, "no health check; the process state counts",
                           observed_generation=d.generation)
         elif healthy is None:
-            set_condition(conditions, c.COMPONENT_CONDITION_HEALTHY, "Unknown", "NotProbed", "not probed yet",
+            set_condition(conditions, c.COMPONENT_CONDITION_HEALTHY, c.CONDITION_UNKNOWN,
+                          c.COMPONENT_REASON_NOT_PROBED, "not probed yet",
                           observed_generation=d.generation)
         else:
             last = h.last_probe.message if h is not None and h.last_probe else ""

@@ -1,11 +1,13 @@
 """The NodeRemedier controller: unhealthy node conditions → RemedyOperationJobs, one step at a time.
 
-Level-triggered: each reconcile reads the remedier, the nodes its selector
-matches and the jobs from the informer caches, asks the pure planner
-(`planner.plan`) what each (node, rule) needs, and writes only the
-difference — a new job (deterministic name, owned by the remedier, labelled
-with node, machine and remedier), a recovery mark on the last job of a
-ladder, and the remedier's status. Every decision also lands in an Event.
+Level-triggered: each reconcile builds one `RemedierScope` (the remedier,
+its parsed rules and selector, its jobs by node and rule, the clock) and runs
+the ordered `PHASES` on it: select the nodes to look at, plan each (node,
+rule) with the pure planner (`planner.plan`), then act on the decisions —
+a new job (deterministic name, owned by the remedier, labelled with node,
+machine and remedier), a recovery mark on the last job of a ladder, a
+give-up Event. The remedier's status (`status.remedier_status`) is written
+once at the end. Every decision also lands in an Event.
 
 How long a remediated node must stay healthy before its ladder counts as
 recovered is the rule's `healthyDelaySeconds`, or the operator's default
@@ -27,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +38,6 @@ from kubenode.apimachinery.selectors import LabelSelector, label_selector_from_d
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.runtime.concurrency import gather_bounded
-from kubenode.runtime.conditions import now_rfc3339, set_condition
 from kubenode.runtime.controller import Request, Result
 from kubenode.runtime.informer import Informer
 from kubenode.runtime.labels import labels_of
@@ -45,6 +46,7 @@ from . import planner as p
 from .job_controller import FIELD_MANAGER
 from .resources import NODE_REMEDIERS, REMEDY_JOBS
 from .rules import Match, RuleSpec, healthy_since, job_name, match_rule, parse_rules, parse_time
+from .status import recovered_patch, remedier_status, status_changed
 
 log = logging.getLogger("kubenode.remedy")
 Obj = dict[str, Any]
@@ -145,8 +147,66 @@ def _detected_at(jobs: list[Obj], d: p.Decision, m: Match) -> float:
     return m.since
 
 
+#: Index names on the RemedyOperationJob cache (added by the wiring).
+INDEX_REMEDIER = "remedier"
+INDEX_ACTIVE_NODE = "active-node"
+
+
+def remedier_of_job(job: Obj) -> list[str]:
+    """Index function: the remedier a job belongs to (label kubenode.io/remedier)."""
+    return [labels_of(job).get(c.LABEL_REMEDIER, "")]
+
+
+def active_node_of_job(job: Obj) -> list[str]:
+    """Index function: the node of a job that has not reached a final phase."""
+    return [str((job.get("spec") or {}).get("nodeName"))] if is_active(job) else []
+
+
+@dataclass
+class Step:
+    """One planned decision for one (node, rule), to be acted on."""
+
+    node: Obj
+    rule: RuleSpec
+    decision: p.Decision
+    match: Match | None
+    jobs: list[Obj]
+    conditions: list[Obj]
+
+
+@dataclass
+class RemedierScope:
+    """What one reconcile of one NodeRemedier knows: built once per run, filled in by the phases in order."""
+
+    nr: Obj
+    now: float
+    rules: list[RuleSpec]
+    selector: LabelSelector
+    #: The remedier's jobs by (node, rule).
+    jobs: dict[tuple[str, str], list[Obj]]
+    dirty: set[str]
+    view: FleetView = field(default_factory=FleetView)
+    full: bool = False
+    candidates: list[Obj] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    requeue: float = 0.0
+    created: int = 0
+
+    @property
+    def name(self) -> str:
+        return str(self.nr["metadata"]["name"])
+
+    @property
+    def paused(self) -> bool:
+        return bool((self.nr.get("spec") or {}).get("paused"))
+
+
+Phase = Callable[["RemedierReconciler", RemedierScope], Awaitable[None]]
+
+
 class RemedierReconciler:
-    """Reconciles one NodeRemedier per call."""
+    """Reconciles one NodeRemedier per call (wired by `wiring.add_remedy_controllers`; jobs indexed by
+    `INDEX_REMEDIER` and `INDEX_ACTIVE_NODE`)."""
 
     def __init__(self, client: KubeClient, remediers: Informer, nodes: Informer, jobs: Informer,
                  settings: RemedySettings, *, on_event: EventFn,
@@ -162,9 +222,6 @@ class RemedierReconciler:
         self.on_recovered = on_recovered
         self.on_gave_up = on_gave_up
         self.on_planned = on_planned
-        jobs.cache.add_index("remedier", lambda o: [labels_of(o).get(c.LABEL_REMEDIER, "")])
-        jobs.cache.add_index("active-node", lambda o: [str((o.get("spec") or {}).get("nodeName"))]
-                             if is_active(o) else [])
         self._gave_up: set[tuple[str, str, str, int]] = set()
         self._views: dict[str, FleetView] = {}
         self._dirty: dict[str, set[str]] = defaultdict(set)
@@ -199,51 +256,62 @@ class RemedierReconciler:
             self._dirty[req.name] |= dirty  # retried: nothing that changed is forgotten
             raise
 
+    def scope(self, nr: Obj, dirty: set[str]) -> RemedierScope:
+        """The per-run scope: the remedier's rules, selector and jobs, read once."""
+        mine: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        for j in self.jobs.cache.by_index(INDEX_REMEDIER, nr["metadata"]["name"]):
+            js = j.get("spec") or {}
+            mine[(str(js.get("nodeName")), str(js.get("rule")))].append(j)
+        return RemedierScope(nr, time.time(), parse_rules(nr), self._selector(nr), mine, dirty,
+                             requeue=RESYNC_SECONDS)
+
     async def _reconcile(self, req: Request, dirty: set[str]) -> Result | None:
         nr = self.remediers.cache.get("", req.name)
         if nr is None or nr["metadata"].get("deletionTimestamp"):
             self._views.pop(req.name, None)
             self._selectors.pop(req.name, None)
-            return None  # its jobs go with it (owner references)
-        spec = nr.get("spec") or {}
-        now = time.time()
-        rules = parse_rules(nr)
-        selector = self._selector(nr)
-        mine: dict[tuple[str, str], list[Obj]] = defaultdict(list)
-        for j in self.jobs.cache.by_index("remedier", req.name):
-            js = j.get("spec") or {}
-            mine[(str(js.get("nodeName")), str(js.get("rule")))].append(j)
-        view = self._views.get(req.name)
+            return None  # its jobs go with it (owner references); no status to write
+        scope = self.scope(nr, dirty)
+        for phase in PHASES:
+            await phase(self, scope)
+        await self._write_status(scope)
+        view = scope.view
+        return Result(requeue_after=max(0.2, min(scope.requeue, view.full_at + FULL_RESYNC_SECONDS - scope.now)))
+
+    async def _select(self, scope: RemedierScope) -> None:
+        """The nodes to plan: all selected ones on a full pass, else the dirty and watched ones."""
+        nr, now = scope.nr, scope.now
+        view = self._views.get(scope.name)
         generation = int(nr["metadata"].get("generation") or 0)
-        full = view is None or view.generation != generation or now - view.full_at >= FULL_RESYNC_SECONDS
-        if view is None or full:
-            view = self._views[req.name] = FleetView(generation=generation, full_at=now)
-            candidates = [n for n in self.nodes.cache.list() if selector.matches(labels_of(n))]
-            view.matched = {n["metadata"]["name"] for n in candidates}
+        scope.full = view is None or view.generation != generation or now - view.full_at >= FULL_RESYNC_SECONDS
+        if view is None or scope.full:
+            view = self._views[scope.name] = FleetView(generation=generation, full_at=now)
+            scope.candidates = [n for n in self.nodes.cache.list() if scope.selector.matches(labels_of(n))]
+            view.matched = {n["metadata"]["name"] for n in scope.candidates}
         else:
-            names = dirty | view.watching | {node for node, _rule in mine}
-            candidates = []
-            for name in names:
+            for name in scope.dirty | view.watching | {node for node, _rule in scope.jobs}:
                 node = self.nodes.cache.get("", name)
-                if node is None or not selector.matches(labels_of(node)):
+                if node is None or not scope.selector.matches(labels_of(node)):
                     view.matched.discard(name)
                     view.unhealthy.discard(name)
                     view.watching.discard(name)
                     continue
                 view.matched.add(name)
-                candidates.append(node)
-        self.on_planned("full" if full else "incremental", len(candidates))
-        paused = bool(spec.get("paused"))
-        requeue = RESYNC_SECONDS
-        steps: list[Awaitable[bool]] = []  # independent writes, one node each: carried out side by side below
-        for node in candidates:
+                scope.candidates.append(node)
+        scope.view = view
+        self.on_planned("full" if scope.full else "incremental", len(scope.candidates))
+
+    async def _plan(self, scope: RemedierScope) -> None:
+        """Plan every (node, rule) of the candidates (pure), and bring the view's counts up to date."""
+        now, view = scope.now, scope.view
+        for node in scope.candidates:
             nname = node["metadata"]["name"]
             conds = (node.get("status") or {}).get("conditions") or []
-            busy = any(is_active(j) for j in self.jobs.cache.by_index("active-node", nname))
+            busy = any(is_active(j) for j in self.jobs.cache.by_index(INDEX_ACTIVE_NODE, nname))
             node_unhealthy = False
             matched_any = False
-            for rule in rules:
-                jobs = mine.get((nname, rule.name), [])
+            for rule in scope.rules:
+                jobs = scope.jobs.get((nname, rule.name), [])
                 m = match_rule(rule, conds, now)
                 matched_any |= m is not None
                 if m is None and not jobs:
@@ -252,24 +320,37 @@ class RemedierReconciler:
                 own_active = any(is_active(j) for j in jobs)
                 d = p.plan(p.PlanInput(
                     rule=rule, match=m, jobs=tuple(job_view(j) for j in jobs), now=now,
-                    healthy_since=healthy_since(rule, conds), node_busy=busy and not own_active, paused=paused,
-                    healthy_delay=self.settings.healthy_delay_seconds,
+                    healthy_since=healthy_since(rule, conds), node_busy=busy and not own_active,
+                    paused=scope.paused, healthy_delay=self.settings.healthy_delay_seconds,
                     denied_retry_seconds=self.settings.denied_retry_seconds))
                 if d.requeue_after is not None:
-                    requeue = min(requeue, d.requeue_after)
+                    scope.requeue = min(scope.requeue, d.requeue_after)
+                if d.kind in (p.CREATE, p.RECOVERED, p.GIVE_UP):
+                    scope.steps.append(Step(node, rule, d, m, jobs, conds))
                 if d.kind == p.CREATE and m is not None:
-                    steps.append(self._create(nr, node, rule, d, m, jobs, now))
                     busy = True  # one step per node at a time: later rules see the node busy
-                elif d.kind == p.RECOVERED:
-                    steps.append(_false(self._recovered(node, rule, jobs, d, conds)))
-                elif d.kind == p.GIVE_UP:
-                    steps.append(_false(self._give_up(nr, node, rule, jobs)))
             (view.unhealthy.add if node_unhealthy else view.unhealthy.discard)(nname)
             (view.watching.add if matched_any else view.watching.discard)(nname)
-        # One after the other, 100 faulted nodes of a 10,000-node fleet waited ~12 s for their jobs (bench/scale.py).
-        created = sum(await gather_bounded(steps, STEP_CONCURRENCY))
-        await self._write_status(nr, len(view.matched), len(view.unhealthy), created, paused)
-        return Result(requeue_after=max(0.2, min(requeue, view.full_at + FULL_RESYNC_SECONDS - now)))
+
+    async def _act(self, scope: RemedierScope) -> None:
+        """Carry out the planned steps side by side (each is one node's; `STEP_CONCURRENCY` at a time).
+
+        One after the other, the 100 faulted nodes of a 10,000-node fleet waited ~12 s for their jobs
+        (bench/scale.py). Every step is awaited, then the first failure is raised: the reconcile is retried.
+        """
+        done = await gather_bounded([self._step(scope, step) for step in scope.steps], STEP_CONCURRENCY)
+        scope.created += sum(done)
+
+    async def _step(self, scope: RemedierScope, step: Step) -> bool:
+        """One planned step; whether it created a job."""
+        d, m = step.decision, step.match
+        if d.kind == p.CREATE and m is not None:
+            return await self._create(scope.nr, step.node, step.rule, d, m, step.jobs, scope.now)
+        if d.kind == p.RECOVERED:
+            await self._recovered(step.node, step.rule, step.jobs, d, step.conditions)
+        elif d.kind == p.GIVE_UP:
+            await self._give_up(scope.nr, step.node, step.rule, step.jobs)
+        return False
 
     async def _create(self, nr: Obj, node: Obj, rule: RuleSpec, d: p.Decision, m: Match, jobs: list[Obj],
                       now: float) -> bool:
@@ -283,7 +364,7 @@ class RemedierReconciler:
         action = rule.actions[d.step].type
         log.info("remedier %s: node %s: %s -> job %s (%s)", nr["metadata"]["name"], node["metadata"]["name"],
                  m.describe(now), created["metadata"]["name"], action)
-        await self.on_event(node, "Warning", "RemediationStarted",
+        await self.on_event(node, "Warning", c.REMEDIER_REASON_REMEDIATION_STARTED,
                             f"{nr['metadata']['name']}/{rule.name}: {m.describe(now)}; step {d.step + 1}/"
                             f"{len(rule.actions)} {action} (job {created['metadata']['name']})")
         return True
@@ -300,15 +381,9 @@ class RemedierReconciler:
         except ValueError:
             took = None
         msg = f"node {node['metadata']['name']} healthy again" + (f" {took:.1f}s after detection" if took else "")
-        status = job.get("status") or {}
-        conditions = [dict(x) for x in status.get("conditions") or []]
-        set_condition(conditions, c.JOB_CONDITION_COMPLETE, "True", c.JOB_REASON_NODE_HEALTHY, msg,
-                      now=now_rfc3339())
         try:
-            updated = await self.client.patch(
-                REMEDY_JOBS, d.job, {"metadata": {"resourceVersion": job["metadata"]["resourceVersion"]},
-                                     "status": {"conditions": conditions}},
-                subresource="status", field_manager=FIELD_MANAGER)
+            updated = await self.client.patch(REMEDY_JOBS, d.job, recovered_patch(job, msg), subresource="status",
+                                              field_manager=FIELD_MANAGER)
         except (errors.Conflict, errors.NotFound):
             return
         self.jobs.cache.remember(updated)
@@ -327,37 +402,19 @@ class RemedierReconciler:
                             f"{nr['metadata']['name']}/{rule.name}: gave up after {rule.max_attempts} ladder "
                             "climb(s) without recovery; a human must look")
 
-    async def _write_status(self, nr: Obj, matched: int, unhealthy: int, created: int, paused: bool) -> None:
-        old = nr.get("status") or {}
-        gen = nr["metadata"].get("generation")
-        conditions = [dict(x) for x in old.get("conditions") or []]
-        if paused:
-            set_condition(conditions, c.REMEDIER_CONDITION_PAUSED, "True", c.REMEDIER_REASON_PAUSED_BY_USER,
-                          "spec.paused is set: no new jobs", observed_generation=gen)
-        else:
-            set_condition(conditions, c.REMEDIER_CONDITION_PAUSED, "False", "NotPaused", "",
-                          observed_generation=gen)
-        active = sum(1 for j in self.jobs.cache.by_index("remedier", nr["metadata"]["name"]) if is_active(j))
-        dry = bool((nr.get("spec") or {}).get("dryRun"))
-        set_condition(conditions, c.REMEDIER_CONDITION_REMEDIATION_ALLOWED, "True",
-                      c.REMEDIER_REASON_DRY_RUN if dry else c.REMEDIER_REASON_ALLOWED,
-                      "dry run: jobs record decisions only" if dry else "jobs are created and reviewed by the Defender",
-                      observed_generation=gen)
-        status: Obj = {"observedGeneration": gen, "matchedNodes": matched, "unhealthyNodes": unhealthy,
-                       "activeJobs": active, "conditions": conditions}
-        if created:
-            status["lastJobTime"] = now_rfc3339()
-        elif old.get("lastJobTime"):
-            status["lastJobTime"] = old["lastJobTime"]
-        if all(old.get(k) == v for k, v in status.items()):
+    async def _write_status(self, scope: RemedierScope) -> None:
+        nr = scope.nr
+        active = sum(1 for j in self.jobs.cache.by_index(INDEX_REMEDIER, scope.name) if is_active(j))
+        status = remedier_status(nr, matched=len(scope.view.matched), unhealthy=len(scope.view.unhealthy),
+                                 active=active, created=scope.created, paused=scope.paused)
+        if not status_changed(nr.get("status") or {}, status):
             return
         try:
-            await self.client.patch(NODE_REMEDIERS, nr["metadata"]["name"], {"status": status}, subresource="status",
+            await self.client.patch(NODE_REMEDIERS, scope.name, {"status": status}, subresource="status",
                                     field_manager=FIELD_MANAGER)
         except errors.NotFound:
             pass
 
 
-async def _false(aw: Awaitable[None]) -> bool:
-    await aw
-    return False
+#: One reconcile, in order (the status write follows).
+PHASES: Sequence[Phase] = (RemedierReconciler._select, RemedierReconciler._plan, RemedierReconciler._act)
