@@ -292,7 +292,7 @@ def operator(
     from kubenode.controlplane.operators import OperatorSettings, build_manager
     from kubenode.controlplane.providers import provider_factories, ssh_importer
     from kubenode.machine.bootstrap import endpoint_from_kubeconfig, endpoint_in_cluster
-    from kubenode.machine.machine_controller import MachineControllerConfig
+    from kubenode.machine.controller import MachineControllerConfig
     from kubenode.machine.phases import Timeouts
     from kubenode.providers.bootstrap import AgentInstall, PipInstall, PythonInstall
     from kubenode.providers.local import LocalProvider
