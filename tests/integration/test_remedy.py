@@ -423,3 +423,36 @@ async def test_a_node_change_plans_that_node_not_the_fleet(env: Env) -> None:
     assert nr is not None and nr["status"]["unhealthyNodes"] == 1
     assert planned("full") == full  # none of it needed a pass over the fleet
     assert planned("incremental") - incremental < fleet
+
+
+async def test_a_remediated_and_recovered_node_is_not_planned_on_every_event(env: Env) -> None:
+    """A settled history (the job done and the node marked healthy again) is not re-planned per event."""
+    await env.start(healthy_delay=0.5)
+    for i in range(5):
+        await env.node(f"n{i}", deadlock("False"))
+    await env.node("sick", deadlock())
+    await env.remedier("kernel", [{"type": "Cordon"}])
+    await eventually(lambda: _job_in(env, "kernel-sick-hung-1-0", "Succeeded"), what="cordon done")
+    await env.set_conditions("sick", deadlock("False"))
+
+    async def recovered() -> bool:
+        job = await env.client.get(REMEDY_JOBS, "kernel-sick-hung-1-0")
+        return any(c["reason"] == "NodeHealthyAgain" for c in job["status"].get("conditions", []))
+
+    await eventually(recovered, what="NodeHealthyAgain")
+    assert env.manager is not None
+    registry = env.manager.registry
+
+    def planned() -> float:
+        return registry.get_sample_value("kubenode_remedy_nodes_planned_total", {"pass": "incremental"}) or 0.0
+
+    async def quiet() -> bool:  # the passes the recovery itself caused are over
+        before = planned()
+        await asyncio.sleep(1.0)
+        return planned() == before
+
+    await eventually(quiet, what="no more passes after the recovery")
+    before = planned()
+    await env.set_conditions("n3", deadlock("False"))  # a healthy node's heartbeat
+    await eventually(lambda: asyncio.sleep(0, planned() > before), what="the incremental pass")
+    assert planned() == before + 1  # n3 alone; "sick" has a job, but a settled one

@@ -115,6 +115,33 @@ def test_plan(match: Any, jobs: list[p.JobView], extra: dict[str, Any], want: tu
     assert (d.kind, d.attempt, d.step, d.retry) == want
 
 
+@pytest.mark.parametrize(("jobs", "settled"), [
+    ([], True),
+    ([job(1, 0, "Running", None)], False),                       # in progress
+    ([job(1, 0, "Pending", None)], False),
+    ([job(1, 0, "Succeeded")], False),                           # awaiting its recovery mark
+    ([job(1, 0, "Failed")], False),
+    ([job(1, 0, "Succeeded", recovered=True)], True),            # done: HEALTHY until the node changes
+    ([job(1, 0, "Denied")], True),
+    # a ladder: only the last step counts (earlier steps are never marked recovered)
+    ([job(1, 0, "Succeeded"), job(1, 1, "Succeeded", recovered=True)], True),
+    ([job(1, 0, "Succeeded", recovered=True), job(2, 0, "Running", None)], False),
+])
+def test_settled(jobs: list[p.JobView], settled: bool) -> None:
+    assert p.settled(tuple(jobs)) is settled
+
+
+@pytest.mark.parametrize("jobs", [
+    [], [job(1, 0, "Succeeded", recovered=True)], [job(1, 0, "Denied")],
+    [job(1, 0, "Succeeded"), job(1, 1, "Succeeded", recovered=True)],
+])
+def test_a_settled_history_plans_healthy_for_a_healthy_node(jobs: list[p.JobView]) -> None:
+    # what lets the incremental reconcile skip settled nodes: planning them could only say HEALTHY
+    assert p.settled(tuple(jobs))
+    d = p.plan(p.PlanInput(rule=RULE, match=None, jobs=tuple(jobs), now=NOW, healthy_delay=60))
+    assert d.kind == p.HEALTHY
+
+
 @pytest.mark.parametrize(("match", "jobs", "extra", "after"), [
     (OBSERVING, [], {}, 50.0),
     (UNHEALTHY, [job(1, 0, "Succeeded", done_ago=10)], {}, 20.0),

@@ -98,6 +98,19 @@ def _order(j: JobView) -> tuple[int, int, float, str]:
     return (j.attempt, j.step, j.created, j.name)
 
 
+def settled(jobs: tuple[JobView, ...]) -> bool:
+    """Whether a node's jobs of one rule need no planning until the node changes again.
+
+    True when the last one is final and the node was marked recovered after it (or it was denied): a
+    healthy node with such a history plans `HEALTHY`. Anything else (active, or awaiting its recovery
+    mark) is planned on every reconcile.
+    """
+    if not jobs:
+        return True
+    last = max(jobs, key=_order)
+    return not last.active and (last.recovered or last.phase == c.JOB_PHASE_DENIED)
+
+
 def plan(inp: PlanInput) -> Decision:
     """What to do next for one node and one rule."""
     rule, now = inp.rule, inp.now
