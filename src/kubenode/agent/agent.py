@@ -14,14 +14,15 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from kubenode.api.constants import API_VERSION, GROUP, VERSION
+from kubenode.api.constants import API_VERSION
+from kubenode.apimachinery.timefmt import format_micro, format_time
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import LEASES, NODES, Resource
+from kubenode.client.kinds import MACHINES
+from kubenode.client.resources import LEASES, NODES
 
 from .facts import AGENT_VERSION, HostFacts, gather
 from .node_object import new_node, node_status
@@ -29,17 +30,16 @@ from .telemetry import AgentMetrics, TelemetryServer
 
 log = logging.getLogger("kubenode.agent")
 
-MACHINES = Resource(GROUP, VERSION, "machines", "Machine", namespaced=False)
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 FIELD_MANAGER = "kubenode-agent"
 
 
 def _micro_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_micro(time.time())
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return format_time(time.time())
 
 
 @dataclass

@@ -34,6 +34,15 @@ from kubenode.api import constants as c
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import ClientConfig, config_from_kubeconfig_text
+from kubenode.client.kinds import (
+    CLUSTERS,
+    COMPONENT_RELEASES,
+    DEFENDER_POLICIES,
+    MACHINE_COMPONENT_SETS,
+    MACHINE_COMPONENTS,
+    MACHINES,
+    REMEDY_OPERATION_JOBS,
+)
 from kubenode.client.resources import EVENTS, NODES, SECRETS, Resource
 
 from .assets import CONSOLE_JS, STYLE_CSS
@@ -42,17 +51,10 @@ Obj = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _res(plural: str, kind: str) -> Resource:
-    return Resource(c.GROUP, c.VERSION, plural, kind, namespaced=False)
-
-
-MACHINES = _res("machines", c.KIND_MACHINE)
-MACHINE_COMPONENT_SETS = _res("machinecomponentsets", c.KIND_MACHINE_COMPONENT_SET)
-MACHINE_COMPONENTS = _res("machinecomponents", c.KIND_MACHINE_COMPONENT)
-JOBS = _res("remedyoperationjobs", c.KIND_REMEDY_OPERATION_JOB)
-POLICIES = _res("defenderpolicies", c.KIND_DEFENDER_POLICY)
-CLUSTERS = _res("clusters", c.KIND_CLUSTER)
-RELEASES = _res("componentreleases", c.KIND_COMPONENT_RELEASE)
+#: The kinds the console reads (one definition each, in client/kinds.py).
+JOBS = REMEDY_OPERATION_JOBS
+POLICIES = DEFENDER_POLICIES
+RELEASES = COMPONENT_RELEASES
 
 COOKIE = "kubenode_console"
 IMPORT_NAMESPACE = "kubenode-system"

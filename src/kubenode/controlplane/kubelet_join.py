@@ -14,7 +14,6 @@ that token (`machine/csr_approval.py`).
 from __future__ import annotations
 
 import base64
-import calendar
 import time
 from typing import Any
 
@@ -24,9 +23,10 @@ from kubenode.client.resources import SECRETS
 from kubenode.machine.bootstrap import (
     TOKEN_NAMESPACE,
     TOKEN_SECRET_PREFIX,
-    TOKEN_SECRET_TYPE,
     AgentEndpoint,
+    bootstrap_token_secret,
     new_bootstrap_token,
+    token_expiry,
 )
 from kubenode.machine.resources import MACHINES
 from kubenode.providers.base import ProviderError
@@ -41,35 +41,22 @@ from kubenode.providers.kubelet_join import (
 
 Obj = dict[str, Any]
 FIELD_MANAGER = "kubenode-ssh-import"
-_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def kubelet_token_secret(machine: Obj, token_id: str, token_secret: str, expires_at: float) -> Obj:
     """The kube-system Secret of a Machine's kubelet bootstrap token (owned by the Machine)."""
-    name = machine["metadata"]["name"]
-    data = {
-        "token-id": token_id, "token-secret": token_secret, "expiration": time.strftime(_TIME, time.gmtime(expires_at)),
-        "usage-bootstrap-authentication": "true", "auth-extra-groups": KUBELET_TOKEN_GROUP,
-        "description": f"KubeNode kubelet TLS bootstrap for imported machine {name}",
-    }
-    return {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_SECRET_TYPE,
-            "metadata": {"name": TOKEN_SECRET_PREFIX + token_id, "namespace": TOKEN_NAMESPACE,
-                         "labels": {"kubenode.io/machine": name, "kubenode.io/purpose": "kubelet-bootstrap"},
-                         "ownerReferences": [{"apiVersion": machine["apiVersion"], "kind": machine["kind"],
-                                              "name": name, "uid": machine["metadata"]["uid"], "controller": True,
-                                              "blockOwnerDeletion": True}]},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+    return bootstrap_token_secret(
+        machine, token_id, token_secret, expires_at, groups=KUBELET_TOKEN_GROUP,
+        description=f"KubeNode kubelet TLS bootstrap for imported machine {machine['metadata']['name']}",
+        labels={"kubenode.io/purpose": "kubelet-bootstrap"})
 
 
 def _usable_token(secret: Obj, machine: Obj, now: float) -> str | None:
     """`<id>.<secret>` of a token Secret owned by `machine` with a quarter of its life left, else None."""
-    if not any(o.get("uid") == machine["metadata"]["uid"] for o in secret["metadata"].get("ownerReferences") or []):
+    expires = token_expiry(secret, machine)
+    if expires is None:
         return None
     data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-    try:
-        expires = calendar.timegm(time.strptime(data.get("expiration", ""), _TIME))
-    except ValueError:
-        return None
     if expires - now <= KUBELET_TOKEN_TTL_SECONDS / 4 or not data.get("token-id") or not data.get("token-secret"):
         return None
     return f"{data['token-id']}.{data['token-secret']}"

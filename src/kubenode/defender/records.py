@@ -33,6 +33,7 @@ from typing import Any
 
 from kubenode.api.defender import Operation, Verdict
 from kubenode.apimachinery.selectors import LabelSelector
+from kubenode.apimachinery.timefmt import format_micro
 
 from .engine import Decision, FleetState, NodeHealth
 from .policy import Policy
@@ -59,7 +60,7 @@ class LedgerFormatError(ValueError):
 
 def format_record_time(t: float) -> str:
     """Epoch seconds → RFC 3339 with microseconds (records keep the order of decisions in one second)."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_micro(t)
 
 
 def parse_record_time(value: object) -> float:

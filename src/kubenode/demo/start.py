@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
-from kubenode.api.constants import API_VERSION, GROUP, KIND_MACHINE_COMPONENT_SET, VERSION
+from kubenode.api.constants import API_VERSION, KIND_MACHINE_COMPONENT_SET
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import Resource
+from kubenode.client.kinds import MACHINE_COMPONENT_SETS
 
 from .artifact_server import ArtifactServer
 from .artifacts import COMPONENT, Artifact, build_all
@@ -32,8 +32,6 @@ from .artifacts import COMPONENT, Artifact, build_all
 __all__ = ["MACHINE_COMPONENT_SETS", "Demo", "component_set", "start_demo", "template"]
 
 log = logging.getLogger("kubenode.demo")
-MACHINE_COMPONENT_SETS = Resource(GROUP, VERSION, "machinecomponentsets", KIND_MACHINE_COMPONENT_SET,
-                                  namespaced=False)
 Obj = dict[str, Any]
 
 

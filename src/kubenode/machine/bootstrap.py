@@ -19,7 +19,6 @@ every reconcile. Both Secrets are owned by the Machine and go with it.
 from __future__ import annotations
 
 import base64
-import calendar
 import secrets
 import string
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from kubenode.apimachinery.timefmt import format_time, parse_time
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import NAMESPACES, SECRETS
@@ -124,19 +124,36 @@ def new_bootstrap_token() -> tuple[str, str]:
             "".join(secrets.choice(_ALPHABET) for _ in range(16)))
 
 
-def bootstrap_token_secret(machine: Obj, token_id: str, token_secret: str, expires_at: float) -> Obj:
-    """The kube-system Secret of a Machine's bootstrap token (owned by the Machine)."""
+def bootstrap_token_secret(machine: Obj, token_id: str, token_secret: str, expires_at: float, *,
+                           groups: str = TOKEN_GROUP, description: str = "", labels: dict[str, str] | None = None,
+                           ) -> Obj:
+    """The kube-system Secret (kubeadm's form) of a bootstrap token owned by `machine`.
+
+    By default the agent's (`TOKEN_GROUP`); the kubelet's join token passes its own group and labels.
+    """
     name = machine["metadata"]["name"]
     data = {
         "token-id": token_id, "token-secret": token_secret,
-        "expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)),
-        "usage-bootstrap-authentication": "true", "auth-extra-groups": TOKEN_GROUP,
-        "description": f"KubeNode agent bootstrap for machine {name}",
+        "expiration": format_time(expires_at),
+        "usage-bootstrap-authentication": "true", "auth-extra-groups": groups,
+        "description": description or f"KubeNode agent bootstrap for machine {name}",
     }
     return {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_SECRET_TYPE,
             "metadata": {"name": TOKEN_SECRET_PREFIX + token_id, "namespace": TOKEN_NAMESPACE,
-                         "ownerReferences": _owner(machine), "labels": {"kubenode.io/machine": name}},
+                         "ownerReferences": _owner(machine),
+                         "labels": {"kubenode.io/machine": name, **(labels or {})}},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+def token_expiry(secret: Obj, machine: Obj) -> float | None:
+    """When a bootstrap-token Secret owned by `machine` expires (None: not the machine's, or unreadable)."""
+    if not any(o.get("uid") == machine["metadata"]["uid"] for o in secret["metadata"].get("ownerReferences") or []):
+        return None
+    try:
+        raw = base64.b64decode((secret.get("data") or {}).get("expiration", "")).decode()
+    except ValueError:
+        return None
+    return parse_time(raw)
 
 
 def token_id_of(machine: Obj) -> str:
@@ -151,12 +168,8 @@ async def _token_usable(client: KubeClient, token_id: str, machine: Obj) -> bool
         secret = await client.get(SECRETS, TOKEN_SECRET_PREFIX + token_id, TOKEN_NAMESPACE)
     except errors.NotFound:
         return False
-    if not any(o.get("uid") == machine["metadata"]["uid"] for o in secret["metadata"].get("ownerReferences") or []):
-        return False
-    raw = base64.b64decode((secret.get("data") or {}).get("expiration", "")).decode()
-    try:
-        expires = calendar.timegm(time.strptime(raw, "%Y-%m-%dT%H:%M:%SZ"))
-    except ValueError:
+    expires = token_expiry(secret, machine)
+    if expires is None:
         return False
     # Leave the agent time to use it: a token about to expire is replaced by a fresh one.
     return expires - time.time() > TOKEN_TTL_SECONDS / 4

@@ -7,11 +7,9 @@ moves when the status changes, so "how long has this been false" stays true.
 
 from __future__ import annotations
 
-import calendar
-import time
 from typing import Any
 
-from kubenode.apimachinery.timefmt import now_rfc3339
+from kubenode.apimachinery.timefmt import now_rfc3339, parse_time
 
 Obj = dict[str, Any]
 
@@ -70,8 +68,5 @@ def seconds_in_status(conditions: list[Obj] | None, type_: str, now: float) -> f
     c = get_condition(conditions, type_)
     if c is None or not c.get("lastTransitionTime"):
         return None
-    try:
-        then = calendar.timegm(time.strptime(c["lastTransitionTime"][:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return None
-    return now - then
+    then = parse_time(c["lastTransitionTime"])
+    return None if then is None else now - then

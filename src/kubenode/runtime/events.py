@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-from kubenode.apimachinery.timefmt import now_rfc3339
+from kubenode.apimachinery.timefmt import format_micro, now_rfc3339
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import EVENTS
@@ -30,7 +29,7 @@ _now = now_rfc3339
 
 
 def _micro() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_micro(time.time())
 
 
 class EventRecorder:

@@ -31,11 +31,11 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from kubenode.agent.facts import AGENT_VERSION
 from kubenode.api import constants as c
+from kubenode.apimachinery.timefmt import format_micro
 from kubenode.client import errors, kinds
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import LEASES, NODES, Resource
@@ -134,7 +134,7 @@ class SimulatorStats:
 
 
 def _micro_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_micro(time.time())
 
 
 class Simulator:

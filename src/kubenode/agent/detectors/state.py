@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kubenode.apimachinery.timefmt import format_time
 
 from .config import ConditionDefault
 
@@ -30,7 +31,7 @@ Obj = dict[str, Any]
 
 def rfc3339(t: float) -> str:
     """metav1.Time of an epoch second."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return format_time(t)
 
 
 @dataclass

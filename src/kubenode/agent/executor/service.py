@@ -36,7 +36,7 @@ from typing import Any
 from kubenode.api import constants as c
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import Resource
+from kubenode.client.kinds import REMEDY_OPERATION_JOBS
 from kubenode.runtime.conditions import now_rfc3339, set_condition
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
@@ -54,7 +54,7 @@ from .actions import (
 
 log = logging.getLogger("kubenode.agent.executor")
 Obj = dict[str, Any]
-JOBS = Resource(c.GROUP, c.VERSION, "remedyoperationjobs", c.KIND_REMEDY_OPERATION_JOB, namespaced=False)
+JOBS = REMEDY_OPERATION_JOBS
 FIELD_MANAGER = "kubenode-agent-executor"
 
 Restarter = Callable[[str], Awaitable[str]]

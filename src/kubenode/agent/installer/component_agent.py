@@ -46,7 +46,7 @@ from kubenode.agent.telemetry import AgentMetrics
 from kubenode.api import constants as c
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
-from kubenode.client.resources import Resource
+from kubenode.client.kinds import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS
 from kubenode.runtime.conditions import now_rfc3339, set_condition
 from kubenode.runtime.controller import Controller, Request, Result
 from kubenode.runtime.events import EventRecorder
@@ -62,9 +62,6 @@ __all__ = ["MACHINE_COMPONENTS", "ComponentAgent", "ComponentAgentConfig"]
 
 log = logging.getLogger(__name__)
 
-MACHINE_COMPONENTS = Resource(c.GROUP, c.VERSION, "machinecomponents", c.KIND_MACHINE_COMPONENT, namespaced=False)
-MACHINE_COMPONENT_SETS = Resource(c.GROUP, c.VERSION, "machinecomponentsets", c.KIND_MACHINE_COMPONENT_SET,
-                                  namespaced=False)
 FIELD_MANAGER = "kubenode-agent"
 Obj = dict[str, Any]
 
