@@ -90,8 +90,7 @@ class Defender:
         self._task: asyncio.Task[None] | None = None
         # Last: a registry with auto_describe samples the state at registration.
         self.metrics = DefenderMetrics(registry if registry is not None else CollectorRegistry(), self._sample)
-        nodes.on_change(self._on_node)
-        policies.on_change(self._on_policy)
+        self._watching = False
 
     # ------------------------------------------------------------------ Reviewer
 
@@ -127,6 +126,10 @@ class Defender:
         """Rebuild the ledger from the policies' status and start the status/Event loop."""
         if self._task is not None:
             return
+        if not self._watching:  # once: the informers replay what they hold, then report every change
+            self._watching = True
+            self.nodes.on_change(self._on_node)
+            self.policies.on_change(self._on_policy)
         objs = self.policies.cache.list()
         self.ledger = restore_ledger(objs)
         for obj in objs:
