@@ -104,6 +104,35 @@ INDEX_CORDONED_BY = "componentset-cordoned-by"
 MAX_NAME = 253
 
 
+@dataclass
+class RolloutScope:
+    """One reconcile of one set: what it read once, and what its phases decided (written at the end)."""
+
+    mcs: Obj
+    spec: Obj
+    old_status: Obj
+    target: str
+    history: list[Obj]
+    templates: dict[str, Obj]
+    selector: LabelSelector = field(default_factory=lambda: label_selector_from_dict({}))
+    strategy: Any = None
+    stable: str | None = None
+    view: Any = None
+    plan: Any = None
+    recorded_ready: float | None = None
+    batch_start: str | None = None
+    batch_ready: str | None = None
+    requeue: float | None = None
+    proposed: str | None = None
+    admitted: str | None = None
+    allowed: tuple[str, str, str] | None = None
+    draining: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return str(self.mcs["metadata"]["name"])
+
+
 def component_name(set_name: str, machine: str) -> str:
     """The deterministic MachineComponent name of `machine` in `set_name` (hashed when too long)."""
     name = f"{set_name}-{machine}"
@@ -327,91 +356,123 @@ class ComponentSetReconciler:
             live = {o["metadata"]["uid"] for o in self.sets.cache.list() if not o["metadata"].get("deletionTimestamp")}
             for gone in [u for u in self._trackers if u not in live]:
                 del self._trackers[gone]
-            return None  # owned components go with the set (garbage collection)
+            return None  # owned components go with the set (garbage collection); no status to write
+        scope = self.scope(mcs)
+        for phase in PHASES:
+            await phase(self, scope)
+        await self._write_status(mcs, scope.plan, scope.target, scope.history, scope.batch_start, scope.allowed,
+                                 batch_ready=scope.batch_ready, batch_operation=scope.admitted)
+        await self._release_admissions(scope.name, keep=scope.admitted)
+        requeue = scope.requeue
+        return Result(requeue_after=min(requeue, RESYNC_SECONDS) if requeue else RESYNC_SECONDS)
+
+    def scope(self, mcs: Obj) -> RolloutScope:
+        """The per-run scope: the set's spec, target revision and history, read once."""
         spec = mcs.get("spec") or {}
         old_status = mcs.get("status") or {}
-        name = mcs["metadata"]["name"]
         template: Obj = spec.get("template") or {}
         target = template_hash(template)
         history = record_revision(list(old_status.get("revisions") or []), template, now_rfc3339(),
                                   int(spec.get("revisionHistoryLimit", 10)))
-        try:
-            selector = label_selector_from_dict(spec.get("selector") or {})
-            strategy = Strategy.from_spec(spec.get("updateStrategy"))
-        except ValueError as exc:
-            await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_INVALID_SPEC, str(exc))
-            raise TerminalError(f"machinecomponentset {name}: {exc}") from None
+        return RolloutScope(mcs=mcs, spec=spec, old_status=old_status, target=target, history=history,
+                            templates={r["name"]: r["template"] for r in history})
 
-        stable = normalized_stable(target, stable_revision(old_status, history, target))
-        view, orphans = self._sync_view(mcs, selector, target, stable)
+    async def _parse(self, scope: RolloutScope) -> None:
+        """The selector and strategy; an invalid spec is a Warning Event and a terminal error (no retry)."""
+        try:
+            scope.selector = label_selector_from_dict(scope.spec.get("selector") or {})
+            scope.strategy = Strategy.from_spec(scope.spec.get("updateStrategy"))
+        except ValueError as exc:
+            await self._event(scope.mcs, "Warning", c.COMPONENT_SET_REASON_INVALID_SPEC, str(exc))
+            raise TerminalError(f"machinecomponentset {scope.name}: {exc}") from None
+
+    async def _sync(self, scope: RolloutScope) -> None:
+        """The set's view of its machines (incremental), and the components no machine wants any more."""
+        old_status, target = scope.old_status, scope.target
+        scope.stable = normalized_stable(target, stable_revision(old_status, scope.history, target))
+        view, orphans = self._sync_view(scope.mcs, scope.selector, target, scope.stable)
+        scope.view = view
         await self._delete_orphans(orphans)
 
+    async def _plan(self, scope: RolloutScope) -> None:
+        """The pure rollout plan of this pass."""
+        mcs, spec, old_status, target = scope.mcs, scope.spec, scope.old_status, scope.target
         same_rollout = old_status.get("updateRevision") == target
-        recorded_ready = parse_time(old_status.get("batchReadyTime")) if same_rollout else None
+        scope.recorded_ready = parse_time(old_status.get("batchReadyTime")) if same_rollout else None
         inp = RolloutInput(
-            target=target, strategy=strategy, stable=stable, machines=view,
+            target=target, strategy=scope.strategy, stable=scope.stable, machines=scope.view,
             paused=bool(spec.get("paused")), approved_batch=resume_approval(mcs, target),
             previous_phase=str(old_status.get("phase") or "") if same_rollout else "",
             previous_failed=tuple((str(f.get("name")), str(f.get("message") or ""))
                                   for f in old_status.get("failedMachines") or []) if same_rollout else (),
             batch_start=parse_time(old_status.get("batchStartTime")) if same_rollout else None,
-            batch_ready=self.clock() if recorded_ready is None else recorded_ready,
+            batch_ready=self.clock() if scope.recorded_ready is None else scope.recorded_ready,
             now=self.clock())
-        plan = plan_rollout(inp)
+        scope.plan = plan = plan_rollout(inp)
+        scope.batch_start = old_status.get("batchStartTime") if same_rollout else None
+        scope.batch_ready = (None if plan.batch_ready is None else old_status["batchReadyTime"]
+                             if scope.recorded_ready is not None else format_time_up(plan.batch_ready))
+        scope.requeue = plan.requeue_after
 
-        templates = {r["name"]: r["template"] for r in history}
-        await self._create(mcs, plan.creates, templates, target)
-        admitted: str | None = str(old_status.get("batchOperation") or "") or None
-        proposed = (self._op_id(name, plan.batch, rollout_key(history, target))
-                    if plan.batch is not None and plan.batch.machines else None)
-        if admitted is not None and not plan.in_flight and admitted != proposed:
+    async def _create_new(self, scope: RolloutScope) -> None:
+        """Components for machines that joined: the set's current target directly (they are not serving)."""
+        await self._create(scope.mcs, scope.plan.creates, scope.templates, scope.target)
+
+    async def _settle_admission(self, scope: RolloutScope) -> None:
+        """The batch's Defender admission, derived from status: a finished batch's slot is handed back."""
+        plan, name = scope.plan, scope.name
+        admitted: str | None = str(scope.old_status.get("batchOperation") or "") or None
+        scope.proposed = (self._op_id(name, plan.batch, rollout_key(scope.history, scope.target))
+                          if plan.batch is not None and plan.batch.machines else None)
+        if admitted is not None and not plan.in_flight and admitted != scope.proposed:
             self.reviewer.finished(admitted)  # the batch is done (`_release_admissions` catches the rest)
             admitted = None
-        batch_ready = (None if plan.batch_ready is None else old_status["batchReadyTime"]
-                       if recorded_ready is not None else format_time_up(plan.batch_ready))
+        scope.admitted = admitted
 
-        batch_start = old_status.get("batchStartTime") if same_rollout else None
-        allowed: tuple[str, str, str] | None = None
-        requeue = plan.requeue_after
-        draining: tuple[str, ...] = ()
-        if plan.batch is not None and plan.batch.machines:
-            verdict = await self._review(mcs, plan.batch, rollout_key(history, target))
-            drained = True
-            if verdict.allowed:
-                admitted = proposed
-                template = templates.get(plan.batch.revision) or templates.get(target) or {}
-                if template.get("disruption") == c.DISRUPTION_DRAIN:
-                    drained = await self._drain_batch(mcs, plan, old_status)
-                    if not drained:
-                        draining = plan.batch.machines
-                        requeue = DRAIN_RECHECK
-            if verdict.allowed and not drained:
-                allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
-                           verdict.message or "the Defender admitted the batch")
-            elif verdict.allowed:
-                await self._move(mcs, plan.batch, templates, target, view)
-                batch_start, batch_ready = now_rfc3339(), None
-                allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
-                           verdict.message or "the Defender admitted the batch")
-                what = "rollback" if plan.batch.rollback else f"batch {plan.batch.number} of {plan.total_batches}"
-                await self._event(mcs, "Normal", c.COMPONENT_SET_REASON_ROLLBACK_STARTED if plan.batch.rollback
-                                  else c.COMPONENT_SET_REASON_BATCH_STARTED,
-                                  f"{what}: {len(plan.batch.machines)} machine(s) to revision "
-                                  f"{plan.batch.revision}: {', '.join(plan.batch.machines[:10])}")
-            else:
-                reason = "".join(w[:1].upper() + w[1:] for w in (verdict.reason or "Denied").split())
-                message = (f"{verdict.decision} by the Defender ({verdict.policy or 'no policy'}/"
-                           f"{verdict.rule or '-'}: {verdict.reason}): {verdict.message}")
-                allowed = (c.CONDITION_FALSE, c.COMPONENT_SET_REASON_DEFENDER_DENIED, message)
-                plan.message = f"batch held: {message}"
-                await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_DEFENDER_DENIED, f"{reason}: {message}")
-                requeue = verdict.retry_after_seconds or DEFAULT_HOLD_RETRY
-        await self._uncordon(name, view, keep=draining)
-        await self._report_transition(mcs, old_status, plan)
-        await self._write_status(mcs, plan, target, history, batch_start, allowed,
-                                 batch_ready=batch_ready, batch_operation=admitted)
-        await self._release_admissions(name, keep=admitted)
-        return Result(requeue_after=min(requeue, RESYNC_SECONDS) if requeue else RESYNC_SECONDS)
+    async def _start_batch(self, scope: RolloutScope) -> None:
+        """Review the next batch with the Defender; once allowed (and drained) move its machines."""
+        mcs, plan, templates, target = scope.mcs, scope.plan, scope.templates, scope.target
+        if plan.batch is None or not plan.batch.machines:
+            return
+        verdict = await self._review(mcs, plan.batch, rollout_key(scope.history, target))
+        drained = True
+        if verdict.allowed:
+            scope.admitted = scope.proposed
+            template = templates.get(plan.batch.revision) or templates.get(target) or {}
+            if template.get("disruption") == c.DISRUPTION_DRAIN:
+                drained = await self._drain_batch(mcs, plan, scope.old_status)
+                if not drained:
+                    scope.draining = plan.batch.machines
+                    scope.requeue = DRAIN_RECHECK
+        if verdict.allowed and not drained:
+            scope.allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
+                             verdict.message or "the Defender admitted the batch")
+        elif verdict.allowed:
+            await self._move(mcs, plan.batch, templates, target, scope.view)
+            scope.batch_start, scope.batch_ready = now_rfc3339(), None
+            scope.allowed = (c.CONDITION_TRUE, c.COMPONENT_SET_REASON_DEFENDER_ALLOWED,
+                             verdict.message or "the Defender admitted the batch")
+            what = "rollback" if plan.batch.rollback else f"batch {plan.batch.number} of {plan.total_batches}"
+            await self._event(mcs, "Normal", c.COMPONENT_SET_REASON_ROLLBACK_STARTED if plan.batch.rollback
+                              else c.COMPONENT_SET_REASON_BATCH_STARTED,
+                              f"{what}: {len(plan.batch.machines)} machine(s) to revision "
+                              f"{plan.batch.revision}: {', '.join(plan.batch.machines[:10])}")
+        else:
+            reason = "".join(w[:1].upper() + w[1:] for w in (verdict.reason or "Denied").split())
+            message = (f"{verdict.decision} by the Defender ({verdict.policy or 'no policy'}/"
+                       f"{verdict.rule or '-'}: {verdict.reason}): {verdict.message}")
+            scope.allowed = (c.CONDITION_FALSE, c.COMPONENT_SET_REASON_DEFENDER_DENIED, message)
+            plan.message = f"batch held: {message}"
+            await self._event(mcs, "Warning", c.COMPONENT_SET_REASON_DEFENDER_DENIED, f"{reason}: {message}")
+            scope.requeue = verdict.retry_after_seconds or DEFAULT_HOLD_RETRY
+
+    async def _finish_disruption(self, scope: RolloutScope) -> None:
+        """Uncordon the nodes this set cordoned that no longer need it (healthy, or no batch draining)."""
+        await self._uncordon(scope.name, scope.view, keep=scope.draining)
+
+    async def _report(self, scope: RolloutScope) -> None:
+        """Events for the rollout's transitions (completed, failed, paused)."""
+        await self._report_transition(scope.mcs, scope.old_status, scope.plan)
 
     # ------------------------------------------------------------------ disruption: Drain
 
@@ -671,3 +732,17 @@ async def _bounded(coros: Iterable[Awaitable[None]], limit: int = WRITE_CONCURRE
     for r in results:
         if isinstance(r, BaseException):
             raise r
+
+
+Phase = Callable[[ComponentSetReconciler, RolloutScope], Awaitable[None]]
+#: A reconcile's phases in order; the status is written once after the last (`ComponentSetReconciler._reconcile`).
+PHASES: tuple[Phase, ...] = (
+    ComponentSetReconciler._parse,
+    ComponentSetReconciler._sync,
+    ComponentSetReconciler._plan,
+    ComponentSetReconciler._create_new,
+    ComponentSetReconciler._settle_admission,
+    ComponentSetReconciler._start_batch,
+    ComponentSetReconciler._finish_disruption,
+    ComponentSetReconciler._report,
+)
