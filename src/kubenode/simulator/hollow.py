@@ -64,6 +64,7 @@ _HEALTHY = {t: (r, m) for t, r, m in HEALTHY_CONDITIONS}
 
 # Periodic duties, in the scheduler heap as (due, duty, node index).
 _LEASE, _STATUS, _HEARTBEAT = 0, 1, 2
+_DUTY_NAMES = ("lease", "node-status", "heartbeat")
 
 
 @dataclass
@@ -97,8 +98,9 @@ class SimulatorStats:
 
     writes: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
-    #: Client-side latency of Lease renewals (seconds), the last 100,000.
-    lease_latencies: list[float] = field(default_factory=list)
+    #: Client-side latency (seconds) of each periodic write, by duty ("lease", "node-status",
+    #: "heartbeat"): at least the last 100,000 of each.
+    latencies: dict[str, list[float]] = field(default_factory=dict)
     #: Periodic duties that started later than due by more than one period (the API could not keep up).
     late: int = 0
     installs: int = 0
@@ -115,12 +117,31 @@ class SimulatorStats:
         """One more failed write of `what`."""
         self.errors[what] = self.errors.get(what, 0) + 1
 
+    def record_latency(self, duty: str, seconds: float) -> None:
+        """One periodic write of `duty` took `seconds`, from its start to the server's answer."""
+        xs = self.latencies.setdefault(duty, [])
+        xs.append(seconds)
+        if len(xs) > 200_000:
+            del xs[:100_000]
+
+    def clear_latencies(self) -> None:
+        """Forget the latencies recorded so far (a bench's window starts)."""
+        self.latencies.clear()
+
+    def percentile(self, p: float, duty: str | None = None) -> float:
+        """The p-th percentile (0-100) of one duty's write latency, or of every periodic
+        (mutating) write's when `duty` is None; 0 when none yet."""
+        if duty is None:
+            xs = sorted(x for values in self.latencies.values() for x in values)
+        else:
+            xs = sorted(self.latencies.get(duty, ()))
+        if not xs:
+            return 0.0
+        return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
+
     def lease_percentile(self, p: float) -> float:
         """The p-th percentile (0-100) of Lease renewal latency, 0 when none yet."""
-        if not self.lease_latencies:
-            return 0.0
-        xs = sorted(self.lease_latencies)
-        return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
+        return self.percentile(p, "lease")
 
     def summary(self) -> str:
         """One line for humans."""
@@ -128,7 +149,8 @@ class SimulatorStats:
         errs = sum(self.errors.values())
         return (f"writes {writes} ({', '.join(f'{k} {v}' for k, v in sorted(self.writes.items()))}), "
                 f"errors {errs}, late {self.late}, lease p50 {self.lease_percentile(50) * 1000:.0f} ms "
-                f"p99 {self.lease_percentile(99) * 1000:.0f} ms, installs {self.installs} "
+                f"p99 {self.lease_percentile(99) * 1000:.0f} ms, all periodic writes p99 "
+                f"{self.percentile(99) * 1000:.0f} ms, installs {self.installs} "
                 f"({self.install_failures} failed), remediations {self.remediations} "
                 f"({self.remediation_failures} failed), faults {self.faults_injected}")
 
@@ -279,26 +301,21 @@ class Simulator:
             start = time.monotonic()
             if start - due > period:
                 self.stats.late += 1
+            what = _DUTY_NAMES[duty]
             try:
                 if duty == _LEASE:
                     await self._renew_lease(index)
-                    self._record_latency(time.monotonic() - start)
                 elif duty == _STATUS:
                     await self._post_status(index)
                 else:
                     await self._heartbeat(index)
+                self.stats.record_latency(what, time.monotonic() - start)
             except (errors.ApiError, OSError, TimeoutError) as exc:
-                self.stats.error(("lease", "node-status", "heartbeat")[duty])
+                self.stats.error(what)
                 log.debug("%s of %s failed: %s", duty, self.nodes[index].name, exc)
             heapq.heappush(self._heap, (max(due + period, time.monotonic()), duty, index))
             self._wakeup.set()
         return run
-
-    def _record_latency(self, seconds: float) -> None:
-        xs = self.stats.lease_latencies
-        xs.append(seconds)
-        if len(xs) > 200_000:
-            del xs[:100_000]
 
     async def _worker(self) -> None:
         while True:
