@@ -314,3 +314,24 @@ async def test_secret_bound_token_dies_with_the_secret(srv: RunningServer, admin
     assert (await whoami(srv, token=token))[0] == 201
     assert (await admin.delete("/api/v1/namespaces/default/secrets/s")).status == 200
     assert (await whoami(srv, token=token))[0] == 401
+
+
+# ------------------------------------------------------------------------------------------ the token file
+async def test_a_token_revoked_by_another_process_is_refused_within_the_recheck_interval(
+        srv: RunningServer) -> None:
+    """The server looks at tokens.json at most every TOKEN_RECHECK_SECONDS: another process's changes (a
+    `kubenode` command revoking a token) take effect by then, on every connection."""
+    import asyncio
+
+    from kubenode.apiserver.security import TOKEN_RECHECK_SECONDS, TokenStore, User
+
+    other = TokenStore(srv.config.data_dir / "tokens.json")  # as a separate process opens it
+    robot = User("robot", ("system:authenticated",))
+    token = other.issue(robot)
+    await asyncio.sleep(TOKEN_RECHECK_SECONDS)
+    status, me = await whoami(srv, token=token)
+    assert status == 201 and me["status"]["userInfo"]["username"] == "robot"
+    assert other.revoke_user("robot") == 1
+    await asyncio.sleep(TOKEN_RECHECK_SECONDS)
+    assert (await whoami(srv, token=token))[0] == 401
+    assert (await whoami(srv, token=srv.admin_token))[0] == 201  # the others' tokens stay good

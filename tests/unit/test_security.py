@@ -377,6 +377,60 @@ def test_changes_by_another_instance_are_seen(tmp_path: Path) -> None:
     assert server_side.authenticate(f"Bearer {first}") == ADMIN
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("change", "elapsed", "seen"),
+    [
+        # Another process's revocation is seen once `recheck_seconds` have passed since the last look, not before.
+        ("revoke", 0.0, False),
+        ("revoke", 0.099, False),
+        ("revoke", 0.1, True),
+        ("revoke", 5.0, True),
+        ("delete file", 0.05, False),
+        ("delete file", 0.1, True),
+        ("break file", 0.1, True),
+    ],
+)
+def test_recheck_interval_bounds_how_long_other_processes_changes_take(
+    tmp_path: Path, change: str, elapsed: float, seen: bool
+) -> None:
+    path = tmp_path / "tokens.json"
+    clock = _Clock()
+    server_side = TokenStore(path, recheck_seconds=0.1, clock=clock)
+    other = TokenStore(path)  # another process: `kubenode` revoking, an operator editing the file
+    token = other.issue(NODE)
+    clock.now += 0.1
+    assert server_side.authenticate(f"Bearer {token}") == NODE
+    if change == "revoke":
+        other.revoke_user(NODE.name)
+    elif change == "delete file":
+        path.unlink()
+    else:
+        path.write_text("{ not json")
+    clock.now += elapsed
+    assert server_side.authenticate(f"Bearer {token}") == (None if seen else NODE)
+    clock.now += 0.1
+    assert server_side.authenticate(f"Bearer {token}") is None  # and stays so
+
+
+def test_own_changes_are_seen_at_once_with_a_recheck_interval(tmp_path: Path) -> None:
+    clock = _Clock()
+    store = TokenStore(tmp_path / "tokens.json", recheck_seconds=10.0, clock=clock)
+    token = store.issue(ADMIN)
+    assert store.authenticate(f"Bearer {token}") == ADMIN
+    assert store.revoke_user(ADMIN.name) == 1
+    assert store.authenticate(f"Bearer {token}") is None
+    assert store.authenticate("Bearer not-a-token") is None
+    assert store.authenticate(f"Bearer {token}") is None  # the digest cache answers the same
+
+
 @pytest.mark.parametrize(
     ("issue", "revoke", "expected_count", "survivors"),
     [

@@ -30,7 +30,7 @@ import secrets
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -449,6 +449,10 @@ def _valid_token_syntax(token: str) -> bool:
 
 
 _FileKey = tuple[int, int, int]  # (inode, mtime_ns, size)
+#: How many recently presented tokens keep their digest (a fleet's agents each present their own).
+_DIGEST_CACHE = 16_384
+#: How often the API server's token store looks at its file for other processes' changes (seconds).
+TOKEN_RECHECK_SECONDS = 0.1
 
 
 class TokenStore:
@@ -470,8 +474,14 @@ class TokenStore:
     authenticator checks). Expired entries are dropped at the next write.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, recheck_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """Open the store at `path`; a missing file is an empty store.
+
+        Lookups look at the file (one `stat`) at most once per `recheck_seconds` of `clock`: 0, the default,
+        looks on every lookup; the API server passes `TOKEN_RECHECK_SECONDS`, so another process's
+        revocation takes effect within that time instead of costing a system call per request. This
+        store's own changes (issue, revoke) are seen at once either way.
 
         Raises `TokenStoreError` if the file exists but is not a valid store.
         """
@@ -481,6 +491,11 @@ class TokenStore:
         self._expires: dict[str, float] = {}  # digest → epoch seconds, for tokens that expire
         self._bound: dict[str, tuple[BoundObject, ...]] = {}  # digest → objects the token dies with
         self._file_key: _FileKey | None = None
+        self._recheck = recheck_seconds
+        self._clock = clock
+        self._checked_at = -math.inf
+        #: plain token → its digest, for the tokens presented lately (a SHA-256 per request otherwise)
+        self._digests: dict[str, str] = {}
         with self._lock:
             self._refresh()
 
@@ -507,6 +522,11 @@ class TokenStore:
         in-memory tokens are then empty (fail closed) and the broken version is
         remembered, so that requests do not re-parse and re-log it every time.
         """
+        if not force and self._recheck > 0:
+            now = self._clock()
+            if now - self._checked_at < self._recheck:
+                return
+            self._checked_at = now
         key = self._stat_key()
         if key == self._file_key and not force:
             return
@@ -662,9 +682,14 @@ class TokenStore:
 
     def lookup_bound(self, token: str) -> tuple[User, tuple[BoundObject, ...]] | None:
         """The user a plain token belongs to and the objects it is bound to, or None (see `lookup`)."""
-        if not _valid_token_syntax(token):
-            return None
-        digest = _hash_token(token)
+        digest = self._digests.get(token)
+        if digest is None:
+            if not _valid_token_syntax(token):
+                return None
+            digest = _hash_token(token)
+            if len(self._digests) >= _DIGEST_CACHE:
+                self._digests.clear()
+            self._digests[token] = digest
         with self._lock:
             try:
                 self._refresh()

@@ -32,6 +32,7 @@ from .hardening import HardenedSite, Limits, quiet_connection_errors
 from .rbac_defaults import default_cluster_role_bindings, default_cluster_roles
 from .rest import WriteOptions
 from .security import (
+    TOKEN_RECHECK_SECONDS,
     PKIPaths,
     TokenStore,
     User,
@@ -141,7 +142,7 @@ async def _start_locked(config: ServerConfig, authorizer: Authorizer | None, loc
     try:
         await asyncio.to_thread(secure, data)
         pki = await asyncio.to_thread(ensure_pki, data / "pki", hosts)
-        tokens = TokenStore(data / "tokens.json")
+        tokens = TokenStore(data / "tokens.json", recheck_seconds=TOKEN_RECHECK_SECONDS)
         admin_token = await asyncio.to_thread(tokens.ensure, ADMIN, data / "pki" / "admin.token")
         (data / "apiserver").mkdir(mode=0o700, exist_ok=True)
         await asyncio.to_thread(create_private, data / "apiserver" / "state.db")
