@@ -193,7 +193,7 @@ def encode(obj: Obj) -> bytes:
     """The stored form of `obj`; `EncodeError` when it nests deeper than `MAX_DEPTH` or is not JSON."""
     try:
         # Wrapping in _WRAP arrays makes orjson's fixed limit (254) enforce ours; the slice is free.
-        wrapped = orjson.dumps(_wrapped(obj))
+        wrapped = _dumps_wrapped(obj)
     except orjson.JSONEncodeError as exc:
         if "Recursion" in str(exc):
             raise EncodeError(f"the object nests deeper than {MAX_DEPTH} levels") from None
@@ -208,7 +208,7 @@ def check_depth(doc: Any) -> None:
     """`EncodeError` when a decoded document nests deeper than `MAX_DEPTH` (the limit of `encode`)."""
     if isinstance(doc, dict | list):
         try:
-            orjson.dumps(_wrapped(doc))
+            _dumps_wrapped(doc)
         except orjson.JSONEncodeError as exc:
             if "Recursion" in str(exc):
                 raise EncodeError(f"the document nests deeper than {MAX_DEPTH} levels") from None
@@ -219,6 +219,30 @@ def _wrapped(obj: Any) -> Any:
     for _ in range(_WRAP):
         obj = [obj]
     return obj
+
+
+class _Wrapper(threading.local):
+    """`_WRAP` nested one-item lists built once per thread; the innermost holds the value being encoded."""
+
+    def __init__(self) -> None:
+        self.inner: list[Any] = []
+        self.outer: Any = _wrapped(self.inner)[0]  # `inner` is the innermost of the _WRAP levels
+
+
+_wrapper = _Wrapper()
+
+
+def _dumps_wrapped(obj: Any) -> bytes:
+    """`orjson.dumps(_wrapped(obj))` without building the wrapper on every call (every write encodes twice)."""
+    w = _wrapper
+    inner = w.inner
+    if inner:  # cannot happen (orjson calls back into no Python code), but never encode a stale value
+        return orjson.dumps(_wrapped(obj))
+    inner.append(obj)
+    try:
+        return orjson.dumps(w.outer)
+    finally:
+        inner.clear()
 
 
 #: Rows per multi-row statement of a commit (3 parameters each: within SQLite's oldest limit of 999).
