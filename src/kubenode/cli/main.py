@@ -6,11 +6,13 @@ import asyncio
 import dataclasses
 import logging
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from kubenode.cli import eventloop
 from kubenode.cli.defender_cmd import app as defender_app
 from kubenode.cli.diagnose_cmd import app as diagnose_app
 from kubenode.cli.release_cmd import app as release_app
@@ -43,6 +45,19 @@ app.add_typer(simulate_app, name="simulate")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="State directory (database, PKI, kubeconfig).")]
 Port = Annotated[int, typer.Option("--port", help="HTTPS port of the API server (0 = any free port).")]
+EventLoop = Annotated[str, typer.Option(
+    "--event-loop", help="auto (uvloop when installed), uvloop or asyncio; default: $KUBENODE_EVENT_LOOP, else "
+                         "auto. uvloop cuts the CPU of each request (docs/scale.md).")]
+
+
+def _run_server(main: Coroutine[Any, Any, None], event_loop: str) -> None:
+    """Run a long-running command's coroutine on the chosen event loop (kubenode.cli.eventloop)."""
+    try:
+        eventloop.chosen(event_loop)
+    except ValueError as exc:
+        main.close()
+        raise typer.BadParameter(str(exc), param_hint="--event-loop") from None
+    eventloop.run(main, event_loop)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -114,14 +129,15 @@ def apiserver(
     node_grace_seconds: Annotated[float, typer.Option(
         min=1.0, help="A Node whose Lease is not renewed for this long turns Ready=Unknown "
                       "(kube-controller-manager's --node-monitor-grace-period).")] = 40.0,
+    event_loop: EventLoop = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the embedded, Kubernetes-compatible API server alone."""
     from kubenode.apiserver.server import ServerConfig
 
     _long_running(verbose)
-    asyncio.run(_serve(ServerConfig(data_dir=data_dir, port=port, host=host, node_grace_seconds=node_grace_seconds),
-                       "kubenode apiserver"))
+    _run_server(_serve(ServerConfig(data_dir=data_dir, port=port, host=host, node_grace_seconds=node_grace_seconds),
+                       "kubenode apiserver"), event_loop)
 
 
 @app.command()
@@ -151,6 +167,7 @@ def up(
     cert_max_seconds: Annotated[int, typer.Option(
         min=10, help="Longest validity of a certificate the control plane signs (agents renew at 70 to 90 "
                      "percent of it; kube's --cluster-signing-duration).")] = 365 * 24 * 3600,
+    event_loop: EventLoop = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run everything on this machine: API server, operators and a fleet of local machines."""
@@ -181,7 +198,7 @@ def up(
     if clusters:
         _check_cluster_names(names)
         _up_clusters(data_dir, names, machines, port, node_grace_seconds, probe_seconds, import_dir,
-                     import_host_root)
+                     import_host_root, event_loop)
         return
 
     async def run() -> None:
@@ -201,7 +218,7 @@ def up(
                                      param_hint="--port") from None
         typer.echo("stopped")
 
-    asyncio.run(run())
+    _run_server(run(), event_loop)
 
 
 def _check_cluster_names(names: list[str]) -> None:
@@ -218,7 +235,7 @@ def _check_cluster_names(names: list[str]) -> None:
 
 
 def _up_clusters(data_dir: Path, names: list[str], machines: int | None, port: int, grace: float,
-                 probe_seconds: float | None, import_dir: str, import_host_root: str) -> None:
+                 probe_seconds: float | None, import_dir: str, import_host_root: str, event_loop: str = "") -> None:
     from kubenode.controlplane.multicluster import MultiCluster, start_multicluster
     from kubenode.controlplane.up import UpConfig
 
@@ -251,7 +268,7 @@ def _up_clusters(data_dir: Path, names: list[str], machines: int | None, port: i
             await mc.stop()
         typer.echo("stopped")
 
-    asyncio.run(run())
+    _run_server(run(), event_loop)
 
 
 @app.command()
