@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+import pytest
+
+from kubenode.apiserver.server import RunningServer
+
 from .crds import widget
 from .kube import Kube
 from .test_crud import W, make_crd
@@ -89,3 +96,41 @@ async def test_apply_requires_field_manager(kube: Kube) -> None:
     r = await kube.patch(W + "/x", widget("x"), content_type="application/apply-patch+yaml",
                          headers={"User-Agent": ""})
     assert r.status in (201, 400)
+
+
+@pytest.mark.parametrize(
+    ("path", "patch", "content_type"),
+    [
+        # what hollow nodes send: a strategic merge of nodes/status, by several managers in turn
+        ("/api/v1/nodes/n1/status", {"status": {"conditions": [{"type": "Ready", "status": "True",
+                                                                "lastHeartbeatTime": "2026-12-03T07:00:01Z"}]}},
+         "application/strategic-merge-patch+json"),
+        ("/api/v1/nodes/n1", {"metadata": {"labels": {"zone": "b"}}, "spec": {"taints": [
+            {"key": "k", "effect": "NoSchedule"}]}}, "application/strategic-merge-patch+json"),
+        ("/api/v1/nodes/n1", {"metadata": {"labels": {"zone": "c"}}}, "application/merge-patch+json"),
+        ("/api/v1/nodes/n1/status", {"status": {"capacity": {"cpu": "9"}}}, "application/merge-patch+json"),
+    ],
+)
+async def test_patches_never_edit_the_stored_object_they_start_from(
+        server: RunningServer, kube: Kube, path: str, patch: dict[str, Any], content_type: str) -> None:
+    """A patch's result shares no structure that is edited later with the stored object it started from:
+    the stored object (what watchers were sent, what informers hold) stays exactly as it was."""
+    await make_node(kube)
+    status = {"status": {"capacity": {"cpu": "8"}, "conditions": [
+        {"type": t, "status": "False", "lastHeartbeatTime": "2026-12-03T07:00:00Z"} for t in ("Ready", "DiskPressure")]}}
+    for manager in ("kubelet", "npd"):
+        r = await kube.request("PATCH", f"/api/v1/nodes/n1/status?fieldManager={manager}", status,
+                               content_type="application/strategic-merge-patch+json")
+        assert r.status == 200, r
+        status["status"]["conditions"][1]["status"] = "True"
+    stored = server.store.get("/nodes//n1")
+    assert stored is not None
+    before = orjson.loads(orjson.dumps(stored))
+    for manager in ("kubelet", "npd", "other"):
+        sep = "&" if "?" in path else "?"
+        r = await kube.request("PATCH", f"{path}{sep}fieldManager={manager}", patch, content_type=content_type)
+        assert r.status == 200, r
+        assert orjson.loads(orjson.dumps(stored)) == before
+        stored = server.store.get("/nodes//n1")
+        assert stored is not None
+        before = orjson.loads(orjson.dumps(stored))

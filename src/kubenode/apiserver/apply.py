@@ -915,7 +915,9 @@ def track_update(old: Obj | None, new: Obj, *, manager: str, api_version: str, s
         if not own and entries_src:
             meta["managedFields"] = deep_copy(entries_src)
         return
-    entries = [e for e in (entries_src if own else deep_copy(entries_src)) if isinstance(e, dict) and e]
+    # The stored entries are shared, not copied: entries are never edited in place (an entry that changes is
+    # rebuilt, and the field-set algebra copies on write), and stored objects are replaced, never edited.
+    entries = [e for e in entries_src if isinstance(e, dict) and e]
 
     typer = _Typer(hints)
     changed, removed = typer.compare(old or {}, new, schema)

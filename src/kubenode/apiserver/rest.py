@@ -252,7 +252,11 @@ class ObjectAPI:
             managed = new["metadata"].get("managedFields")
             # Everything but the status is the stored object's; its status is replaced, so it is not copied (a
             # Node's status is most of it). `status` is the request's own (every path hands in a fresh copy).
-            new = clone({k: v for k, v in old.items() if k != "status"})
+            if managed is None:
+                new = clone({k: v for k, v in old.items() if k != "status"})
+            else:  # the stored managedFields are replaced below: do not copy them first
+                new = clone({k: (v if k != "metadata" else {mk: mv for mk, mv in v.items() if mk != "managedFields"})
+                             for k, v in old.items() if k != "status"})
             if status is None:
                 new.pop("status", None)
             else:
@@ -346,9 +350,10 @@ class ObjectAPI:
             new = strategic_merge_patch(base, doc, info.smp_hints)
         if not isinstance(new, dict):
             raise errors.bad_request("the patch produced something that is not an object")
-        if ctype != MERGE_PATCH:
-            # merge_patch builds its result from copies only; the others may alias parts of it
-            # (a JSON patch `copy`, a strategic list merge), which later in-place edits must not see twice.
+        if ctype == JSON_PATCH:
+            # merge_patch and strategic_merge_patch build their result from a copy of the object and the freshly
+            # parsed patch, each part placed once; a JSON patch `copy` may place one value twice, which later
+            # in-place edits must not see twice.
             new = clone(new)
         if not isinstance(new.get("metadata"), dict):
             new["metadata"] = {}
