@@ -199,6 +199,7 @@ class PolicyAdmission:
     def __init__(self, store: Store, registry: Registry) -> None:
         self._get = store.get
         self._items = store.items
+        self._count = store.count
         self._registry = registry
         self._snap = _Snapshot()
 
@@ -222,6 +223,10 @@ class PolicyAdmission:
         return pairs
 
     # ------------------------------------------------------------------ admit
+    def active(self) -> bool:
+        """Whether any binding exists: without one no policy applies, and a write need not build a request."""
+        return self._count(_BINDING_RESOURCE) > 0
+
     def admit(self, req: AdmissionRequest) -> list[str]:
         """Warnings for the response; raises StatusError when a Deny binding's policy rejects the request."""
         pairs = self._pairs()

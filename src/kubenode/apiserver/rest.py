@@ -576,6 +576,8 @@ class ObjectAPI:
 
     def _admit_policies(self, info: ResourceInfo, obj: Obj | None, old: Obj | None, opts: WriteOptions,
                         operation: str, subresource: str) -> list[str]:
+        if not self.policies.active():
+            return []
         meta = (obj if obj is not None else old or {}).get("metadata") or {}
         return self.policies.admit(AdmissionRequest(
             info=info, operation=operation, name=str(meta.get("name") or ""),
