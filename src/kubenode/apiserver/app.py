@@ -732,8 +732,9 @@ class APIServer:
                     if etype is None:
                         continue
                     if etype == c.type and not table and c.obj.get("apiVersion") == info.api_version:
-                        if c.line is None:
-                            c.line = b'{"type":"' + etype.encode() + b'","object":' + orjson.dumps(c.obj) + b"}\n"
+                        if c.line is None:  # built once per change; the stored row is already its JSON
+                            body = c.data if c.data is not None else orjson.dumps(c.obj)
+                            c.line = b'{"type":"' + etype.encode() + b'","object":' + body + b"}\n"
                         out.append(c.line)
                     else:
                         out.append(encode(etype, c.obj))
