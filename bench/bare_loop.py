@@ -5,9 +5,9 @@ Nothing else: no authentication, validation, admission, watch, overlay or group 
 JSON body, INSERTs it into a table shaped like the embedded server's (`key` primary key, `rv`, `data`; WAL
 journal) in autocommit mode, so every request is its own transaction, and answers 201 with the stored
 document. `PATCH .../leases/NAME` (a JSON merge patch, RFC 7386) merges the body into the object it keeps
-in memory, as the embedded server does, and UPSERTs the result, answering 200. With `--synchronous FULL` each insert waits for
-its own fsync, as a server without group commit would; with `NORMAL` the WAL is not synced at commit at all
-(not durable across a power loss), which bounds what the CPU alone allows.
+in memory, as the embedded server does, and UPSERTs the result, answering 200. With `--synchronous FULL`
+each insert waits for its own fsync, as a server without group commit would; with `NORMAL` the WAL is not
+synced at commit at all (not durable across a power loss), which bounds what the CPU alone allows.
 
 The insert runs on the event loop itself, the plainest loop there is. The TLS set-up is the embedded
 server's own (`ensure_pki`, `server_ssl_context`), so the handshake and cipher costs are the same.

@@ -68,8 +68,8 @@ async def _scenario(data: Path) -> dict[str, Any]:
             async with s.get(srv.url + LEASES, headers=headers, params={
                     "watch": "true", "resourceVersion": lease["metadata"]["resourceVersion"],
                     "timeoutSeconds": "30"}) as w:
-                st, patched = await call("PATCH", f"{LEASES}/n1", {"spec": {"renewTime": "2026-12-03T07:00:00.000000Z"}},
-                                         "application/merge-patch+json")
+                renew = {"spec": {"renewTime": "2026-12-03T07:00:00.000000Z"}}
+                st, patched = await call("PATCH", f"{LEASES}/n1", renew, "application/merge-patch+json")
                 assert st == 200, patched
                 st, smp = await call("PATCH", f"{LEASES}/n1", {"metadata": {"labels": {"zone": "a"}}},
                                      "application/strategic-merge-patch+json")
@@ -89,8 +89,8 @@ async def _scenario(data: Path) -> dict[str, Any]:
                 srv.url + WHOAMI, data=b'{"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1"}',
                 headers={"Content-Type": "application/json"}) as r:
             seen["whoami"] = r.status, orjson.loads(await r.read())["status"]["userInfo"]["username"]
-        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port, ssl=client_ssl_context(srv.pki.ca_cert),
-                                                       server_hostname="127.0.0.1")
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", srv.port, ssl=client_ssl_context(srv.pki.ca_cert), server_hostname="127.0.0.1")
         try:
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and the rest of the head never comes
             await writer.drain()

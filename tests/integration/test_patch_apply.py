@@ -117,7 +117,8 @@ async def test_patches_never_edit_the_stored_object_they_start_from(
     the stored object (what watchers were sent, what informers hold) stays exactly as it was."""
     await make_node(kube)
     status = {"status": {"capacity": {"cpu": "8"}, "conditions": [
-        {"type": t, "status": "False", "lastHeartbeatTime": "2026-12-03T07:00:00Z"} for t in ("Ready", "DiskPressure")]}}
+        {"type": t, "status": "False", "lastHeartbeatTime": "2026-12-03T07:00:00Z"}
+        for t in ("Ready", "DiskPressure")]}}
     for manager in ("kubelet", "npd"):
         r = await kube.request("PATCH", f"/api/v1/nodes/n1/status?fieldManager={manager}", status,
                                content_type="application/strategic-merge-patch+json")
