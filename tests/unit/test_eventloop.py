@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,14 @@ def test_run_uses_the_chosen_loop(flag: str, module: str) -> None:
         return type(asyncio.get_running_loop()).__module__.split(".")[0]
 
     assert eventloop.run(main(), flag) == module
+
+
+def test_the_cli_refuses_an_unknown_event_loop(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kubenode.cli.main import app
+
+    r = CliRunner().invoke(app, ["apiserver", "--data-dir", str(tmp_path), "--port", "0", "--event-loop", "trio"])
+    assert r.exit_code == 2
+    said = " ".join(r.output.replace("│", " ").split())  # rich draws the error in a box
+    assert "--event-loop" in said and "must be one of auto, uvloop, asyncio" in said, said
