@@ -9,6 +9,7 @@ a string map, ...) are reported as causes instead of raising.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -210,12 +211,23 @@ def validate_object_meta(meta: Obj, *, namespaced: bool, name_rule: str = "dns-s
     return errs
 
 
+@functools.lru_cache(maxsize=8192)
+def _label_key_errors(key: str) -> tuple[str, ...]:
+    # A fleet's labels repeat (zones, arch, roles, hostnames): each key and value is checked once, not per write.
+    return tuple(is_qualified_name(key))
+
+
+@functools.lru_cache(maxsize=8192)
+def _label_value_errors(value: str) -> tuple[str, ...]:
+    return tuple(validate_label_value(value))
+
+
 def _validate_labels(labels: Any, errs: list[Cause]) -> None:
     field = "metadata.labels"
     for k, v in _string_map(labels, field, errs).items():
-        for msg in is_qualified_name(k):
+        for msg in _label_key_errors(k):
             errs.append(_invalid(field, k, msg))
-        for msg in validate_label_value(v):
+        for msg in _label_value_errors(v):
             errs.append(_invalid(field, v, msg))
 
 
