@@ -449,3 +449,35 @@ def test_generate_name_from_valid_prefix_is_valid(prefix: str) -> None:
     name = generate_name(prefix)
     if _ref_label(prefix[:58] + "a"):
         assert is_dns1123_label(name)
+
+
+def test_uids_are_distinct_version_4_uuids_across_threads_and_forks() -> None:
+    import multiprocessing
+    import threading
+    import uuid
+
+    from kubenode.apiserver.objects import new_uid
+
+    got: list[str] = []
+    first = new_uid()  # the parent's pool is started before the fork
+
+    def take() -> None:
+        got.extend(new_uid() for _ in range(2000))
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        children = pool.map(_uids, [300, 300])
+    every = [first, *got, *children[0], *children[1]]
+    assert len(set(every)) == len(every) == 1 + 8000 + 600
+    assert all(uuid.UUID(u).version == 4 and str(uuid.UUID(u)) == u for u in every)
+
+
+def _uids(n: int) -> list[str]:
+    from kubenode.apiserver.objects import new_uid
+
+    return [new_uid() for _ in range(n)]

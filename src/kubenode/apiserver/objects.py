@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -34,9 +35,23 @@ def now_micro() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_random = b""
+_random_at = 0
+_random_lock = threading.Lock()
+
+
 def new_uid() -> str:
-    """A fresh object UID: a random (version 4) UUID, as `str(uuid.uuid4())` without building a UUID object."""
-    b = bytearray(os.urandom(16))
+    """A fresh object UID: a random (version 4) UUID, as `str(uuid.uuid4())` without building a UUID object.
+
+    The randomness is the same `os.urandom`'s, read 4 KiB at a time instead of one system call per UID (each
+    write of a new object asks for one); a fork gets its own pool (`os.register_at_fork`).
+    """
+    global _random, _random_at
+    with _random_lock:  # two threads must never take the same 16 bytes
+        if _random_at + 16 > len(_random):
+            _random, _random_at = os.urandom(4096), 0
+        b = bytearray(_random[_random_at:_random_at + 16])
+        _random_at += 16
     b[6] = (b[6] & 0x0F) | 0x40
     b[8] = (b[8] & 0x3F) | 0x80
     h = b.hex()
@@ -76,3 +91,11 @@ def set_path(obj: Obj, dotted: str, value: Any) -> None:
 def without(obj: Obj, *keys: str) -> Obj:
     """A shallow copy of `obj` without the given top-level keys."""
     return {k: v for k, v in obj.items() if k not in keys}
+
+
+def _forget_random() -> None:
+    global _random, _random_at, _random_lock
+    _random, _random_at, _random_lock = b"", 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_random)  # a child must never hand out its parent's UIDs
