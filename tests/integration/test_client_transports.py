@@ -45,13 +45,14 @@ def free_port() -> int:
 @contextlib.asynccontextmanager
 async def tiny_server(handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
                       ) -> AsyncIterator[str]:
-    tasks: set[asyncio.Task[object]] = set()
+    tasks: dict[asyncio.Task[object], asyncio.StreamWriter] = {}
 
     async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        tasks.add(task)
-        await handle(reader, writer)
+        tasks[task] = writer
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await handle(reader, writer)
 
     server = await asyncio.start_server(tracked, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -59,8 +60,8 @@ async def tiny_server(handle: Callable[[asyncio.StreamReader, asyncio.StreamWrit
         yield f"http://127.0.0.1:{port}"
     finally:
         server.close()
-        for task in tasks:
-            task.cancel()
+        for writer in tasks.values():
+            writer.transport.abort()  # ends each handler (cancelling one makes asyncio 3.11 log an error)
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

@@ -59,7 +59,7 @@ class HttpServer:
         self.routes = dict(routes)
         self.idle_seconds = idle_seconds
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self, sock: socket.socket) -> None:
         """Start accepting connections on ``sock``."""
@@ -69,8 +69,10 @@ class HttpServer:
         """Stop accepting and close every open connection."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
+        # Closing the sockets ends every connection's loop (no cancellation: asyncio 3.11 logs a cancelled
+        # client_connected_cb task as an error).
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
         for task in list(self._connections):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -81,7 +83,7 @@ class HttpServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._connections.add(task)
+            self._connections[task] = writer
         conn = h11.Connection(our_role=h11.SERVER)
         try:
             while True:
@@ -111,7 +113,7 @@ class HttpServer:
             else:
                 writer.close()
             if task is not None:
-                self._connections.discard(task)
+                self._connections.pop(task, None)
 
     async def _next_request(self, conn: h11.Connection, reader: asyncio.StreamReader) -> HttpRequest | None:
         """The next request (its body, if any, is read and dropped); None when the client is gone or idle."""
