@@ -43,6 +43,8 @@ from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import CSRS
 
+from . import HTTP_TRANSPORT
+
 log = logging.getLogger("kubenode.agent.identity")
 
 AGENT_GROUP = "kubenode:agents"
@@ -215,7 +217,9 @@ async def ensure_identity(paths: IdentityPaths, node_name: str, seconds: int = D
     while True:
         key_pem, csr_pem = new_request(node_name)
         try:
-            async with KubeClient(load_config(paths.bootstrap_kubeconfig)) as client:
+            bootstrap = load_config(paths.bootstrap_kubeconfig)
+            bootstrap.transport = HTTP_TRANSPORT
+            async with KubeClient(bootstrap) as client:
                 cert_pem = await request_certificate(client, node_name, csr_pem, seconds, stop)
             write_identity(paths, server, ca, key_pem, cert_pem, node_name)
             return
