@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import ssl
-import subprocess
 import tempfile
 import time
 import urllib.request
@@ -28,9 +27,12 @@ from typing import Any
 
 import psutil
 import yaml
-from benchlib import kubenode, spawn, spawn_apiserver, stop, wait_file
+from benchlib import install_crds_retrying, kubenode, spawn, spawn_apiserver, stop, wait_file
 
 from kubenode.apiserver.server import free_port
+from kubenode.client.client import KubeClient
+from kubenode.client.config import load_config
+from kubenode.controlplane.up import install_control_plane
 
 
 class Api:
@@ -90,6 +92,14 @@ def bench_up(n: int) -> None:
             kill_agents(data)
 
 
+async def install(kubeconfig: Path) -> None:
+    """What `kubenode up` installs before its operators start (the agents' bootstrap tokens may ask for a client
+    certificate only once the RBAC is in)."""
+    async with KubeClient(load_config(kubeconfig)) as client:
+        await install_crds_retrying(client)
+        await install_control_plane(client)
+
+
 def bench_operator(n: int, rest: float) -> None:
     with tempfile.TemporaryDirectory(prefix="kubenode-fleet-") as tmp:
         data = Path(tmp)
@@ -98,10 +108,7 @@ def bench_operator(n: int, rest: float) -> None:
         try:
             asyncio.run(wait_file(data / "kubeconfig", server))
             api = Api(data)
-            crds = subprocess.run(kubenode("crds"), capture_output=True, text=True, check=True).stdout
-            for doc in yaml.safe_load_all(crds):
-                if doc:
-                    api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", doc)
+            asyncio.run(install(data / "kubeconfig"))
             api.call("POST", "/apis/kubenode.io/v1alpha1/infraproviders",
                      {"apiVersion": "kubenode.io/v1alpha1", "kind": "InfraProvider", "metadata": {"name": "local"},
                       "spec": {"type": "local"}})
