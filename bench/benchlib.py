@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from kubenode.api.constants import API_VERSION
 from kubenode.apiserver.server import free_port
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
@@ -31,11 +33,17 @@ from kubenode.controlplane.up import install_crds
 Obj = dict[str, Any]
 
 
-def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own session, stdout and stderr appended to `log`."""
+def spawn(argv: list[str], log: Path | None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own session, stdout and stderr appended to `log` (discarded when None).
+
+    A file, not a pipe nobody reads, so the child never blocks on its output.
+    """
+    if log is None:
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
 
 
 def kubenode(*args: str) -> list[str]:
@@ -43,15 +51,20 @@ def kubenode(*args: str) -> list[str]:
     return [sys.executable, "-m", "kubenode.cli.main", *args]
 
 
-def spawn_apiserver(data: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+def apiserver_cmd(data: Path, port: int, *extra: str) -> list[str]:
+    """The command line of `kubenode apiserver` on `port` with its data (and kubeconfig) under `data`."""
+    return kubenode("apiserver", "--data-dir", str(data), "--port", str(port), *extra)
+
+
+def spawn_apiserver(data: Path, log: Path | None, *extra: str) -> subprocess.Popen[bytes]:
     """`kubenode apiserver` on a free port with its data (and kubeconfig) under `data`."""
-    return spawn(kubenode("apiserver", "--data-dir", str(data), "--port", str(free_port()), *extra), log)
+    return spawn(apiserver_cmd(data, free_port(), *extra), log)
 
 
-def terminate(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    """SIGTERM, then SIGKILL if it has not exited after `grace` seconds."""
+def terminate(proc: subprocess.Popen[bytes], grace: float = 20.0, sig: int = signal.SIGTERM) -> None:
+    """`sig` (SIGTERM), then SIGKILL if it has not exited after `grace` seconds."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
@@ -59,13 +72,34 @@ def terminate(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
             proc.wait()
 
 
-async def wait_file(path: Path, proc: subprocess.Popen[bytes], within: float = 60.0) -> None:
-    """Wait for `proc` to write `path` (e.g. the API server's kubeconfig); fail if it exits first."""
+def stop(proc: subprocess.Popen[bytes], grace: float = 60.0) -> None:
+    """SIGINT (what Ctrl-C sends: the product's clean stop), then SIGKILL after `grace` seconds."""
+    terminate(proc, grace, signal.SIGINT)
+
+
+def tail(log: Path | None) -> str:
+    """The end of a log file ("" when there is none)."""
+    return log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
+
+
+async def wait_file(path: Path, proc: subprocess.Popen[bytes], within: float = 60.0, log: Path | None = None) -> None:
+    """Wait for `proc` to write `path` (e.g. the API server's kubeconfig); fail if it exits first.
+
+    The error names the command, its exit code and the end of its `log`."""
     deadline = time.monotonic() + within
     while not await asyncio.to_thread(path.exists):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{path} did not appear (process exit code {proc.poll()})")
+            raise RuntimeError(f"{shlex.join(map(str, proc.args))} did not write {path} (exit code {proc.poll()})"
+                               + (f": {tail(log)}" if log is not None else ""))
         await asyncio.sleep(0.1)
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load average, for the figures' context."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def fast_client(kubeconfig: Path, qps: float = 5000.0, connections: int = 200) -> KubeClient:
@@ -146,6 +180,22 @@ def template(version: str) -> Obj:
     """A MachineComponentSet template of the demo component at `version`."""
     return {"version": version, "source": {"url": f"https://example.com/demo-{version}.tar.gz", "sha256": SHA},
             "run": {"command": ["bin/demo"]}, "healthCheck": {"tcp": {"port": 9100}}}
+
+
+def component_set(selector: dict[str, str], batches: Sequence[int | str], version: str = "1.0.0") -> Obj:
+    """MachineComponentSet `demo` of the demo component at `version` on the machines labelled `selector`,
+    rolled out in `batches` without soak."""
+    return {"apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": "demo"},
+            "spec": {"component": "demo", "selector": {"matchLabels": selector}, "template": template(version),
+                     "updateStrategy": {"rollingUpdate": {"batches": list(batches), "batchSoakSeconds": 0}}}}
+
+
+def growth(a: dict[str, float], b: dict[str, float], key: str, slack: float) -> tuple[float, float, str]:
+    """How the time `key` grew from run `a` to the larger run `b`: (time ratio, size ratio of their
+    "machines", verdict); linear when the time grew no more than the size times `slack` (the noise allowed)."""
+    size_ratio = b["machines"] / a["machines"]
+    time_ratio = b[key] / a[key]
+    return time_ratio, size_ratio, "linear or better" if time_ratio <= size_ratio * slack else "WORSE than linear"
 
 
 async def wait_phase(client: KubeClient, name: str, phase: str, revision: str | None, within: float,

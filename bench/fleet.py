@@ -14,12 +14,11 @@ Uses only the project, kubectl-free HTTP polling, and psutil.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
 import ssl
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -28,12 +27,12 @@ from typing import Any
 
 import psutil
 import yaml
+from benchlib import install_crds_retrying, kubenode, spawn, spawn_apiserver, stop, wait_file
 
 from kubenode.apiserver.server import free_port
-
-
-def kubenode(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kubenode.cli.main", *args]
+from kubenode.client.client import KubeClient
+from kubenode.client.config import load_config
+from kubenode.controlplane.up import install_control_plane
 
 
 class Api:
@@ -57,14 +56,6 @@ class Api:
                    and any(c["type"] == "Ready" and c["status"] == "True" for c in m["status"].get("conditions", [])))
 
 
-def wait_file(path: Path, proc: subprocess.Popen[bytes], within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not path.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"process did not start (waiting for {path})")
-        time.sleep(0.05)
-
-
 def wait_running(api: Api, n: int, within: float = 300) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < within:
@@ -85,24 +76,13 @@ def kill_agents(data: Path) -> None:
             pass
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def bench_up(n: int) -> None:
     with tempfile.TemporaryDirectory(prefix="kubenode-fleet-") as tmp:
         data = Path(tmp)
         t0 = time.monotonic()
-        proc = subprocess.Popen(kubenode("up", "--data-dir", tmp, "--port", str(free_port()), "--machines", str(n)),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = spawn(kubenode("up", "--data-dir", tmp, "--port", str(free_port()), "--machines", str(n)), None)
         try:
-            wait_file(data / "kubeconfig", proc)
+            asyncio.run(wait_file(data / "kubeconfig", proc))
             api = Api(data)
             wait_running(api, n)
             print(f"kubenode up --machines {n}: all {n} Running with Ready nodes after "
@@ -112,25 +92,28 @@ def bench_up(n: int) -> None:
             kill_agents(data)
 
 
+async def install(kubeconfig: Path) -> None:
+    """What `kubenode up` installs before its operators start (the agents' bootstrap tokens may ask for a client
+    certificate only once the RBAC is in)."""
+    async with KubeClient(load_config(kubeconfig)) as client:
+        await install_crds_retrying(client)
+        await install_control_plane(client)
+
+
 def bench_operator(n: int, rest: float) -> None:
     with tempfile.TemporaryDirectory(prefix="kubenode-fleet-") as tmp:
         data = Path(tmp)
-        server = subprocess.Popen(kubenode("apiserver", "--data-dir", tmp, "--port", str(free_port())),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = spawn_apiserver(data, None)
         op = None
         try:
-            wait_file(data / "kubeconfig", server)
+            asyncio.run(wait_file(data / "kubeconfig", server))
             api = Api(data)
-            crds = subprocess.run(kubenode("crds"), capture_output=True, text=True, check=True).stdout
-            for doc in yaml.safe_load_all(crds):
-                if doc:
-                    api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", doc)
+            asyncio.run(install(data / "kubeconfig"))
             api.call("POST", "/apis/kubenode.io/v1alpha1/infraproviders",
                      {"apiVersion": "kubenode.io/v1alpha1", "kind": "InfraProvider", "metadata": {"name": "local"},
                       "spec": {"type": "local"}})
-            op = subprocess.Popen(kubenode("operator", "--kubeconfig", str(data / "kubeconfig"), "--data-dir", tmp,
-                                           "--health-port", str(free_port())),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            op = spawn(kubenode("operator", "--kubeconfig", str(data / "kubeconfig"), "--data-dir", tmp,
+                                "--health-port", str(free_port())), None)
             time.sleep(1.0)  # let it elect itself and sync its caches before the work arrives
             t0 = time.monotonic()
             api.call("POST", "/apis/kubenode.io/v1alpha1/machinesets", {

@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -24,6 +22,8 @@ from typing import Any
 
 import aiohttp
 import orjson
+from benchlib import apiserver_cmd, spawn, stop, wait_file
+from benchlib import load_average as load_average  # the benches import it from here
 
 from kubenode.apiserver.security import client_ssl_context
 from kubenode.apiserver.server import free_port
@@ -169,35 +169,8 @@ class Server:
 
 async def wait_for_file(path: Path, proc: subprocess.Popen[bytes], log: Path | None = None,
                         within: float = 60.0) -> None:
-    """Poll until `path` exists; SystemExit with the end of `log` if the process exits or time runs out."""
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(path.exists):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{shlex.join(map(str, proc.args))} did not start (exit code {proc.poll()}): "
-                             f"{tail(log)}")
-        await asyncio.sleep(0.1)
-
-
-def tail(log: Path | None) -> str:
-    """The end of a log file ("" when there is none)."""
-    return log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
-
-
-def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start `cmd` with its output appended to `log`: a file, not a pipe nobody reads, so it never blocks."""
-    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGINT (a clean stop), then wait for the process to exit."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    """benchlib's `wait_file`, the log third (as bench/write_ratio.py calls it)."""
+    await wait_file(path, proc, within, log)
 
 
 @contextlib.asynccontextmanager
@@ -210,19 +183,10 @@ async def apiserver(wrap: str = "", data: Path | None = None) -> AsyncIterator[S
         where = data or Path(tmp) / "data"
         port = free_port()
         log = Path(tmp) / "apiserver.log"
-        cmd = [*shlex.split(wrap), sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", str(where),
-               "--port", str(port)]
-        proc = spawn(cmd, log)
+        proc = spawn([*shlex.split(wrap), *apiserver_cmd(where, port)], log)
         try:
             await wait_for_file(where / "kubeconfig", proc, log)
             yield Server(proc, where, f"https://127.0.0.1:{port}")
         finally:
             stop(proc)
 
-
-def load_average() -> str:
-    """The 1/5/15-minute load average, for the figures' context."""
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"

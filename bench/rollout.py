@@ -43,10 +43,20 @@ from typing import Any
 
 import benchlib
 import psutil
-from benchlib import PeakRss, bounded, install_crds_retrying, spawn, template, terminate, wait_file, wait_phase
+from benchlib import (
+    PeakRss,
+    bounded,
+    component_set,
+    growth,
+    install_crds_retrying,
+    spawn,
+    spawn_apiserver,
+    terminate,
+    wait_file,
+    wait_phase,
+)
 
 from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT
-from kubenode.apiserver.server import free_port
 from kubenode.client.client import KubeClient
 from kubenode.componentset.resources import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS, MACHINES
 from kubenode.gctune import tune_gc
@@ -174,9 +184,7 @@ async def one_rollout(client: KubeClient, proc: psutil.Process, server_proc: psu
 
 async def run_size(n: int, batches: list[int | str], work: Path, repeat: int) -> dict[str, float]:
     data = work / f"n{n}"
-    port = free_port()
-    server = spawn([sys.executable, "-m", "kubenode.cli.main", "apiserver", "--data-dir", str(data),
-                    "--port", str(port)], work / f"apiserver-{n}.log")
+    server = spawn_apiserver(data, work / f"apiserver-{n}.log")
     operator: subprocess.Popen[bytes] | None = None
     try:
         kubeconfig = data / "kubeconfig"
@@ -201,11 +209,7 @@ async def run_size(n: int, batches: list[int | str], work: Path, repeat: int) ->
             sim.start()
             try:
                 operator = spawn([sys.executable, __file__, "--operator", str(kubeconfig)], work / f"operator-{n}.log")
-                await client.create(MACHINE_COMPONENT_SETS, {
-                    "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": "demo"},
-                    "spec": {"component": "demo", "selector": {"matchLabels": {"pool": "bench"}},
-                             "template": template("1.0.0"),
-                             "updateStrategy": {"rollingUpdate": {"batches": batches, "batchSoakSeconds": 0}}}})
+                await client.create(MACHINE_COMPONENT_SETS, component_set({"pool": "bench"}, batches))
                 t = time.monotonic()
                 await wait_phase(client, "demo", "Completed", None, 600)
                 print(f"  initial install of 1.0.0 on {n} machines: {time.monotonic() - t:.1f}s", flush=True)
@@ -242,9 +246,7 @@ async def main(sizes: list[int], batches: list[int | str], repeat: int) -> None:
             print(f"  simulated agents  {r['agents_cpu']:.1f} s CPU (this process)")
             print(f"  operator peak RSS {r['operator_peak_rss_mb']:.0f} MiB", flush=True)
     for a, b in itertools.pairwise(results):
-        size_ratio = b["machines"] / a["machines"]
-        time_ratio = b["seconds"] / a["seconds"]
-        verdict = "linear or better" if time_ratio <= size_ratio * 1.05 else "WORSE than linear"
+        time_ratio, size_ratio, verdict = growth(a, b, "seconds", 1.05)
         print(f"{int(b['machines'])} vs {int(a['machines'])} machines: time x{time_ratio:.2f} for x{size_ratio:g} "
               f"machines ({verdict}); operator CPU x{b['operator_cpu'] / max(a['operator_cpu'], 1e-9):.2f}, "
               f"all CPU x{all_cpu(b) / max(all_cpu(a), 1e-9):.2f}; "

@@ -57,14 +57,16 @@ import orjson
 import psutil
 from benchlib import (
     PeakRss,
+    component_set,
     cpu_seconds,
     fast_client,
+    growth,
     install_crds_retrying,
     kubenode,
     percentile,
     spawn,
     spawn_apiserver,
-    template,
+    stop,
     terminate,
     wait_file,
     wait_phase,
@@ -250,12 +252,7 @@ def py_spy_record(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
 
 
 def py_spy_stop(recorder: subprocess.Popen[bytes], out: Path) -> None:
-    recorder.send_signal(signal.SIGINT)  # py-spy writes the profile and exits
-    try:
-        recorder.wait(60)
-    except subprocess.TimeoutExpired:
-        recorder.kill()
-        recorder.wait()
+    stop(recorder)  # SIGINT: py-spy writes the profile and exits
     print(f"  py-spy record       -> {out}")
 
 
@@ -389,11 +386,7 @@ async def measure(client: KubeClient, sim: Simulator, operator: Operator, n: int
           f"at 10,000); to the job's creation p99 {wave['created_p99'] * 1000:.0f} ms", flush=True)
 
     batches: list[int] = list(args.batches)
-    await client.create(MACHINE_COMPONENT_SETS, {
-        "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": "demo"},
-        "spec": {"component": "demo", "selector": {"matchLabels": {"kubenode.io/pool": POOL}},
-                 "template": template("1.0.0"),
-                 "updateStrategy": {"rollingUpdate": {"batches": batches, "batchSoakSeconds": 0}}}})
+    await client.create(MACHINE_COMPONENT_SETS, component_set({"kubenode.io/pool": POOL}, batches))
     t = time.monotonic()
     await wait_phase(client, "demo", "Completed", None, args.timeout, every=0.5)
     out["install_s"] = time.monotonic() - t
@@ -429,9 +422,7 @@ async def main(args: argparse.Namespace) -> None:
             results.append(await asyncio.wait_for(one_size(n, args, Path(tmp)), args.timeout * 4))
     print("RESULT", json.dumps(results))
     for a, b in itertools.pairwise(results):
-        size = b["machines"] / a["machines"]
-        ratio = b["rollout_s"] / a["rollout_s"]
-        verdict = "linear or better" if ratio <= size * 1.1 else "WORSE than linear"
+        ratio, size, verdict = growth(a, b, "rollout_s", 1.1)
         print(f"rollout {int(b['machines'])} vs {int(a['machines'])} machines: time x{ratio:.2f} for x{size:g} "
               f"machines ({verdict}); operator CPU x{b['rollout_cpu'] / max(a['rollout_cpu'], 1e-9):.2f}; "
               f"RSS at rest x{b['rest_rss'] / a['rest_rss']:.2f}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import getpass
 import json
 import os
@@ -11,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +177,40 @@ def start_operator(kubeconfig: Path, data: Path, identity: str, log: Path, lease
     return Process(kubenode("operator", "--kubeconfig", str(kubeconfig), "--data-dir", str(data),
                             "--identity", identity, "--lease-duration", f"{lease:g}", "--health-port",
                             str(free_port()), *extra), log)
+
+
+@dataclass
+class ApiserverFleet:
+    """A `kubenode apiserver` (data under `data`), kubectl as its admin, and the operators started on it."""
+
+    data: Path
+    k: Kubectl
+    tmp: Path
+    operators: list[Process] = field(default_factory=list)
+
+    def operator(self, identity: str, lease: float, kubeconfig: Path | None = None, *extra: str) -> Process:
+        """`kubenode operator` as `identity` (log `tmp/<identity>.log`) with `kubeconfig` (default: the admin's),
+        local machines under `data`; stopped when the fleet is."""
+        p = start_operator(kubeconfig or self.data / "kubeconfig", self.data, identity, self.tmp / f"{identity}.log",
+                           lease, *extra)
+        self.operators.append(p)
+        return p
+
+
+@contextlib.contextmanager
+def apiserver_fleet(tmp: Path) -> Iterator[ApiserverFleet]:
+    """A `kubenode apiserver` under `tmp/data` with an admin kubectl (cache `tmp/cache`); on exit every operator
+    started through it is stopped (SIGTERM), the local agents are killed and the server is stopped."""
+    data = tmp / "data"
+    server = start_apiserver(data, tmp / "apiserver.log")
+    fleet = ApiserverFleet(data, Kubectl(data / "kubeconfig", tmp / "cache"), tmp)
+    try:
+        yield fleet
+    finally:
+        for p in fleet.operators:
+            p.stop(signal.SIGTERM)
+        kill_agents(data)
+        server.stop(signal.SIGTERM)
 
 
 def running_machines(k: Kubectl, n: int) -> list[str] | None:

@@ -9,13 +9,10 @@ import pytest
 
 from .fleet import (
     Kubectl,
-    Process,
+    apiserver_fleet,
     install_shipped,
-    kill_agents,
     machineset_fleet,
     running_machines,
-    start_apiserver,
-    start_operator,
     wait_for,
 )
 
@@ -31,22 +28,14 @@ def holder(k: Kubectl) -> str:
 
 
 def test_only_the_leader_acts_and_a_kill_hands_over(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    server = start_apiserver(data, tmp_path / "apiserver.log")
-    ops: list[Process] = []
-    try:
-        k = Kubectl(data / "kubeconfig", tmp_path / "cache")
+    with apiserver_fleet(tmp_path) as fleet:
+        k = fleet.k
         install_shipped(k)
         k.run("apply", "-f", "-", stdin=machineset_fleet(2))
 
-        def operator(name: str) -> Process:
-            p = start_operator(data / "kubeconfig", data, name, tmp_path / f"{name}.log", LEASE)
-            ops.append(p)
-            return p
-
-        a = operator("op-a")
+        a = fleet.operator("op-a", LEASE)
         wait_for(lambda: holder(k) == "op-a", 30, "op-a to lead")
-        b = operator("op-b")
+        b = fleet.operator("op-b", LEASE)
 
         wait_for(lambda: running_machines(k, 2), 60, "2 running machines")
         wait_for(lambda: "started" in b.output(), 30, "op-b to start")
@@ -62,8 +51,3 @@ def test_only_the_leader_acts_and_a_kill_hands_over(tmp_path: Path) -> None:
         assert b.output().count("created machine") == 1  # exactly one, no duplicate action
         # the new leader re-adopted the machines the old one had started
         assert len(k.json("get", "nodes")["items"]) == 3
-    finally:
-        for p in ops:
-            p.stop(signal.SIGTERM)
-        kill_agents(data)
-        server.stop(signal.SIGTERM)

@@ -6,7 +6,6 @@ lack shows as a 403 in its log (checked after every test) and the fleet would no
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,15 +21,14 @@ from ..sshd import SSHD, Sshd
 from .fleet import (
     Kubectl,
     Process,
+    apiserver_fleet,
     check_kubelet_bootstrap,
     import_machine,
-    kill_agents,
     machineset_fleet,
     running_machines,
-    start_apiserver,
-    start_operator,
     token_kubeconfig,
     wait_for,
+    wait_for_crds,
 )
 
 pytestmark = pytest.mark.e2e
@@ -74,13 +72,10 @@ class Deployed:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     tmp = tmp_path_factory.mktemp("least-privilege")
-    data = tmp / "data"
-    server = start_apiserver(data, tmp / "apiserver.log")
-    op: Process | None = None
-    try:
-        k = Kubectl(data / "kubeconfig", tmp / "cache")
+    with apiserver_fleet(tmp) as fleet:
+        data, k = fleet.data, fleet.k
         k.run("apply", "-k", str(DEPLOY / "overlays" / "embedded"))
-        wait_for(lambda: k.run("get", "machinesets", check=False).returncode == 0, 30, "CRDs to be served")
+        wait_for_crds(k)
         token = k.run("create", "token", "kubenode-operator", "-n", "kubenode-system").stdout.strip()
         kubeconfig = token_kubeconfig(data / "kubeconfig", token, tmp / "operator.kubeconfig", "kubenode-operator")
         as_operator = Kubectl(kubeconfig, tmp / "op-cache")
@@ -91,16 +86,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
         k.run("apply", "-f", "-", stdin=machineset_fleet(2))
         # Imported hosts: the agent from this interpreter, its files and the kubelet's under tmp (not /etc).
-        op = start_operator(kubeconfig, data, "op-sa", tmp / "operator.log", 4, "--import-python", sys.executable,
+        op = fleet.operator("op-sa", 4, kubeconfig, "--import-python", sys.executable,
                             "--import-dir", str(tmp / "host" / "kubenode"), "--import-host-root",
                             str(tmp / "host" / "root"))
         wait_for(lambda: running_machines(k, 2), 120, "2 running machines as the ServiceAccount")
         yield Deployed(data, k, op, tmp)
-    finally:
-        if op is not None:
-            op.stop(signal.SIGTERM)
-        kill_agents(data)
-        server.stop(signal.SIGTERM)
 
 
 def test_the_deployed_service_account_runs_a_machineset(deployed: Deployed) -> None:

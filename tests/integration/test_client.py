@@ -1,4 +1,7 @@
-"""KubeClient against the real embedded API server: CRUD, patches, lists, watch, errors, tokens."""
+"""KubeClient against the real embedded API server: CRUD, patches, lists, watch, errors, tokens.
+
+Every test runs once per HTTP transport (aiohttp, the default, and h11, the agent's light one).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from kubenode.client import (
     PODS,
     SERVICEACCOUNTS,
     AlreadyExists,
+    ClientConfig,
     Conflict,
     Forbidden,
     Gone,
@@ -38,9 +42,18 @@ from .crds import WIDGET_CRD
 NS = "default"
 
 
+@pytest.fixture(params=["aiohttp", "h11"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def config_for(kubeconfig: Path, transport: str) -> ClientConfig:
+    return dataclasses.replace(load_config(kubeconfig), transport=transport)
+
+
 @pytest.fixture
-async def client(server: RunningServer) -> AsyncIterator[KubeClient]:
-    async with KubeClient(load_config(server.kubeconfig)) as c:
+async def client(server: RunningServer, transport: str) -> AsyncIterator[KubeClient]:
+    async with KubeClient(config_for(server.kubeconfig, transport)) as c:
         yield c
 
 
@@ -163,10 +176,10 @@ async def test_watch_bookmarks_and_server_timeout(client: KubeClient) -> None:
     assert "BOOKMARK" in types
 
 
-async def test_watch_too_old_raises_gone(tmp_path: Path) -> None:
+async def test_watch_too_old_raises_gone(tmp_path: Path, transport: str) -> None:
     srv = await start_server(ServerConfig(data_dir=tmp_path / "d", port=0, watch_history=4))
     try:
-        async with KubeClient(load_config(srv.kubeconfig)) as c:
+        async with KubeClient(config_for(srv.kubeconfig, transport)) as c:
             first = await c.create(CONFIGMAPS, cm("x0"))
             for i in range(1, 10):
                 await c.create(CONFIGMAPS, cm(f"x{i}"))
@@ -192,7 +205,7 @@ async def test_token_request_and_authentication(server: RunningServer, client: K
     await client.create(SERVICEACCOUNTS, {"metadata": {"name": "robot", "namespace": NS}})
     issued = await client.create_token(NS, "robot", audiences=["api"], expiration_seconds=3600)
     assert issued.token and issued.expiration_timestamp
-    base = load_config(server.kubeconfig)
+    base = client.config
     async with KubeClient(dataclasses.replace(base, token=issued.token)) as robot:
         with pytest.raises(Forbidden):  # authenticated, but no rule allows a service account anything
             await robot.list(CONFIGMAPS, NS)
@@ -211,8 +224,8 @@ async def test_strategic_merge_on_custom_resource_is_415(client: KubeClient) -> 
     assert merged["spec"]["size"] == "large"
 
 
-async def test_client_side_rate_limit(server: RunningServer) -> None:
-    cfg = dataclasses.replace(load_config(server.kubeconfig), qps=20.0, burst=1)
+async def test_client_side_rate_limit(server: RunningServer, transport: str) -> None:
+    cfg = dataclasses.replace(config_for(server.kubeconfig, transport), qps=20.0, burst=1)
     async with KubeClient(cfg) as c:
         started = time.monotonic()
         for _ in range(6):

@@ -20,10 +20,9 @@ from kubenode.client.config import load_config
 from kubenode.client.resources import CONFIGMAPS, NAMESPACES, NODES
 from kubenode.controlplane.up import install_crds
 from kubenode.defender.resources import DEFENDER_POLICIES
-from kubenode.defender.service import Defender
 from kubenode.defender.store import LEDGER_LABEL, LEDGER_NAMESPACE, LedgerSettings, read_ledger
-from kubenode.runtime.manager import Manager
 
+from .defender_harness import RunningDefender
 from .polling import eventually
 
 Obj = dict[str, Any]
@@ -38,22 +37,9 @@ async def client(server: RunningServer) -> AsyncIterator[KubeClient]:
         yield c
 
 
-class Running:
-    """A Manager with just the Defender, as the operator runs it (fast flushes, small chunks)."""
-
-    def __init__(self, client: KubeClient) -> None:
-        self.manager = Manager(client)
-        self.defender = Defender(client, self.manager.informers.informer(DEFENDER_POLICIES),
-                                 self.manager.informers.informer(NODES), self.manager.registry,
-                                 flush_interval=0.05, resync_interval=0.3, ledger_settings=SETTINGS)
-        self.manager.add(self.defender)
-
-    async def __aenter__(self) -> Defender:
-        await self.manager.start()
-        return self.defender
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.manager.stop()
+def running(client: KubeClient) -> RunningDefender:
+    """The Defender with small ledger chunks."""
+    return RunningDefender(client, ledger_settings=SETTINGS)
 
 
 async def _policy(client: KubeClient, limit: int) -> None:
@@ -77,7 +63,7 @@ async def test_every_review_is_recorded_durably_and_survives_a_restart(client: K
     await _policy(client, 2)
     await _node(client, "n1", "a")
     await _node(client, "n2", "b")
-    async with Running(client) as d:
+    async with running(client) as d:
         await eventually(lambda: asyncio.sleep(0, d.policy("reboots") is not None), what="policy seen")
         await eventually(lambda: asyncio.sleep(0, d._fleet_state().get("n2") is not None), what="nodes seen")
         verdicts = [await d.review(reboot(i)) for i in range(3)]
@@ -86,7 +72,7 @@ async def test_every_review_is_recorded_durably_and_survives_a_restart(client: K
         await eventually(lambda: asyncio.sleep(0, d.records.pending == 0 and d.records.written == 4),
                          what="the ledger written")
     # A new Defender (operator restart): the old records are still there, new ones go to a new chunk.
-    async with Running(client) as d:
+    async with running(client) as d:
         await eventually(lambda: asyncio.sleep(0, d.policy("reboots") is not None), what="policy seen")
         assert (await d.review(reboot(0))).reason == "AlreadyAdmitted"  # restored from status
         assert (await d.review(reboot(3))).decision == "Denied"
@@ -109,7 +95,7 @@ async def test_every_review_is_recorded_durably_and_survives_a_restart(client: K
 
 async def test_retention_keeps_the_newest_chunks(client: KubeClient) -> None:
     await _policy(client, 100)
-    async with Running(client) as d:
+    async with running(client) as d:
         await eventually(lambda: asyncio.sleep(0, d.policy("reboots") is not None), what="policy seen")
         for i in range(14):
             await d.review(reboot(i))
@@ -131,7 +117,7 @@ async def test_cli_exports_the_ledger_and_replays_a_candidate(client: KubeClient
                                                               tmp_path: Path) -> None:
     await _policy(client, 1)
     await _node(client, "n1", "a")
-    async with Running(client) as d:
+    async with running(client) as d:
         await eventually(lambda: asyncio.sleep(0, d.policy("reboots") is not None), what="policy seen")
         await eventually(lambda: asyncio.sleep(0, d._fleet_state().get("n1") is not None), what="node seen")
         for i in range(3):
@@ -182,7 +168,7 @@ async def test_a_storm_of_hollow_nodes_is_rehearsed_recorded_and_replayed(client
                                               heartbeat_seconds=0.5, concurrency=8))
     await sim.start()
     try:
-        async with Running(client) as d:
+        async with running(client) as d:
             fleet = lambda: d._fleet_state()  # noqa: E731
             await eventually(lambda: asyncio.sleep(0, len(fleet().nodes) == 10
                                                     and not any(n.unhealthy for n in fleet().nodes)),

@@ -23,8 +23,8 @@ from kubenode.defender.service import Defender
 from kubenode.machine.bootstrap import AgentEndpoint
 from kubenode.machine.resources import MACHINE_SETS, MACHINES
 from kubenode.runtime.events import EventRecorder
-from kubenode.runtime.manager import Manager
 
+from .defender_harness import RunningDefender
 from .polling import eventually
 
 Obj = dict[str, Any]
@@ -44,24 +44,9 @@ async def client(server: RunningServer) -> AsyncIterator[KubeClient]:
         yield c
 
 
-class Running:
-    """A Manager with just the Defender, as the operator runs it (fast flushes for the tests)."""
-
-    def __init__(self, client: KubeClient) -> None:
-        self.manager = Manager(client)
-        policies = self.manager.informers.informer(DEFENDER_POLICIES)
-        nodes = self.manager.informers.informer(NODES)
-        self.defender = Defender(client, policies, nodes, self.manager.registry,
-                                 EventRecorder(client, "kubenode-defender", "test"),
-                                 flush_interval=0.05, resync_interval=0.3)
-        self.manager.add(self.defender)
-
-    async def __aenter__(self) -> Defender:
-        await self.manager.start()
-        return self.defender
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.manager.stop()
+def running(client: KubeClient) -> RunningDefender:
+    """The Defender with an Event recorder."""
+    return RunningDefender(client, recorder=EventRecorder(client, "kubenode-defender", "test"))
 
 
 async def status_of(client: KubeClient, name: str) -> Obj:
@@ -79,7 +64,7 @@ async def test_status_shows_circuit_and_budgets_and_survives_a_restart(client: K
         {"name": "reboots", "operations": ["Remediation"], "actions": ["Reboot"],
          "budgets": [{"window": "1m", "limit": 1}, {"window": "1h", "limit": 10}], "maxConcurrent": 2}]))
     reboot = Operation(kind="Remediation", id="job-1", action="Reboot", nodes=("n1",), source="NodeRemedier/k")
-    async with Running(client) as defender:
+    async with running(client) as defender:
         assert (await defender.review(reboot)).allowed
         second = await defender.review(Operation(kind="Remediation", id="job-2", action="Reboot", nodes=("n2",)))
         assert (second.decision, second.policy, second.rule, second.reason) == (
@@ -104,7 +89,7 @@ async def test_status_shows_circuit_and_budgets_and_survives_a_restart(client: K
         await eventually(lambda: events(client, "CircuitOpen"), what="a CircuitOpen Event")
 
     # A new Defender (operator restart, new leader) starts from the status: no budget refill, circuit still open.
-    async with Running(client) as defender:
+    async with running(client) as defender:
         again = await defender.review(Operation(kind="Remediation", id="job-4", action="Reboot"))
         assert (again.decision, again.reason) == ("Denied", "CircuitOpen")
         assert (await defender.review(reboot)).reason == "AlreadyAdmitted"  # idempotent across the restart
@@ -119,7 +104,7 @@ async def test_status_shows_circuit_and_budgets_and_survives_a_restart(client: K
 
 
 async def test_no_policy_allows_everything_and_warns_once(client: KubeClient) -> None:
-    async with Running(client) as defender:
+    async with running(client) as defender:
         for i in range(3):
             v = await defender.review(Operation(kind="MachineDeletion", id=f"machine/{i}"))
             assert v.allowed and v.reason == "NoDefenderPolicy"
@@ -156,7 +141,7 @@ async def test_policy_the_schema_accepts_but_is_invalid_fails_closed(client: Kub
         {"name": "careful", "operations": ["Remediation"], "maxConcurent": 3},
         {"name": "night", "operations": ["Remediation"],
          "freezeWindows": [{"schedule": "0 22 * * *", "durationSeconds": 3600, "timeZone": "Mars/Olympus"}]}]))
-    async with Running(client) as defender:
+    async with running(client) as defender:
         v = await defender.review(Operation(kind="Remediation", id="job-1", action="Reboot"))
         assert (v.decision, v.policy, v.reason) == ("Denied", "typo", "PolicyInvalid")
         assert "spec.rules[0]" in v.message and "spec.rules[1].freezeWindows[0].timeZone" in v.message
@@ -192,7 +177,7 @@ async def test_storm_guard_counts_node_conditions(patient_client: KubeClient) ->
         await client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i}"}})
         cond = [{"type": "Ready", "status": "True" if i == 0 else "False", "reason": "Test", "message": ""}]
         await client.patch_status(NODES, f"n{i}", {"status": {"conditions": cond}})
-    async with Running(client) as defender:
+    async with running(client) as defender:
         async def storm() -> bool:
             v = await defender.review(Operation(kind="Remediation", id="job-x", action="Reboot", nodes=("n1",)))
             return v.reason in ("StormDetected", "CircuitOpen")

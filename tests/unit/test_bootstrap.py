@@ -155,3 +155,31 @@ def test_status_without_pid_file(layout: bs.HostLayout) -> None:
     assert sh(bs.detached_status_script(layout)) == "stopped\n"
     assert sh(bs.stop_detached_script(layout)) == ""
     assert shlex.quote(layout.pid_file) in bs.stop_detached_script(layout)  # the path has a space: quoted
+
+
+# --------------------------------------------------------------------------- the cloud providers' agent parameters
+@pytest.mark.parametrize(("params", "expected"), [
+    ({}, bs.CloudAgent((), "kubenode==9")),
+    ({"packages": ["python3-venv", "curl"], "agentRequirement": "kubenode==0.1.0"},
+     bs.CloudAgent(("python3-venv", "curl"), "kubenode==0.1.0")),
+    ({"packages": [], "agentRequirement": ""}, bs.CloudAgent((), "kubenode==9")),
+])
+def test_cloud_agent_parameters(params: dict[str, object], expected: bs.CloudAgent) -> None:
+    assert bs.CloudAgent.from_parameters(params, "kubenode==9") == expected
+
+
+@pytest.mark.parametrize(("params", "error", "field"), [
+    ({"packages": "python3-venv"}, ValueError, "packages"),  # a string is not a list of names
+    ({"packages": ["ok", 3]}, ValueError, "packages"),
+    ({"agentRequirement": 1}, ValueError, "agentRequirement"),
+    ({"agentRequirement": "--index-url=evil"}, ProviderError, "invalid agent requirement"),
+])
+def test_cloud_agent_parameters_refused(params: dict[str, object], error: type[Exception], field: str) -> None:
+    with pytest.raises(error, match=field):
+        bs.CloudAgent.from_parameters(params)
+
+
+def test_cloud_agent_user_data_is_the_cloud_init_of_its_packages_and_requirement() -> None:
+    agent = bs.CloudAgent(("python3-venv",), "kubenode==0.1.0")
+    assert agent.user_data(BOOT) == bs.render_cloud_init(BOOT, bs.PipInstall("kubenode==0.1.0"),
+                                                         packages=["python3-venv"])

@@ -42,17 +42,24 @@ async def throttling_server() -> AsyncIterator[tuple[str, list[float]]]:
         await runner.cleanup()
 
 
-async def test_client_retries_429_after_retry_after(throttling_server: tuple[str, list[float]]) -> None:
+@pytest.fixture(params=["aiohttp", "h11"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_client_retries_429_after_retry_after(throttling_server: tuple[str, list[float]],
+                                                    transport: str) -> None:
     url, calls = throttling_server
-    async with KubeClient(ClientConfig(server=url, user_agent="test/1")) as c:
+    async with KubeClient(ClientConfig(server=url, user_agent="test/1", transport=transport)) as c:
         ns = await c.get(NAMESPACES, "default")
     assert ns["ua"] == "test/1" and len(calls) == 3
     assert calls[1] - calls[0] >= 0.09 and calls[2] - calls[1] >= 0.09
 
 
-async def test_client_gives_up_after_max_retries(throttling_server: tuple[str, list[float]]) -> None:
+async def test_client_gives_up_after_max_retries(throttling_server: tuple[str, list[float]],
+                                                 transport: str) -> None:
     url, calls = throttling_server
-    async with KubeClient(ClientConfig(server=url, max_retries=1)) as c:
+    async with KubeClient(ClientConfig(server=url, max_retries=1, transport=transport)) as c:
         with pytest.raises(TooManyRequests) as exc:
             await c.get(NAMESPACES, "default")
     assert exc.value.retry_after == 0.1 and len(calls) == 2

@@ -25,9 +25,7 @@ import base64
 import contextlib
 import datetime as dt
 import logging
-import os
 import random
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +36,13 @@ import yaml
 if TYPE_CHECKING:  # cryptography is imported when a certificate is made or read (~5 MiB an agent without one saves)
     from cryptography import x509
 
+from kubenode.apimachinery.files import write_atomic
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.client.resources import CSRS
+
+from . import HTTP_TRANSPORT
 
 log = logging.getLogger("kubenode.agent.identity")
 
@@ -76,23 +77,6 @@ class IdentityPaths:
     def pem(self) -> Path:
         """Certificate and private key in one file (replaced atomically on rotation)."""
         return self.kubeconfig.with_name(PEM_NAME)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
 
 
 def new_request(node_name: str) -> tuple[bytes, bytes]:
@@ -153,7 +137,7 @@ def _cluster_of(kubeconfig: Path) -> tuple[str, bytes]:
 def write_identity(paths: IdentityPaths, server: str, ca_pem: bytes, key_pem: bytes, cert_pem: bytes,
                    node_name: str) -> None:
     """Write the PEM (certificate + key) and the agent's kubeconfig that uses it, both 0600."""
-    _write_private(paths.pem, cert_pem + key_pem)
+    write_atomic(paths.pem, cert_pem + key_pem)
     cluster: Obj = {"server": server}
     if ca_pem:
         cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
@@ -163,7 +147,7 @@ def write_identity(paths: IdentityPaths, server: str, ca_pem: bytes, key_pem: by
            "users": [{"name": user, "user": {"client-certificate": PEM_NAME, "client-key": PEM_NAME}}],
            "contexts": [{"name": "kubenode", "context": {"cluster": "kubenode", "user": user}}],
            "current-context": "kubenode"}
-    _write_private(paths.kubeconfig, yaml.safe_dump(doc, sort_keys=False).encode())
+    write_atomic(paths.kubeconfig, yaml.safe_dump(doc, sort_keys=False).encode())
 
 
 def _condition(csr: Obj, type_: str) -> Obj | None:
@@ -215,7 +199,9 @@ async def ensure_identity(paths: IdentityPaths, node_name: str, seconds: int = D
     while True:
         key_pem, csr_pem = new_request(node_name)
         try:
-            async with KubeClient(load_config(paths.bootstrap_kubeconfig)) as client:
+            bootstrap = load_config(paths.bootstrap_kubeconfig)
+            bootstrap.transport = HTTP_TRANSPORT
+            async with KubeClient(bootstrap) as client:
                 cert_pem = await request_certificate(client, node_name, csr_pem, seconds, stop)
             write_identity(paths, server, ca, key_pem, cert_pem, node_name)
             return
@@ -292,6 +278,6 @@ class CertificateRotator:
         """Request a new certificate with a new key under the current identity and replace the PEM file."""
         key_pem, csr_pem = new_request(self.node_name)
         cert_pem = await request_certificate(self.client, self.node_name, csr_pem, self.seconds, stop)
-        _write_private(self.paths.pem, cert_pem + key_pem)
+        write_atomic(self.paths.pem, cert_pem + key_pem)
         self.rotations += 1
         log.info("rotated the agent certificate (%d)", self.rotations)

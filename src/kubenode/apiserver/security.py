@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kubenode.apimachinery.files import write_atomic
+
 __all__ = [
     "BoundObject",
     "PKIPaths",
@@ -133,47 +135,6 @@ class PKIPaths:
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to `path` so that readers see either the old or the new file.
-
-    The temporary file is created with its final mode (never world-readable,
-    not even for a moment) in the same directory, flushed to disk, then renamed
-    over the target; the directory is synced so that the rename survives a
-    crash.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # os.open filters the mode through the umask; fchmod makes it
-            # exact so that the result does not depend on the caller's umask.
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist a rename in `directory` (best effort: not every FS supports it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _make_private_dir(directory: Path) -> None:
@@ -383,8 +344,8 @@ def ensure_pki(
         ca = _new_ca(now)
         # Key first: a certificate without its key is useless, the reverse is
         # detected as a mismatch on the next run and regenerated.
-        _atomic_write(paths.ca_key, _key_pem(ca[1]), 0o600)
-        _atomic_write(paths.ca_cert, ca[0].public_bytes(serialization.Encoding.PEM), 0o644)
+        write_atomic(paths.ca_key, _key_pem(ca[1]), 0o600)
+        write_atomic(paths.ca_cert, ca[0].public_bytes(serialization.Encoding.PEM), 0o644)
     ca_cert, ca_key = ca
 
     server = _load_pair(paths.server_cert, paths.server_key)
@@ -400,8 +361,8 @@ def ensure_pki(
     if reason:
         log.info("issuing server certificate %s (%s)", paths.server_cert, reason)
         cert, key = _new_server_cert(ca_cert, ca_key, hosts, now)
-        _atomic_write(paths.server_key, _key_pem(key), 0o600)
-        _atomic_write(paths.server_cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        write_atomic(paths.server_key, _key_pem(key), 0o600)
+        write_atomic(paths.server_cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return paths
 
 
@@ -616,7 +577,7 @@ class TokenStore:
                 entries[d]["expires"] = expires[d]
             if d in bound:
                 entries[d]["bound"] = [{"key": b.key, "uid": b.uid} for b in bound[d]]
-        _atomic_write(self._path, (json.dumps({"version": 1, "tokens": entries}, indent=2) + "\n").encode(), 0o600)
+        write_atomic(self._path, (json.dumps({"version": 1, "tokens": entries}, indent=2) + "\n").encode(), 0o600)
         self._tokens, self._expires, self._bound = tokens, expires, bound
         self._file_key = self._stat_key()
 
@@ -661,7 +622,7 @@ class TokenStore:
                 if stale is not None and stale.name == user.name:
                     del tokens[_hash_token(old)]
             tokens[_hash_token(token)] = user
-        _atomic_write(token_file, (token + "\n").encode(), 0o600)
+        write_atomic(token_file, (token + "\n").encode(), 0o600)
         return token
 
     def revoke_user(self, name: str) -> int:
@@ -758,4 +719,4 @@ def write_kubeconfig(
         "preferences": {},
     }
     data = yaml.safe_dump(config, sort_keys=False, default_flow_style=False).encode("utf-8")
-    _atomic_write(Path(path), data, 0o600)
+    write_atomic(Path(path), data, 0o600)

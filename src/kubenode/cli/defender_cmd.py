@@ -10,14 +10,15 @@ operations again under a candidate policy (docs/defender.md).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:  # rich is imported by the commands that print (an agent's start stays light)
+if TYPE_CHECKING:  # rich and the client are imported by the commands that use them (an agent's start stays light)
     from rich.console import Console
+
+    from kubenode.client.client import KubeClient
 
 app = typer.Typer(help="The Defender: risk control over fleet operations.", no_args_is_help=True)
 
@@ -93,23 +94,17 @@ def status(
                                                     "~/.kube/config, in-cluster).")] = None,
 ) -> None:
     """Show every DefenderPolicy: valid?, circuit state, remaining budgets per rule, recent decisions."""
-    from kubenode.client.client import KubeClient
-    from kubenode.client.config import load_config
-    from kubenode.client.errors import ApiError, ConfigError
+    from kubenode.client.errors import ApiError
     from kubenode.defender.resources import DEFENDER_POLICIES
 
-    try:
-        config = load_config(kubeconfig)
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
+    from .api_session import with_client
 
-    async def fetch() -> list[Obj]:
-        async with KubeClient(config) as client:
-            items, _ = await client.list(DEFENDER_POLICIES)
-            return items
+    async def fetch(client: KubeClient) -> list[Obj]:
+        items, _ = await client.list(DEFENDER_POLICIES)
+        return items
 
     try:
-        policies = asyncio.run(fetch())
+        policies = with_client(kubeconfig, fetch)
     except (ApiError, OSError) as exc:
         typer.echo(f"error: cannot list DefenderPolicies: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -161,22 +156,13 @@ def _records(ledger: Path | None, since: str, kubeconfig: Path | None, default_s
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         return sort_records(r for r in records if cutoff is None or parse_record_time(r["time"]) >= cutoff)
-    from kubenode.client.client import KubeClient
-    from kubenode.client.config import load_config
-    from kubenode.client.errors import ApiError, ConfigError
+    from kubenode.client.errors import ApiError
     from kubenode.defender.store import LEDGER_NAMESPACE, read_ledger
 
-    try:
-        config = load_config(kubeconfig)
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
-
-    async def fetch() -> list[Obj]:
-        async with KubeClient(config) as client:
-            return await read_ledger(client, cutoff)
+    from .api_session import with_client
 
     try:
-        return asyncio.run(fetch())
+        return with_client(kubeconfig, lambda client: read_ledger(client, cutoff))
     except LedgerFormatError as exc:
         typer.echo(f"error: the ledger in {LEDGER_NAMESPACE} has a bad record: {exc}", err=True)
         raise typer.Exit(EXIT_API) from None

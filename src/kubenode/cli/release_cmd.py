@@ -11,7 +11,6 @@ the caller's own rights.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from pathlib import Path
 from typing import Annotated, Any
@@ -168,27 +167,10 @@ def render(cr: Obj) -> Any:
 
 
 def _run(kubeconfig: Path | None, fn: Any) -> Any:
-    from kubenode.client.client import KubeClient
-    from kubenode.client.config import load_config
-    from kubenode.client.errors import ApiError, ConfigError
+    """`fn(client)`; a ReleaseError, an API error or an unreachable server exits 1 with its message."""
+    from .api_session import run_or_exit
 
-    try:
-        config = load_config(kubeconfig)
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
-
-    async def main() -> Any:
-        async with KubeClient(config) as client:
-            return await fn(client)
-
-    try:
-        return asyncio.run(main())
-    except (ReleaseError, ApiError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.secho(f"error: cannot reach the API server: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+    return run_or_exit(kubeconfig, fn, (ReleaseError,))
 
 
 @app.command()

@@ -212,30 +212,10 @@ async def watch_status(client: Any, name: str, *, follow: bool, on_view: Any, in
 
 
 def _run(kubeconfig: Path | None, fn: Any) -> Any:
-    from kubenode.client.client import KubeClient
-    from kubenode.client.config import load_config
-    from kubenode.client.errors import ApiError, ConfigError
+    """`fn(client)`; a RolloutError, an API error or an unreachable server exits 1 with its message."""
+    from .api_session import run_or_exit
 
-    try:
-        config = load_config(kubeconfig)
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--kubeconfig") from None
-
-    async def main() -> Any:
-        async with KubeClient(config) as client:
-            return await fn(client)
-
-    try:
-        return asyncio.run(main())
-    except RolloutError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
-    except ApiError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.secho(f"error: cannot reach the API server: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+    return run_or_exit(kubeconfig, fn, (RolloutError,))
 
 
 @app.command()

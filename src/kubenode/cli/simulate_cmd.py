@@ -67,7 +67,7 @@ def simulate(
         return
     if nodes <= 0:
         raise typer.BadParameter("say how many hollow nodes to run, e.g. --nodes 1000", param_hint="--nodes")
-    from kubenode.cli.main import client_config
+    from kubenode.cli.commands import client_config
     from kubenode.client.client import KubeClient
     from kubenode.gctune import tune_gc
     from kubenode.simulator.faults import FaultSpecError, parse_faults
@@ -144,7 +144,7 @@ def flip_command(
     kubeconfig: Kubeconfig = None,
 ) -> None:
     """Set a condition on a selection of Nodes (hollow or not) through the API."""
-    from kubenode.cli.main import client_config
+    from kubenode.cli.commands import client_config
     from kubenode.client.client import KubeClient
     from kubenode.client.errors import ApiError
     from kubenode.simulator.flip import Flip, flip

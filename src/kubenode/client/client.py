@@ -1,11 +1,12 @@
-"""The asynchronous Kubernetes REST client: one aiohttp session, raw dict bodies.
+"""The asynchronous Kubernetes REST client: one HTTP transport (aiohttp or h11), raw dict bodies.
 
 Every call goes through :meth:`KubeClient._request`, which applies the
 client-side token bucket, sets the Authorization and User-Agent headers,
 retries ``429 TooManyRequests`` after the server's Retry-After (like
 client-go), and turns failure ``Status`` bodies into :mod:`.errors` exceptions.
 Objects are plain dicts decoded by orjson: the hot paths (list, watch) never
-build model objects.
+build model objects. The HTTP itself is a :class:`~.transport.Transport`
+chosen by ``ClientConfig.transport`` (imported only when chosen).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-import aiohttp
 import orjson
 
 from .config import ClientConfig
 from .errors import TooManyRequests, Unauthorized, error_from_response, error_from_status
 from .ratelimit import TokenBucket
 from .resources import PODS, SERVICEACCOUNTS, Resource
+from .transport import Transport, new_transport
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +63,26 @@ class IssuedToken(NamedTuple):
 class KubeClient:
     """Asynchronous client for one API server (use ``async with`` or call :meth:`close`)."""
 
-    def __init__(self, config: ClientConfig, *, session: aiohttp.ClientSession | None = None) -> None:
-        """Create the client; ``session`` lets tests or embedders supply their own transport."""
+    def __init__(self, config: ClientConfig, *, session: aiohttp.ClientSession | None = None,
+                 transport: Transport | None = None) -> None:
+        """Create the client; ``transport`` (or an aiohttp ``session``) lets tests or embedders supply their own."""
         self.config = config
         self._limiter = TokenBucket(config.qps, config.burst)
-        self._own_session = session is None
-        self._session = session or self._new_session()
+        self._own_session = session is None and transport is None
+        if session is not None:
+            from .aiohttp_transport import AiohttpTransport
+
+            transport = AiohttpTransport(session=session)
+        self._transport = transport or self._new_transport()
         # Client-certificate rotation (like client-go's cert rotation): when the certificate files change,
-        # new requests go through a new session with the new certificate; the old one closes with the client.
+        # new requests go through a new transport with the new certificate; the old one closes with the client.
         self._cert_version = config.client_cert_version()
         self._next_cert_check = 0.0
-        self._retired: list[aiohttp.ClientSession] = []
+        self._retired: list[Transport] = []
 
-    def _new_session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.config.connection_limit, ssl=self.config.ssl_context or False),
-            json_serialize=lambda o: orjson.dumps(o).decode(),
-        )
+    def _new_transport(self) -> Transport:
+        return new_transport(self.config.transport, ssl_context=self.config.ssl_context,
+                             limit=self.config.connection_limit)
 
     def _check_certificate(self) -> None:
         """Switch to a new session if the client certificate files were replaced (checked at most once a second)."""
@@ -95,8 +102,8 @@ class KubeClient:
             return
         self._cert_version = version
         self.config.ssl_context = ctx
-        self._retired.append(self._session)
-        self._session = self._new_session()
+        self._retired.append(self._transport)
+        self._transport = self._new_transport()
         log.info("client certificate rotated: new connections use the new certificate")
 
     async def __aenter__(self) -> KubeClient:
@@ -107,9 +114,9 @@ class KubeClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session (only if this client created it)."""
+        """Close the HTTP transport (only if this client created it)."""
         if self._own_session:
-            await self._session.close()
+            await self._transport.close()
             for old in self._retired:
                 await old.close()
             self._retired = []
@@ -131,17 +138,15 @@ class KubeClient:
         data = None if body is None else orjson.dumps(body)
         self._check_certificate()
         attempt = 0
-        timeout = aiohttp.ClientTimeout(total=self.config.request_timeout)
         while True:
             await self._limiter.acquire()
-            async with self._session.request(
-                method, self.config.server + path, params=params, data=data,
-                headers=self._headers(content_type if data is not None else None), timeout=timeout,
-            ) as resp:
-                raw = await resp.read()
-                if resp.status < 400:
-                    return orjson.loads(raw) if raw else None
-                err = error_from_response(resp.status, raw, resp.headers)
+            resp = await self._transport.request(
+                method, self.config.server + path, params=params, body=data,
+                headers=self._headers(content_type if data is not None else None),
+                time_limit=self.config.request_timeout)
+            if resp.status < 400:
+                return orjson.loads(resp.body) if resp.body else None
+            err = error_from_response(resp.status, resp.body, resp.headers)
             if isinstance(err, Unauthorized) and self.config.token_file and attempt == 0:
                 # The projected token may have rotated under us: re-read it once.
                 self.config.invalidate_token()
@@ -239,26 +244,31 @@ class KubeClient:
         # No total timeout: a watch lives for timeout_seconds. A read timeout slightly longer than that
         # detects a silently dead connection (partition) instead of hanging forever.
         read_timeout = None if timeout_seconds is None else timeout_seconds + 30.0
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.request_timeout,
-                                        sock_read=read_timeout)
         self._check_certificate()
-        async with self._session.get(self.config.server + res.path(namespace), params=params,
-                                     headers=self._headers(None), timeout=timeout) as resp:
+        async with self._transport.stream("GET", self.config.server + res.path(namespace), params=params,
+                                          headers=self._headers(None), connect_timeout=self.config.request_timeout,
+                                          read_timeout=read_timeout) as resp:
             if resp.status >= 400:
                 raise error_from_response(resp.status, await resp.read(), resp.headers)
-            buffer = b""
-            # Split lines by hand: aiohttp's readline caps line length, and one object may be large.
-            async for chunk in resp.content.iter_any():
-                buffer += chunk
-                while True:
-                    nl = buffer.find(b"\n")
-                    if nl < 0:
-                        break
-                    line, buffer = buffer[:nl], buffer[nl + 1:]
+            # Split lines by hand (a readline would cap line length, and one object may be large); a line
+            # split over chunks is kept as parts and joined once, never re-copied chunk after chunk.
+            partial: list[bytes] = []
+            async for chunk in resp.iter_chunks():
+                start = 0
+                while (nl := chunk.find(b"\n", start)) >= 0:
+                    line = chunk[start:nl]
+                    if partial:
+                        partial.append(line)
+                        line = b"".join(partial)
+                        partial.clear()
                     if line.strip():
                         yield _decode_event(line)
-            if buffer.strip():
-                yield _decode_event(buffer)
+                    start = nl + 1
+                if start < len(chunk):
+                    partial.append(chunk[start:] if start else chunk)
+            rest = b"".join(partial)
+            if rest.strip():
+                yield _decode_event(rest)
 
     # ------------------------------------------------------------------ writes
 

@@ -1,8 +1,8 @@
 """Where the API server is and how to authenticate: kubeconfig or in-cluster.
 
 Parsing the kubeconfig format (contexts, relative paths, ``*-data`` fields)
-and in-cluster discovery is ``kubeconfig.py``; the HTTP is aiohttp (see
-``docs/libraries.md``). This module turns the selected context into an
+and in-cluster discovery is ``kubeconfig.py``; the HTTP is aiohttp or h11
+(``transport``, see ``transport.py`` and ``docs/libraries.md``). This module turns the selected context into an
 ``ssl.SSLContext`` and credentials that :class:`~kubenode.client.KubeClient` uses.
 
 Lookup order when no file is given: ``$KUBECONFIG`` (first existing entry of
@@ -55,6 +55,8 @@ class ClientConfig:
     connection_limit: int = 100
     request_timeout: float = 30.0
     max_retries: int = 5
+    #: The HTTP transport: ``aiohttp`` (default: fastest at volume) or ``h11`` (light: the node agent).
+    transport: str = "aiohttp"
     #: A client certificate kept in files (kubeconfig `client-certificate`/`client-key`): a rotated
     #: certificate (the files replaced) is picked up by `KubeClient` for new connections.
     client_cert_file: str | None = None

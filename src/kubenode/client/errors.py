@@ -4,6 +4,8 @@ The hierarchy (all derive from :class:`KubeError`)::
 
     KubeError
     ├── ConfigError                 no usable kubeconfig / in-cluster config
+    ├── TransportError              no HTTP answer: refused, TLS failure, closed, protocol
+    │                               error (also a ConnectionError, hence an OSError)
     └── ApiError(status, reason, message, details)   a Status answer from the server
         ├── BadRequest              400
         ├── Unauthorized            401
@@ -36,6 +38,15 @@ class KubeError(Exception):
 
 class ConfigError(KubeError):
     """No usable connection configuration (kubeconfig, context or in-cluster files)."""
+
+
+class TransportError(KubeError, ConnectionError):
+    """No HTTP answer from the server: the connection was refused or reset, TLS failed, or the bytes were not HTTP.
+
+    Raised the same way by every transport (aiohttp's own exceptions are wrapped, the original is its
+    ``__cause__``); being a :class:`ConnectionError` it is also caught by ``except OSError``. A timeout is
+    :class:`TimeoutError`.
+    """
 
 
 class ApiError(KubeError):

@@ -14,6 +14,7 @@ logged or written anywhere else.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,19 @@ def provider_factories(client: KubeClient, *, local: LocalProvider | None = None
 
         factories["local"] = local_factory
 
-    async def libcloud_factory(ip: Obj) -> InfraProvider:
+    async def cloud(ip: Obj, make: Callable[[Obj, dict[str, str]], InfraProvider]) -> InfraProvider:
+        """`make(spec.parameters, credentials)` with the data of `spec.credentialsSecretRef`; a ValueError of
+        the parameters is a non-retryable InvalidParameters."""
         spec = ip.get("spec") or {}
         creds = await read_secret(client, spec.get("credentialsSecretRef"), "spec.credentialsSecretRef")
         try:
-            return LibcloudProvider(spec.get("parameters") or {}, creds)
+            return make(spec.get("parameters") or {}, creds)
         except ValueError as exc:
             raise ProviderError(f"invalid spec.parameters: {exc}", retryable=False, reason="InvalidParameters") \
                 from None
+
+    async def libcloud_factory(ip: Obj) -> InfraProvider:
+        return await cloud(ip, LibcloudProvider)
 
     factories["libcloud"] = libcloud_factory
 
@@ -73,13 +79,7 @@ def provider_factories(client: KubeClient, *, local: LocalProvider | None = None
         # Imported when first used: the generated SDK is large, and most operators run no aliyun provider.
         from kubenode.providers.aliyun_provider import AliyunProvider
 
-        spec = ip.get("spec") or {}
-        creds = await read_secret(client, spec.get("credentialsSecretRef"), "spec.credentialsSecretRef")
-        try:
-            return AliyunProvider(spec.get("parameters") or {}, creds)
-        except ValueError as exc:
-            raise ProviderError(f"invalid spec.parameters: {exc}", retryable=False, reason="InvalidParameters") \
-                from None
+        return await cloud(ip, AliyunProvider)
 
     factories[ALIYUN] = aliyun_factory
 

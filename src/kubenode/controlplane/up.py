@@ -123,6 +123,15 @@ class ControlPlane:
         await self.server.stop()
 
 
+async def install_control_plane(client: KubeClient) -> None:
+    """The installer's part, as the admin (`kubectl apply` of deploy/ on a real cluster): the CRDs, the
+    admission policies, the system namespace and the operators' and agents' RBAC."""
+    await install_crds(client)
+    await install_admission_policies(client)
+    await ensure_system_namespace(client)
+    await install_rbac(client)
+
+
 async def install_crds(client: KubeClient) -> None:
     """Create or update every KubeNode CRD."""
     for crd in all_crds():
@@ -175,11 +184,7 @@ async def start_control_plane(config: UpConfig) -> ControlPlane:
     demo: Demo | None = None
     client = KubeClient(admin_config)
     try:
-        # The installer's part, as the admin (`kubectl apply` on a real cluster): CRDs, namespace, RBAC.
-        await install_crds(client)
-        await install_admission_policies(client)
-        await ensure_system_namespace(client)
-        await install_rbac(client)
+        await install_control_plane(client)
         # The operators run as their ServiceAccount with least privilege (api/rbac.py), not as an admin.
         issued = await client.create_token(SYSTEM_NAMESPACE, OPERATOR)
         await client.close()

@@ -144,6 +144,28 @@ def _with_token(spec: Obj, token_id: str) -> bool:
         spec.get("groups") or [])
 
 
+def _no_machine(node: str, whose: str = "") -> Decision:
+    """Pending: `node` is no Machine's (`whose`: what of the node would have been approved, e.g. "its kubelet")."""
+    return Decision(PENDING, "NodeNotAMachine", f"node {node!r} belongs to no Machine KubeNode manages; not "
+                                                f"approving {whose + ' ' if whose else ''}automatically")
+
+
+def _by_requester(spec: Obj, token_id: str, own_user: str, own_group: str, *, first: str, renewal: str,
+                  neither: str, other_token: str | None = None) -> Decision:
+    """Approve what the Machine's bootstrap token `token_id` asked for (`first`), or the certificate's own
+    identity (`own_user` in `own_group`: `renewal`); else pending with `neither`, or with `other_token`
+    when it was another bootstrap token (None: `neither` says that too)."""
+    username = str(spec.get("username") or "")
+    groups = spec.get("groups") or []
+    if _with_token(spec, token_id):
+        return Decision(APPROVE, "AutoApproved", first)
+    if other_token is not None and username.startswith(BOOTSTRAP_PREFIX) and BOOTSTRAPPERS in groups:
+        return Decision(PENDING, "RequesterNotMachine", other_token)
+    if username == own_user and own_group in groups:
+        return Decision(APPROVE, "AutoApproved", renewal)
+    return Decision(PENDING, "RequesterNotMachine", neither)
+
+
 def decide(csr: Obj, machines: list[Obj]) -> Decision | None:
     """The decision for `csr` given every Machine; None when the CSR is not ours or already decided."""
     if decided(csr):
@@ -164,27 +186,19 @@ def decide(csr: Obj, machines: list[Obj]) -> Decision | None:
                                                f"signature, key encipherment); asked for {sorted(usages)}")
     machine = _machine_of(node, machines)
     if machine is None:
-        return Decision(PENDING, "NodeNotAMachine",
-                        f"node {node!r} belongs to no Machine KubeNode manages; not approving automatically")
+        return _no_machine(node)
     name = machine["metadata"]["name"]
     username = str(spec.get("username") or "")
-    groups = spec.get("groups") or []
-    token_id = token_id_of(machine)
-    if username.startswith(BOOTSTRAP_PREFIX) and BOOTSTRAPPERS in groups:
-        if _with_token(spec, token_id):
-            return Decision(APPROVE, "AutoApproved",
-                            f"Auto-approved by KubeNode: first certificate of machine {name}'s agent, requested "
-                            f"with the machine's bootstrap token")
-        return Decision(PENDING, "RequesterNotMachine",
-                        f"requested by {username}, which is not machine {name}'s bootstrap token; not approving "
-                        f"automatically")
-    if username == AGENT_PREFIX + node and AGENT_GROUP in groups:
-        return Decision(APPROVE, "AutoApproved",
-                        f"Auto-approved by KubeNode: renewal of machine {name}'s agent certificate, requested with "
-                        f"its current certificate")
-    return Decision(PENDING, "RequesterNotMachine",
-                    f"requested by {username or 'an unknown user'}, neither machine {name}'s bootstrap token nor "
-                    f"its agent; not approving automatically")
+    return _by_requester(
+        spec, token_id_of(machine), AGENT_PREFIX + node, AGENT_GROUP,
+        first=f"Auto-approved by KubeNode: first certificate of machine {name}'s agent, requested with the "
+              f"machine's bootstrap token",
+        renewal=f"Auto-approved by KubeNode: renewal of machine {name}'s agent certificate, requested with its "
+                f"current certificate",
+        neither=f"requested by {username or 'an unknown user'}, neither machine {name}'s bootstrap token nor its "
+                f"agent; not approving automatically",
+        other_token=f"requested by {username}, which is not machine {name}'s bootstrap token; not approving "
+                    f"automatically")
 
 
 def _kubelet_request_problem(request: x509.CertificateSigningRequest, usages: set[str]) -> str:
@@ -209,25 +223,19 @@ def _decide_kubelet(csr: Obj, node: str, machines: list[Obj]) -> Decision:
         return Decision(PENDING, "NotAKubeletClientRequest", f"{problem}; not approving automatically")
     machine = _machine_of(node, machines)
     if machine is None:
-        return Decision(PENDING, "NodeNotAMachine",
-                        f"node {node!r} belongs to no Machine KubeNode manages; not approving its kubelet "
-                        f"automatically")
+        return _no_machine(node, "its kubelet")
     name = machine["metadata"]["name"]
     if not (machine.get("spec") or {}).get("import"):
         return Decision(PENDING, "MachineNotImported",
                         f"machine {name} was not imported by KubeNode (no spec.import), so KubeNode issued its "
                         f"kubelet no bootstrap token; not approving automatically")
     username = str(spec.get("username") or "")
-    groups = spec.get("groups") or []
-    token_id = str((machine["metadata"].get("annotations") or {}).get(ANNOTATION_KUBELET_TOKEN_ID) or "")
-    if _with_token(spec, token_id):
-        return Decision(APPROVE, "AutoApproved",
-                        f"Auto-approved by KubeNode: kubelet client certificate of imported machine {name}, "
-                        f"requested with the machine's kubelet bootstrap token")
-    if username == NODE_PREFIX + node and NODES_GROUP in groups:
-        return Decision(APPROVE, "AutoApproved",
-                        f"Auto-approved by KubeNode: renewal of imported machine {name}'s kubelet client "
-                        f"certificate, requested with its current certificate")
-    return Decision(PENDING, "RequesterNotMachine",
-                    f"requested by {username or 'an unknown user'}, neither imported machine {name}'s kubelet "
-                    f"bootstrap token nor its kubelet; not approving automatically")
+    return _by_requester(
+        spec, str((machine["metadata"].get("annotations") or {}).get(ANNOTATION_KUBELET_TOKEN_ID) or ""),
+        NODE_PREFIX + node, NODES_GROUP,
+        first=f"Auto-approved by KubeNode: kubelet client certificate of imported machine {name}, requested "
+              f"with the machine's kubelet bootstrap token",
+        renewal=f"Auto-approved by KubeNode: renewal of imported machine {name}'s kubelet client certificate, "
+                f"requested with its current certificate",
+        neither=f"requested by {username or 'an unknown user'}, neither imported machine {name}'s kubelet "
+                f"bootstrap token nor its kubelet; not approving automatically")

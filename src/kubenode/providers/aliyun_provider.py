@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alibabacloud_ecs20140526 import models as ecs
@@ -83,8 +83,7 @@ class AliyunParameters:
     v_switch_id: str = ""
     key_pair_name: str = ""
     internet_max_bandwidth_out: int = 0
-    packages: tuple[str, ...] = ()
-    agent_requirement: str = "kubenode"
+    agent: bs.CloudAgent = field(default_factory=lambda: bs.CloudAgent(requirement="kubenode"))
     endpoint: str = ""
     protocol: str = "HTTPS"
 
@@ -101,9 +100,6 @@ class AliyunParameters:
         bandwidth = params.get("internetMaxBandwidthOut", 0)
         if not isinstance(bandwidth, int) or isinstance(bandwidth, bool) or not 0 <= bandwidth <= 200:
             raise ValueError("spec.parameters.internetMaxBandwidthOut must be an integer from 0 to 200 (Mbit/s)")
-        packages = params.get("packages") or []
-        if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
-            raise ValueError("spec.parameters.packages must be a list of package names")
         protocol = text("protocol").upper() or "HTTPS"
         if protocol not in ("HTTPS", "HTTP"):
             raise ValueError("spec.parameters.protocol must be HTTPS or HTTP")
@@ -111,7 +107,7 @@ class AliyunParameters:
                    instance_type=text("instanceType", True), zone_id=text("zoneId"),
                    security_group_id=text("securityGroupId"), v_switch_id=text("vSwitchId"),
                    key_pair_name=text("keyPairName"), internet_max_bandwidth_out=bandwidth,
-                   packages=tuple(packages), agent_requirement=text("agentRequirement") or "kubenode",
+                   agent=bs.CloudAgent.from_parameters(params, "kubenode"),
                    endpoint=text("endpoint"), protocol=protocol)
 
 
@@ -141,8 +137,7 @@ class AliyunProvider(InfraProvider):
         found = await self._find(uid)
         if found is not None:
             return self._status(found)
-        user_data = bs.render_cloud_init(bootstrap, bs.PipInstall(self.params.agent_requirement),
-                                         packages=self.params.packages)
+        user_data = self.params.agent.user_data(bootstrap)
         p = self.params
         req = ecs.RunInstancesRequest(
             region_id=p.region_id, zone_id=p.zone_id or None, image_id=p.image_id, instance_type=p.instance_type,

@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
@@ -263,6 +264,31 @@ def render_cloud_init(bootstrap: Bootstrap, install: PipInstall | None = None, *
     if packages:
         doc = {"packages": list(packages), **doc}
     return "#cloud-config\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1 << 16)
+
+
+@dataclass(frozen=True)
+class CloudAgent:
+    """How a new cloud instance gets its agent: the distribution `packages` cloud-init installs first, then
+    the agent pip-installed from `requirement` (`spec.parameters.packages` and `.agentRequirement` of every
+    cloud provider)."""
+
+    packages: tuple[str, ...] = ()
+    requirement: str = DEFAULT_REQUIREMENT
+
+    @classmethod
+    def from_parameters(cls, params: Mapping[str, Any], default_requirement: str = DEFAULT_REQUIREMENT) -> CloudAgent:
+        """Parse; ValueError names the field to fix (ProviderError for a requirement pip would misread)."""
+        packages = params.get("packages") or []
+        if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+            raise ValueError("spec.parameters.packages must be a list of package names")
+        requirement = params.get("agentRequirement") or default_requirement
+        if not isinstance(requirement, str):
+            raise ValueError("spec.parameters.agentRequirement must be a string")
+        return cls(tuple(packages), check_requirement(requirement))
+
+    def user_data(self, bootstrap: Bootstrap) -> str:
+        """The #cloud-config that installs and starts the agent (:func:`render_cloud_init`)."""
+        return render_cloud_init(bootstrap, PipInstall(self.requirement), packages=self.packages)
 
 
 # ---------------------------------------------------------------------------- the agent as a zip

@@ -146,8 +146,7 @@ class LibcloudParameters:
     key_name: str = ""
     security_groups: tuple[str, ...] = ()
     subnet: str = ""
-    packages: tuple[str, ...] = ()
-    agent_requirement: str = bs.DEFAULT_REQUIREMENT
+    agent: bs.CloudAgent = field(default_factory=bs.CloudAgent)
     driver_options: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -163,13 +162,16 @@ class LibcloudParameters:
             problems.append(f"spec.parameters.driver {driver!r} is not a Libcloud provider name")
         if problems:
             raise ProviderError("; ".join(problems), retryable=False, reason="InvalidParameters")
+        try:
+            agent = bs.CloudAgent.from_parameters(params)
+        except ValueError as exc:
+            raise ProviderError(str(exc), retryable=False, reason="InvalidParameters") from None
         return cls(
             driver=driver, image=str(params["image"]), size=str(params["size"]),
             region=str(params.get("region") or ""), location=str(params.get("location") or ""),
             key_name=str(params.get("keyName") or ""),
             security_groups=tuple(str(g) for g in params.get("securityGroups") or ()),
-            subnet=str(params.get("subnet") or ""), packages=tuple(str(p) for p in params.get("packages") or ()),
-            agent_requirement=bs.check_requirement(str(params.get("agentRequirement") or bs.DEFAULT_REQUIREMENT)),
+            subnet=str(params.get("subnet") or ""), agent=agent,
             driver_options=dict(params.get("driverOptions") or {}), extra=extra,
         )
 
@@ -203,8 +205,7 @@ class LibcloudProvider(InfraProvider):
         node = await self._find(uid, name, fresh=True)
         if node is not None and map_state(node.state) != STATE_MISSING:
             return self._status(node)
-        user_data = bs.render_cloud_init(bootstrap, bs.PipInstall(self.params.agent_requirement),
-                                         packages=self.params.packages)
+        user_data = self.params.agent.user_data(bootstrap)
         node = await self._call(self._create_node, uid, name, user_data)
         self._known[uid] = str(node.id)
         self._listed = None

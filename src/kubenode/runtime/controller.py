@@ -23,13 +23,14 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from typing import TYPE_CHECKING, Any
 
 from .cache import Obj
 from .informer import Informer
 from .workqueue import RateLimiter, WorkQueue
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class ControllerMetrics:
     """The controller and work-queue metric families on one registry (shared by its controllers)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
         self.reconcile_total = Counter(
             "kubenode_controller_reconcile_total", "Reconciles per controller and result.",
             ["controller", "result"], registry=registry)
@@ -122,6 +125,66 @@ class ControllerMetrics:
         self.workqueue_depth.labels(name).set(0)
 
 
+class _Series:
+    """One labelled series of :class:`LocalMetrics`: the operations the controller uses."""
+
+    __slots__ = ("key", "values")
+
+    def __init__(self, values: dict[tuple[str, ...], float], key: tuple[str, ...]) -> None:
+        self.values = values
+        self.key = key
+        values.setdefault(key, 0.0)
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.values[self.key] += amount
+
+    def set(self, value: float) -> None:
+        self.values[self.key] = value
+
+    def observe(self, _value: float) -> None:
+        self.values[self.key] += 1  # the count of observations; a private controller keeps no buckets
+
+
+class _Family:
+    __slots__ = ("name", "values")
+
+    def __init__(self, name: str, values: dict[tuple[str, ...], float]) -> None:
+        self.name = name
+        self.values = values
+
+    def labels(self, *label_values: str) -> _Series:
+        return _Series(self.values, (self.name, *label_values))
+
+
+class LocalMetrics:
+    """The controller metrics of a controller without a registry: plain numbers, read by :meth:`Controller.sample`.
+
+    Such a controller's metrics are exposed nowhere, so they need not be prometheus_client objects (whose import
+    loads its HTTP exposition stack, ~5 MiB of a node agent's RSS: issue 15).
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, ...], float] = {}
+        self.reconcile_total = _Family("kubenode_controller_reconcile_total", self.values)
+        self.reconcile_errors = _Family("kubenode_controller_reconcile_errors_total", self.values)
+        self.terminal_errors = _Family("kubenode_controller_terminal_reconcile_errors_total", self.values)
+        self.reconcile_duration = _Family("kubenode_controller_reconcile_duration_seconds_count", self.values)
+        self.workqueue_depth = _Family("kubenode_workqueue_depth", self.values)
+
+    def init_controller(self, name: str) -> None:
+        """Create every series of controller ``name`` at zero."""
+        for result in RESULTS:
+            self.reconcile_total.labels(name, result)
+        self.reconcile_errors.labels(name)
+        self.terminal_errors.labels(name)
+        self.reconcile_duration.labels(name)
+        self.workqueue_depth.labels(name).set(0)
+
+    def value(self, metric: str, *label_values: str) -> float:
+        """The current value of one series (0 when never touched)."""
+        return self.values.get((metric, *label_values), 0.0)
+
+
 _METRICS: weakref.WeakKeyDictionary[CollectorRegistry, ControllerMetrics] = weakref.WeakKeyDictionary()
 
 
@@ -138,14 +201,15 @@ class Controller:
 
     def __init__(self, name: str, reconcile: Reconciler, *, workers: int = 1,
                  registry: CollectorRegistry | None = None, rate_limiter: RateLimiter | None = None) -> None:
-        """Create a controller; ``registry`` defaults to a private one (metrics then go nowhere visible)."""
+        """Create a controller; without ``registry`` its metrics are private numbers (:class:`LocalMetrics`)."""
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.name = name
         self.reconcile = reconcile
         self.workers = workers
-        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        self.metrics = metrics_for(self.registry)
+        self.registry = registry
+        self.metrics: ControllerMetrics | LocalMetrics = (metrics_for(registry) if registry is not None
+                                                          else LocalMetrics())
         self.metrics.init_controller(name)
         depth = self.metrics.workqueue_depth.labels(name)
         self.queue: WorkQueue[Request] = WorkQueue(name, rate_limiter, on_depth=depth.set)
@@ -253,6 +317,9 @@ class Controller:
     def sample(self) -> Mapping[str, Any]:
         """Current counter values of this controller (handy in tests and debug endpoints)."""
         def value(metric: str, labels: dict[str, str]) -> float:
+            if isinstance(self.metrics, LocalMetrics):
+                return self.metrics.value(metric, *labels.values())
+            assert self.registry is not None
             return self.registry.get_sample_value(metric, labels) or 0.0
 
         c = {"controller": self.name}

@@ -24,8 +24,6 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-
 from kubenode.client import ApiError, Gone, KubeClient, Resource
 
 from .cache import Cache, Obj, compact
@@ -123,7 +121,7 @@ class Informer:
                 failures = 0
             except asyncio.CancelledError:
                 raise
-            except (ApiError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            except (ApiError, TimeoutError, OSError, ValueError) as exc:  # TransportError is an OSError
                 failures += 1
                 delay = min(self.max_backoff, self.min_backoff * 2 ** min(failures - 1, 20))
                 delay *= 0.5 + random.random() / 2

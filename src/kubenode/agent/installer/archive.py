@@ -23,9 +23,9 @@ import tarfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
-import aiohttp
+from kubenode.client.h11_transport import H11Transport
 
 from .inputs import capped_mode, duplicate_paths, normal_path
 from .layout import COMPLETE_MARKER, ComponentLayout, PathEscapeError, resolve_inside
@@ -54,6 +54,7 @@ MAX_MEMBERS = 100_000
 #: Inside each version directory: the archive's member names (executables must be among them).
 MANIFEST = ".kubenode-manifest"
 _CHUNK = 1 << 16
+_MAX_REDIRECTS = 10
 
 
 class ArchiveError(Exception):
@@ -135,26 +136,42 @@ async def download(url: str, dest: Path, *, max_bytes: int = MAX_DOWNLOAD_BYTES,
         if scheme == "file":
             await asyncio.to_thread(writer.copy_file, _file_path(url))
         else:
-            client_timeout = aiohttp.ClientTimeout(total=time_limit)
-            async with aiohttp.ClientSession(timeout=client_timeout) as session, session.get(url) as resp:
-                if resp.status != 200:
-                    raise DownloadError(f"{url}: HTTP {resp.status} {resp.reason}")
-                if resp.content_length is not None and resp.content_length > max_bytes:
-                    raise DownloadError(f"{url}: larger than the {max_bytes}-byte limit")
-                async for chunk in resp.content.iter_chunked(_CHUNK):
-                    writer.write(chunk)
+            # The agent's light HTTP client (no aiohttp in an agent, issue 15), one connection for this download.
+            async with asyncio.timeout(time_limit), H11Transport(limit=1) as http:
+                await _http_download(http, url, writer, max_bytes)
         writer.close()
     except ArchiveError:
         if writer is not None:
             writer.out.close()
         _remove(dest)
         raise
-    except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+    except (OSError, TimeoutError) as exc:  # TransportError is an OSError
         if writer is not None:
             writer.out.close()
         _remove(dest)
         raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
     return writer.digest.hexdigest()
+
+
+async def _http_download(http: H11Transport, url: str, writer: _HashingWriter, max_bytes: int) -> None:
+    """GET ``url`` into ``writer``, following up to ``_MAX_REDIRECTS`` redirects (artifact stores redirect)."""
+    target = url
+    for _ in range(_MAX_REDIRECTS + 1):
+        async with http.stream("GET", target, headers={"User-Agent": "kubenode-agent"}) as resp:
+            location = resp.headers.get("Location")
+            if resp.status in (301, 302, 303, 307, 308) and location:
+                target = urljoin(target, location)
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise DownloadError(f"{url}: redirected to an unsupported URL {target}")
+                continue
+            if resp.status != 200:
+                raise DownloadError(f"{url}: HTTP {resp.status} {resp.reason}")
+            if resp.content_length is not None and resp.content_length > max_bytes:
+                raise DownloadError(f"{url}: larger than the {max_bytes}-byte limit")
+            async for chunk in resp.iter_chunks():
+                writer.write(chunk)
+            return
+    raise DownloadError(f"{url}: more than {_MAX_REDIRECTS} redirects")
 
 
 async def fetch_verified(url: str, sha256: str, dest: Path, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> Path:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+from kubenode.client.h11_transport import H11Transport
 
 from .supervisor import resolve_program
 
@@ -124,13 +124,12 @@ async def _probe_http(check: HealthCheck) -> ProbeResult:
     # The schema says HTTPS certificates are not verified (probes target the node's own services).
     url = f"{check.scheme.lower()}://{check.host}:{check.port}{check.path}"
     try:
-        timeout = aiohttp.ClientTimeout(total=check.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session, \
-                session.get(url, ssl=False, allow_redirects=False) as resp:
-            body = _trim((await resp.content.read(512)).decode(errors="replace"))
+        async with asyncio.timeout(check.timeout), H11Transport(limit=1, verify=False) as http, \
+                http.stream("GET", url, headers={"User-Agent": "kubenode-agent-probe"}) as resp:
+            body = _trim((await resp.read(512)).decode(errors="replace"))
             ok = 200 <= resp.status < 400
             return ProbeResult(ok, f"GET {url}: {resp.status}" + (f" {body}" if body and not ok else ""))
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError) as exc:  # TransportError is an OSError
         return ProbeResult(False, f"GET {url}: {type(exc).__name__}: {exc}".rstrip(": "))
 
 

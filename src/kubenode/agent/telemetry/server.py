@@ -25,16 +25,16 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
-from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.process_collector import ProcessCollector
+import orjson
 
 from .access import AccessDecision
 from .agent_metrics import AgentMetrics
 from .exposition import Family, render
+from .httpd import HttpRequest, HttpResponse, HttpServer
 from .logbuffer import LogRing
+from .process_metrics import process_families
 
 __all__ = ["CONTENT_TYPE", "TelemetryServer"]
 
@@ -78,61 +78,50 @@ class TelemetryServer:
         if shown in ("0.0.0.0", "::", ""):
             shown = "127.0.0.1"
         self.url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{self.port}/metrics"
-        self.process_registry = CollectorRegistry(auto_describe=False)
-        ProcessCollector(registry=self.process_registry)
 
     def render_metrics(self) -> str:
-        """The whole exposition of one scrape."""
+        """The whole exposition of one scrape (the process_* families last, as prometheus_client wrote them)."""
         t0 = time.perf_counter()
-        parts = [render(fam for source in self.sources for fam in source())]
-        parts.append(generate_latest(self.process_registry).decode())
+        text = render(fam for families in (*(source() for source in self.sources), process_families())
+                      for fam in families)
         self.metrics.scrapes += 1
         self.metrics.last_scrape_seconds = time.perf_counter() - t0
-        return "".join(parts)
+        return text
 
-    async def _metrics(self, _request: web.Request) -> web.Response:
-        return web.Response(body=self.render_metrics().encode(), headers={"Content-Type": CONTENT_TYPE})
+    async def _metrics(self, _request: HttpRequest) -> HttpResponse:
+        return HttpResponse(self.render_metrics().encode(), content_type=CONTENT_TYPE)
 
-    async def _healthz(self, _request: web.Request) -> web.Response:
-        return web.Response(text="ok")
+    async def _healthz(self, _request: HttpRequest) -> HttpResponse:
+        return HttpResponse(b"ok")
 
-    async def _logs(self, request: web.Request) -> web.Response:
-        decision = await self.access.check(request.headers.get("Authorization"))
+    async def _logs(self, request: HttpRequest) -> HttpResponse:
+        decision = await self.access.check(request.headers.get("authorization"))
         if decision.status != 200:
             headers = {"WWW-Authenticate": 'Bearer realm="kubenode-agent"'} if decision.status == 401 else {}
-            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                      "reason": {401: "Unauthorized", 403: "Forbidden"}.get(decision.status,
-                                                                                             "ServiceUnavailable"),
-                                      "message": decision.reason, "code": decision.status},
-                                     status=decision.status, headers=headers)
+            return _json({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                          "reason": {401: "Unauthorized", 403: "Forbidden"}.get(decision.status, "ServiceUnavailable"),
+                          "message": decision.reason, "code": decision.status}, decision.status, headers)
         raw = request.query.get("lines", str(DEFAULT_LOG_LINES))
         try:
             n = int(raw)
             if n < 0:
                 raise ValueError
         except ValueError:
-            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                      "reason": "BadRequest", "code": 400,
-                                      "message": f"lines: {raw!r} must be a non-negative integer"}, status=400)
+            return _json({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest",
+                          "code": 400, "message": f"lines: {raw!r} must be a non-negative integer"}, 400)
         lines = self.ring.tail(n)
         if request.query.get("format") == "json":
-            return web.json_response({"node": self.node_name, "lines": lines})
-        return web.Response(text="".join(f"{line}\n" for line in lines))
+            return _json({"node": self.node_name, "lines": lines})
+        return HttpResponse("".join(f"{line}\n" for line in lines).encode())
 
-    def app(self) -> web.Application:
-        """The aiohttp application (exposed for tests)."""
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/logs", self._logs)
-        app.router.add_get("/healthz", self._healthz)
-        return app
+    def http_server(self) -> HttpServer:
+        """The HTTP server with the three routes (exposed for tests)."""
+        return HttpServer({"/metrics": self._metrics, "/logs": self._logs, "/healthz": self._healthz})
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set (an :class:`~kubenode.agent.agent.AgentExtension`)."""
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.SockSite(runner, self.sock)
-        await site.start()
+        server = self.http_server()
+        await server.start(self.sock)
         self.ring.attach()
         log.info("agent metrics at %s (logs at /logs for callers allowed to get nodes/proxy)", self.url)
         try:
@@ -140,6 +129,11 @@ class TelemetryServer:
         finally:
             self.ring.detach()
             with contextlib.suppress(Exception):
-                await runner.cleanup()
+                await server.stop()
             with contextlib.suppress(OSError):
                 self.sock.close()
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    """A JSON answer, with the content type aiohttp's `json_response` gave."""
+    return HttpResponse(orjson.dumps(body), status, "application/json; charset=utf-8", headers or {})
