@@ -1,15 +1,16 @@
 """Cost of `kubenode simulate` per hollow node, and what the API server makes of their steady load.
 
 Starts the embedded API server (`kubenode apiserver`, its own process), runs
-N hollow nodes in this process at the real periods (Lease 10 s, Machine
-heartbeat 10 s, Node status 60 s) and, after registration, measures over a
-window: this process's CPU (% of a core, and per node), its RSS growth per
-node, the writes/s the fleet made, the API server's CPU, and the client-side
-latency of every periodic write (p50/p99, and p99 by kind: Kubernetes' mutating-call SLO is
-p99 < 1 s) and how busy the server's event loop thread was.
+N hollow nodes in this process at the agent's real periods (Lease 10 s, Machine
+heartbeat 60 s, full Node status 300 s: a kubelet's Lease and Node status
+periods) and, after registration, measures over a window: this process's
+CPU (% of a core, and per node), its RSS growth per node, the writes/s the
+fleet made, the API server's CPU and how busy its event loop thread was, and
+the client-side latency of every periodic write (p50/p99, and p99 by kind:
+Kubernetes' mutating-call SLO is p99 < 1 s).
 
     python bench/simulate.py [--sizes 1000,5000] [--window 60] [--lease-seconds 10]
-        [--heartbeat-seconds 10] [--status-seconds 60] [--concurrency 256]
+        [--heartbeat-seconds 60] [--status-seconds 300] [--concurrency 256]
 
 The machine this runs on is shared and loaded: absolute figures are
 pessimistic; compare sizes measured in one run.
@@ -30,6 +31,7 @@ from typing import Any
 import psutil
 from benchlib import install_crds_retrying, spawn_apiserver, terminate, wait_file
 
+from kubenode.agent.agent import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STATUS_SECONDS
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
 from kubenode.gctune import tune_gc
@@ -42,8 +44,8 @@ class Periods:
     """The hollow fleet's periods (s): the real agent's by default."""
 
     lease: float = 10.0
-    heartbeat: float = 10.0
-    status: float = 60.0
+    heartbeat: float = DEFAULT_HEARTBEAT_SECONDS
+    status: float = DEFAULT_STATUS_SECONDS
 
     def writes_per_node(self) -> float:
         return 1 / self.lease + 1 / self.heartbeat + 1 / self.status
@@ -132,8 +134,8 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", default="1000,5000")
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--lease-seconds", type=float, default=10.0)
-    parser.add_argument("--heartbeat-seconds", type=float, default=10.0)
-    parser.add_argument("--status-seconds", type=float, default=60.0)
+    parser.add_argument("--heartbeat-seconds", type=float, default=DEFAULT_HEARTBEAT_SECONDS)
+    parser.add_argument("--status-seconds", type=float, default=DEFAULT_STATUS_SECONDS)
     parser.add_argument("--concurrency", type=int, default=256, help="the simulator's worker pool")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds between registration and the window")
     parser.add_argument("--json", action="store_true", help="also print each size's figures as one JSON line")

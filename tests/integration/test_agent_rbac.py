@@ -125,6 +125,8 @@ async def test_the_agent_role_suffices_for_registration_lease_and_heartbeat(
     assert lease["spec"]["holderIdentity"] == MACHINE
     machine = await admin.get(MACHINES, MACHINE)
     assert machine["status"]["agent"]["nodeName"] == MACHINE
+    # the agent says how often it reports, so the Machine controller waits four of its periods (60 s by default)
+    assert machine["status"]["agent"]["heartbeatSeconds"] == 60
     # the Machine's spec is the operators' (and its deletion): RBAC says no before any policy is asked
     with pytest.raises(errors.Forbidden):
         await agent.patch(MACHINES, MACHINE, {"spec": {"unschedulable": True}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ async def test_registers_a_mixed_fleet_and_keeps_it_alive(client: KubeClient) ->
         assert machine["status"]["nodeRef"]["name"] == "sim-000003"
         beat = machine["status"]["agent"]["lastHeartbeatTime"]
         assert beat
+        assert machine["status"]["agent"]["heartbeatSeconds"] == math.ceil(sim.settings.heartbeat_seconds)
         assert sim.stats.writes["lease"] >= 6 and not sim.stats.errors
     finally:
         await sim.stop()

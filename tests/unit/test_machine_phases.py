@@ -76,6 +76,30 @@ def test_dead_agent_shows_in_conditions_but_phase_stays_running() -> None:
 
 
 @pytest.mark.parametrize(
+    ("seconds_ago", "period", "connected"),
+    [
+        (30, None, "True"),     # no period reported: the operator's grace (40 s)
+        (41, None, "Unknown"),
+        (41, 60, "True"),       # four of the agent's 60 s periods: 240 s
+        (239, 60, "True"),
+        (241, 60, "Unknown"),
+        (39, 5, "True"),        # a short period never shortens the operator's grace
+        (41, 5, "Unknown"),
+        (41, "60", "Unknown"),  # not a number: ignored
+        (41, True, "Unknown"),  # a boolean is not a period
+        (41, 0, "Unknown"),
+        (41, -60, "Unknown"),
+    ],
+)
+def test_agent_grace_follows_the_reported_heartbeat_period(seconds_ago: int, period: Any, connected: str) -> None:
+    status = beat(seconds_ago)
+    if period is not None:
+        status["agent"]["heartbeatSeconds"] = period
+    st = compute_status(machine(status), RUNNING, node("True"), NOW, T, node_synced=(True, ""))
+    assert conds(st)["AgentConnected"] == connected
+
+
+@pytest.mark.parametrize(
     ("created", "infra", "status", "reason"),
     [
         ("2026-01-01T00:40:00Z", InfraStatus("Pending"), {}, "CreateTimeout"),

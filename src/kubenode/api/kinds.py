@@ -333,6 +333,9 @@ MACHINE = KindSpec(
         "agent": obj("The KubeNode agent on the machine.", {
             "version": string("Agent version.", maxLength=128),
             "lastHeartbeatTime": timestamp("When the agent last reported."),
+            "heartbeatSeconds": integer("How often the agent reports (seconds); the Machine controller "
+                                        "waits four periods, or its agent grace if longer, before "
+                                        "AgentConnected turns Unknown.", minimum=1, maximum=86400),
             "bootID": string("Boot ID of the host; a change means it rebooted.", maxLength=128),
             "nodeName": string("Node name the agent registers and reports for.", maxLength=253),
             "metricsEndpoint": string("URL of the agent's Prometheus endpoint (node, problem and agent "

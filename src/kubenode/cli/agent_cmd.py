@@ -42,7 +42,7 @@ class AgentArgs:
     register_node: bool = False
     node_name: str = ""
     host_root: Path | None = None
-    heartbeat_seconds: float = 10.0
+    heartbeat_seconds: float = 60.0
     lease_seconds: float = 10.0
     metrics_port: int | None = None
     metrics_address: str = ""
@@ -154,7 +154,7 @@ def light_parser() -> argparse.ArgumentParser:
     p.add_argument("--register-node", dest="register_node", action="store_true", default=False)
     p.add_argument("--node-name", dest="node_name", default="")
     p.add_argument("--host-root", dest="host_root", type=Path, default=None)
-    p.add_argument("--heartbeat-seconds", dest="heartbeat_seconds", type=float, default=10.0)
+    p.add_argument("--heartbeat-seconds", dest="heartbeat_seconds", type=float, default=60.0)
     p.add_argument("--lease-seconds", dest="lease_seconds", type=float, default=10.0)
     p.add_argument("--metrics-port", dest="metrics_port", type=int, default=None)
     p.add_argument("--metrics-address", dest="metrics_address", default="")

@@ -297,7 +297,8 @@ def operator(
                                                      "(burst is twice this).")] = 50.0,
     agent_grace_seconds: Annotated[float, typer.Option(
         min=1.0, help="A Machine whose agent has not sent a heartbeat for this long is AgentConnected=Unknown "
-                      "and its components' health Unknown (raise it with the agents' heartbeat period).")] = 40.0,
+                      "and its components' health Unknown; an agent that reports a longer heartbeat period "
+                      "(status.agent.heartbeatSeconds) is given four of its periods.")] = 40.0,
     import_python: Annotated[str, typer.Option(
         help="Python on imported hosts that already has KubeNode's dependencies (default: pip-install "
              "the agent into a venv on the host).")] = "",
@@ -452,7 +453,9 @@ def agent(
         "--host-root", help="DaemonSet mode: the host's root filesystem as mounted in the pod (e.g. /host). The "
         "kubelet owns the Node: the agent only reports its conditions, installs components and systemd units "
         "on the host through this root and reboots through the host's systemd.")] = None,
-    heartbeat_seconds: Annotated[float, typer.Option(help="Machine heartbeat interval.")] = 10.0,
+    heartbeat_seconds: Annotated[float, typer.Option(help=(
+        "Machine heartbeat interval (reported in status.agent.heartbeatSeconds; the operator waits four "
+        "before AgentConnected turns Unknown). Liveness is the 10 s Node Lease."))] = 60.0,
     lease_seconds: Annotated[float, typer.Option(help="Node Lease renew interval.")] = 10.0,
     metrics_port: Annotated[int | None, typer.Option(
         "--metrics-port", help="Port of the agent's /metrics and /logs endpoint (0: a free port; default: a free "

@@ -38,8 +38,10 @@ def simulate(
                          '"KernelDeadlock:1%/10m" (1% more nodes every 10 minutes) or "ReadonlyFilesystem:3" '
                          '(3 nodes, once), or the preset "storm" (KernelDeadlock:5%/30s, a developing storm).')] = "",
     lease_seconds: Annotated[float, typer.Option(min=0.1, help="Lease renewal period (a kubelet's is 10 s).")] = 10.0,
-    status_seconds: Annotated[float, typer.Option(min=0.1, help="Node status post period.")] = 60.0,
-    heartbeat_seconds: Annotated[float, typer.Option(min=0.1, help="Machine heartbeat period.")] = 10.0,
+    status_seconds: Annotated[float, typer.Option(
+        min=0.1, help="Full Node status post period (the agent's, as a kubelet's: 5 minutes).")] = 300.0,
+    heartbeat_seconds: Annotated[float, typer.Option(
+        min=0.1, help="Machine heartbeat period (the agent's: 60 s).")] = 60.0,
     install_seconds: Annotated[float, typer.Option(min=0.0, help="How long a component install takes.")] = 0.0,
     install_failure_rate: Annotated[float, typer.Option(min=0.0, max=1.0,
                                                         help="Share of installs that fail (0-1).")] = 0.0,

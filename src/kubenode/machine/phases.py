@@ -42,6 +42,18 @@ class Timeouts:
 
 _fmt = format_time
 
+#: Heartbeats an agent may miss before it is called silent.
+MISSED_HEARTBEATS = 4
+
+
+def agent_grace(timeouts: Timeouts, agent: Obj) -> float:
+    """How long after its last heartbeat an agent still counts as connected: the operator's grace, or four of
+    the periods the agent reports (status.agent.heartbeatSeconds) when that is longer."""
+    period = agent.get("heartbeatSeconds")
+    if isinstance(period, int | float) and not isinstance(period, bool) and period > 0:
+        return max(timeouts.agent_grace, MISSED_HEARTBEATS * float(period))
+    return timeouts.agent_grace
+
 
 def components_condition(components: list[Obj]) -> tuple[str, str, str]:
     """(status, reason, message) of ComponentsReady from the machine's MachineComponents.
@@ -121,7 +133,7 @@ def compute_status(machine: Obj, infra: InfraStatus | None, node: Obj | None, no
     beat = parse_time(agent.get("lastHeartbeatTime"))
     if beat is None:
         cond(AGENT, c.CONDITION_FALSE, c.MACHINE_REASON_WAITING_FOR_AGENT, "the agent has not reported yet")
-    elif now - beat <= timeouts.agent_grace:
+    elif now - beat <= agent_grace(timeouts, agent):
         cond(AGENT, c.CONDITION_TRUE, c.MACHINE_REASON_HEARTBEAT_RECEIVED,
              f"agent {agent.get('version', '')} is reporting".strip())
     else:

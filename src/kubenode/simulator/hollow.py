@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubenode.agent.agent import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STATUS_SECONDS, heartbeat_period
 from kubenode.agent.facts import AGENT_VERSION
 from kubenode.api import constants as c
 from kubenode.apimachinery.timefmt import format_micro
@@ -75,8 +76,8 @@ class SimulatorSettings:
     shape: FleetShape = field(default_factory=FleetShape)
     lease_seconds: float = 10.0
     lease_duration: int = 40
-    status_seconds: float = 60.0
-    heartbeat_seconds: float = 10.0
+    status_seconds: float = DEFAULT_STATUS_SECONDS
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
     #: How long an install takes; installs running longer than 2 s report Installing first (as the agent does).
     install_seconds: float = 0.0
     install_failure_rate: float = 0.0
@@ -368,6 +369,7 @@ class Simulator:
     async def _heartbeat(self, index: int, *, first: bool = False) -> None:
         n = self.nodes[index]
         agent = {"version": AGENT_VERSION, "lastHeartbeatTime": now_rfc3339(), "nodeName": n.name,
+                 "heartbeatSeconds": heartbeat_period(self.settings.heartbeat_seconds),
                  "bootID": f"sim-{self.settings.seed}-{index}"}
         status: Obj = {"agent": agent}
         if first:
