@@ -420,6 +420,11 @@ async def measure(client: KubeClient, sim: Simulator, operator: Operator, n: int
     out["end_rss"] = operator.rss()
     print(f"  operator after      RSS {mib(out['end_rss'])} with {n} Nodes, Machines and MachineComponents "
           f"({out['end_rss'] / n / 1024:.1f} KiB per machine)", flush=True)
+    # The operator's malloc trimmer (controlplane/memtrim.py) checks its RSS every 10 s: what stays after the burst.
+    await asyncio.sleep(args.after_seconds)
+    out["settled_rss"] = operator.rss()
+    print(f"  operator settled    RSS {mib(out['settled_rss'])} {args.after_seconds:.0f} s after the rollout "
+          f"({out['settled_rss'] / n / 1024:.1f} KiB per machine)", flush=True)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -447,6 +452,8 @@ if __name__ == "__main__":
     parser.add_argument("--rest", type=float, default=60.0, help="seconds over which CPU at rest is measured")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds after the sync before measuring")
     parser.add_argument("--remedy-timeout", type=float, default=120.0)
+    parser.add_argument("--after-seconds", type=float, default=15.0,
+                        help="seconds after the rollout before the operator's RSS is sampled again")
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound of each wait (sync, rollout)")
     parser.add_argument("--min-available-mib", type=float, default=3000.0,
                         help="stop a size when the machine has less memory available than this")
