@@ -31,11 +31,11 @@ from kubenode.controlplane.up import install_crds
 Obj = dict[str, Any]
 
 
-def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own session, stdout and stderr appended to `log`."""
+def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own session, stdout and stderr appended to `log` (`env`: None inherits ours)."""
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
 
 
 def kubenode(*args: str) -> list[str]:

@@ -158,11 +158,14 @@ async def cache_bytes_per_object(client: KubeClient, resource: Resource, names: 
 class Operator:
     """`kubenode operator` in its own process, with its health port to know when it has synced."""
 
-    def __init__(self, kubeconfig: Path, log: Path, agent_grace: float) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, agent_grace: float, tracemalloc_dump: Path | None = None) -> None:
         self.port = free_port()
+        env = None
+        if tracemalloc_dump is not None:  # SIGUSR2 writes the operator's live allocations (controlplane/memtrim.py)
+            env = {**os.environ, "PYTHONTRACEMALLOC": "1", "KUBENODE_TRACEMALLOC_DUMP": str(tracemalloc_dump)}
         self.proc = spawn(kubenode("operator", "--kubeconfig", str(kubeconfig), "--no-leader-elect",
                                    "--health-port", str(self.port), "--qps", str(OPERATOR_QPS),
-                                   "--agent-grace-seconds", str(agent_grace)), log)
+                                   "--agent-grace-seconds", str(agent_grace)), log, env=env)
         self.ps = psutil.Process(self.proc.pid)
 
     async def wait_ready(self, within: float) -> float:
@@ -336,7 +339,8 @@ async def one_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, fl
             print(f"  registration        {out['register_s']:.1f} s ({5 * n / out['register_s']:.0f} writes/s)",
                   flush=True)
             try:
-                operator = Operator(kubeconfig, work / f"operator-{n}.log", 4 * heartbeat)
+                operator = Operator(kubeconfig, work / f"operator-{n}.log", 4 * heartbeat,
+                                    args.tracemalloc.with_suffix(f".{n}.txt") if args.tracemalloc else None)
                 print(f"  processes           apiserver pid {server.pid}, operator pid {operator.proc.pid}", flush=True)
                 with PeakRss(operator.ps, every=0.5) as peak:
                     await measure(client, sim, operator, n, args, work, out)
@@ -425,6 +429,14 @@ async def measure(client: KubeClient, sim: Simulator, operator: Operator, n: int
     out["settled_rss"] = operator.rss()
     print(f"  operator settled    RSS {mib(out['settled_rss'])} {args.after_seconds:.0f} s after the rollout "
           f"({out['settled_rss'] / n / 1024:.1f} KiB per machine)", flush=True)
+    if args.tracemalloc:
+        dump = args.tracemalloc.with_suffix(f".{n}.txt")
+        operator.proc.send_signal(signal.SIGUSR2)
+        for _ in range(240):
+            await asyncio.sleep(0.5)
+            if dump.exists():
+                break
+        print(f"  tracemalloc         -> {dump} (the operator's live allocations by line)", flush=True)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -458,6 +470,9 @@ if __name__ == "__main__":
     parser.add_argument("--min-available-mib", type=float, default=3000.0,
                         help="stop a size when the machine has less memory available than this")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of the operator into this folder")
+    parser.add_argument("--tracemalloc", type=Path,
+                        help="run the operator under tracemalloc; after the rollout write its live allocations to "
+                             "FILE.<size>.txt (slow: for profiling, not for figures)")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)

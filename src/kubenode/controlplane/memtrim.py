@@ -13,6 +13,10 @@ more than `min_growth` bytes since the last trim: an idle operator never
 trims, a burst is followed by one trim. Each trim is logged at debug level
 with what it returned (docs/scale.md has the figures). Without glibc (musl,
 macOS) it does nothing.
+
+For profiling, `KUBENODE_TRACEMALLOC_DUMP=FILE` with `PYTHONTRACEMALLOC=1` makes
+SIGUSR2 write tracemalloc's live allocations grouped by file and line to FILE
+(bench/scale.py --tracemalloc uses it).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import signal
 import time
+import tracemalloc
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -90,6 +96,9 @@ class MallocTrimmer:
         return True
 
     async def start(self) -> None:
+        dump = os.environ.get("KUBENODE_TRACEMALLOC_DUMP")
+        if dump and tracemalloc.is_tracing() and hasattr(signal, "SIGUSR2"):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, write_tracemalloc, dump)
         if self._task is None and self._trim is not None:
             self._baseline = self._rss()
             self._task = asyncio.create_task(self._loop(), name="malloc-trim")
@@ -105,3 +114,16 @@ class MallocTrimmer:
         while True:
             await asyncio.sleep(self.interval)
             self.check()
+
+
+def write_tracemalloc(path: str, top: int = 60) -> None:
+    """Live allocations by file and line (then by file) into `path`."""
+    snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    with open(f"{path}.tmp", "w", encoding="utf-8") as f:
+        total = sum(s.size for s in snap.statistics("filename"))
+        f.write(f"traced {total / 2**20:.1f} MiB, RSS {rss_bytes() / 2**20:.1f} MiB\n\n")
+        for kind in ("lineno", "filename"):
+            for stat in snap.statistics(kind)[:top]:
+                f.write(f"{stat}\n")
+            f.write("\n")
+    os.replace(f"{path}.tmp", path)  # whole or not at all
