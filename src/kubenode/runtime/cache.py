@@ -9,6 +9,7 @@ so no locks are needed.
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -42,7 +43,8 @@ class _Strings:
     ``"status"`` or ``"True"``; across a fleet of 50,000 Nodes those copies are
     most of a cache's memory. The table is bounded: when it is full it starts
     afresh (objects already stored keep their strings; only sharing with newer
-    ones is lost), so unique values that slip in cannot grow it forever.
+    ones is lost), so unique values that slip in cannot grow it forever. (`compact` shares through the
+    interpreter's interned strings instead, see `_intern`; this table is for a private, bounded share.)
     """
 
     def __init__(self, limit: int = _MAX_SHARED) -> None:
@@ -59,7 +61,15 @@ class _Strings:
         return s
 
 
-_strings = _Strings()
+def _intern(s: str) -> str:
+    """The interpreter's one copy of `s` (`sys.intern`; a str subclass stays as it is).
+
+    What `compact` shares through. Unlike a table of our own, the interpreter's interned strings are
+    mortal: each lives as long as some object refers to it, so there is no bound to keep and no table to
+    start afresh — at 50,000 machines the 200,000 entries of a `_Strings` table fill up (names, provider
+    ids, addresses: four to six per machine) and every later object would get its own copies again.
+    """
+    return sys.intern(s) if type(s) is str else s
 
 
 def _compact_value(value: Any, key: str, share: Callable[[str], str]) -> Any:
@@ -86,7 +96,7 @@ def compact(obj: Obj) -> Obj:
     meta = obj.get("metadata")
     if isinstance(meta, dict) and "managedFields" in meta:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
-    out: Obj = _compact_value(obj, "", _strings.share)
+    out: Obj = _compact_value(obj, "", _intern)
     return out
 
 
