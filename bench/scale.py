@@ -29,7 +29,9 @@ depend on the periods.
     python bench/scale.py [--sizes 10000,50000] [--faults 1] [--rest 60] [--profile DIR]
 
 `--profile DIR` also writes `py-spy dump` of the operator at rest and a `py-spy record` (speedscope)
-of the rollout into DIR, when py-spy is installed.
+of the rollout into DIR, when py-spy is installed. `--tracemalloc FILE` runs the operator under
+tracemalloc and writes its live allocations by file and line to FILE.<size>.txt after the rollout
+(SIGUSR2, controlplane/memtrim.py).
 """
 
 from __future__ import annotations

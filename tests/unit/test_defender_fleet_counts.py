@@ -154,3 +154,12 @@ def test_version_grows_only_on_a_change() -> None:
     assert fleet.version == v
     fleet.upsert(node("n0", "z1", "a", True))
     assert fleet.version == v + 1
+
+
+def test_an_equal_upsert_keeps_the_newest_labels_mapping() -> None:
+    fleet = FleetState()
+    first, second = node("n0", "z1", "a", False), node("n0", "z1", "a", False)
+    fleet.upsert(first)
+    fleet.upsert(second)  # equal: no count changes, but the newest object is the one held
+    held = fleet.get("n0")
+    assert held is not None and held.labels is second.labels

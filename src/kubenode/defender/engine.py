@@ -164,6 +164,9 @@ class FleetState:
         """Add `node` or replace the node of the same name, adjusting every tracked count."""
         old = self._by_name.get(node.name)
         if old == node:
+            # Nothing counted changed; keep the new one all the same: its labels are the cached Node's
+            # current mapping, and holding the previous one would keep the replaced object's labels alive.
+            self._by_name[node.name] = node
             return
         if old is not None:
             self._count(old, -1)
