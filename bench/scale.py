@@ -431,6 +431,13 @@ async def measure(client: KubeClient, sim: Simulator, operator: Operator, n: int
     out["settled_rss"] = operator.rss()
     print(f"  operator settled    RSS {mib(out['settled_rss'])} {args.after_seconds:.0f} s after the rollout "
           f"({out['settled_rss'] / n / 1024:.1f} KiB per machine)", flush=True)
+    # One Prometheus scrape: the state metrics then keep each segment's joined text (docs/scale.md).
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{operator.port}/metrics") as r:
+        size = len(await r.read())
+    await asyncio.sleep(2)
+    out["scraped_rss"], out["scrape_bytes"] = operator.rss(), size
+    print(f"  operator scraped    RSS {mib(out['scraped_rss'])} after one GET /metrics of {size / 2**20:.0f} MiB "
+          f"({out['scraped_rss'] / n / 1024:.1f} KiB per machine)", flush=True)
     if args.tracemalloc:
         dump = args.tracemalloc.with_suffix(f".{n}.txt")
         operator.proc.send_signal(signal.SIGUSR2)
