@@ -34,7 +34,8 @@ Obj = dict[str, Any]
 
 
 def spawn(argv: list[str], log: Path | None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own session, stdout and stderr appended to `log` (discarded when None).
+    """Start `argv` in its own session, stdout and stderr appended to `log` (discarded when None; `env`: None
+    inherits ours).
 
     A file, not a pipe nobody reads, so the child never blocks on its output.
     """

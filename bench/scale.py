@@ -29,7 +29,9 @@ depend on the periods.
     python bench/scale.py [--sizes 10000,50000] [--faults 1] [--rest 60] [--profile DIR]
 
 `--profile DIR` also writes `py-spy dump` of the operator at rest and a `py-spy record` (speedscope)
-of the rollout into DIR, when py-spy is installed.
+of the rollout into DIR, when py-spy is installed. `--tracemalloc FILE` runs the operator under
+tracemalloc and writes its live allocations by file and line to FILE.<size>.txt after the rollout
+(SIGUSR2, controlplane/memtrim.py).
 """
 
 from __future__ import annotations
@@ -160,11 +162,14 @@ async def cache_bytes_per_object(client: KubeClient, resource: Resource, names: 
 class Operator:
     """`kubenode operator` in its own process, with its health port to know when it has synced."""
 
-    def __init__(self, kubeconfig: Path, log: Path, agent_grace: float) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, agent_grace: float, tracemalloc_dump: Path | None = None) -> None:
         self.port = free_port()
+        env = None
+        if tracemalloc_dump is not None:  # SIGUSR2 writes the operator's live allocations (controlplane/memtrim.py)
+            env = {**os.environ, "PYTHONTRACEMALLOC": "1", "KUBENODE_TRACEMALLOC_DUMP": str(tracemalloc_dump)}
         self.proc = spawn(kubenode("operator", "--kubeconfig", str(kubeconfig), "--no-leader-elect",
                                    "--health-port", str(self.port), "--qps", str(OPERATOR_QPS),
-                                   "--agent-grace-seconds", str(agent_grace)), log)
+                                   "--agent-grace-seconds", str(agent_grace)), log, env=env)
         self.ps = psutil.Process(self.proc.pid)
 
     async def wait_ready(self, within: float) -> float:
@@ -333,7 +338,8 @@ async def one_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, fl
             print(f"  registration        {out['register_s']:.1f} s ({5 * n / out['register_s']:.0f} writes/s)",
                   flush=True)
             try:
-                operator = Operator(kubeconfig, work / f"operator-{n}.log", 4 * heartbeat)
+                operator = Operator(kubeconfig, work / f"operator-{n}.log", 4 * heartbeat,
+                                    args.tracemalloc.with_suffix(f".{n}.txt") if args.tracemalloc else None)
                 print(f"  processes           apiserver pid {server.pid}, operator pid {operator.proc.pid}", flush=True)
                 with PeakRss(operator.ps, every=0.5) as peak:
                     await measure(client, sim, operator, n, args, work, out)
@@ -413,6 +419,26 @@ async def measure(client: KubeClient, sim: Simulator, operator: Operator, n: int
     out["end_rss"] = operator.rss()
     print(f"  operator after      RSS {mib(out['end_rss'])} with {n} Nodes, Machines and MachineComponents "
           f"({out['end_rss'] / n / 1024:.1f} KiB per machine)", flush=True)
+    # The operator's malloc trimmer (controlplane/memtrim.py) checks its RSS every 10 s: what stays after the burst.
+    await asyncio.sleep(args.after_seconds)
+    out["settled_rss"] = operator.rss()
+    print(f"  operator settled    RSS {mib(out['settled_rss'])} {args.after_seconds:.0f} s after the rollout "
+          f"({out['settled_rss'] / n / 1024:.1f} KiB per machine)", flush=True)
+    # One Prometheus scrape: the state metrics then keep each segment's joined text (docs/scale.md).
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{operator.port}/metrics") as r:
+        size = len(await r.read())
+    await asyncio.sleep(2)
+    out["scraped_rss"], out["scrape_bytes"] = operator.rss(), size
+    print(f"  operator scraped    RSS {mib(out['scraped_rss'])} after one GET /metrics of {size / 2**20:.0f} MiB "
+          f"({out['scraped_rss'] / n / 1024:.1f} KiB per machine)", flush=True)
+    if args.tracemalloc:
+        dump = args.tracemalloc.with_suffix(f".{n}.txt")
+        operator.proc.send_signal(signal.SIGUSR2)
+        for _ in range(240):
+            await asyncio.sleep(0.5)
+            if dump.exists():
+                break
+        print(f"  tracemalloc         -> {dump} (the operator's live allocations by line)", flush=True)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -438,10 +464,15 @@ if __name__ == "__main__":
     parser.add_argument("--rest", type=float, default=60.0, help="seconds over which CPU at rest is measured")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds after the sync before measuring")
     parser.add_argument("--remedy-timeout", type=float, default=120.0)
+    parser.add_argument("--after-seconds", type=float, default=15.0,
+                        help="seconds after the rollout before the operator's RSS is sampled again")
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound of each wait (sync, rollout)")
     parser.add_argument("--min-available-mib", type=float, default=3000.0,
                         help="stop a size when the machine has less memory available than this")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of the operator into this folder")
+    parser.add_argument("--tracemalloc", type=Path,
+                        help="run the operator under tracemalloc; after the rollout write its live allocations to "
+                             "FILE.<size>.txt (slow: for profiling, not for figures)")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,8 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "scale.py"
 FIGURES = ("registration", "operator sync", "operator at rest", "informer memory     Node:",
            "informer memory     Machine:", "remediation", "initial install", "rollout  ",
-           "informer memory     MachineComponent:", "operator after", "operator peak RSS")
+           "informer memory     MachineComponent:", "operator after", "operator settled", "operator scraped",
+           "operator peak RSS")
 
 
 @pytest.mark.e2e
@@ -44,6 +45,7 @@ def test_scale_bench_runs_at_small_n_and_prints_every_figure() -> None:
         for kind in ("Node", "Machine", "MachineComponent"):
             assert r[f"bytes_{kind}"] > 0, r
         assert 0 < r["rest_rss"] <= r["peak_rss"], r
+        assert r["settled_rss"] > 0 and r["scraped_rss"] > 0 and r["scrape_bytes"] > 0, r
     assert re.search(r"updated (\d+)/\1", out), out
     assert re.search(rf"rollout {2 * n} vs {n} machines: time x[\d.]+ for x2 machines", out), out
     # The bench stopped every process it started.

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubenode.runtime.cache import Cache, _Strings, compact, object_key
+from kubenode.runtime.cache import Cache, _Strings, _Subtrees, compact, object_key
 from kubenode.runtime.labels import compile_selector
 
 
@@ -169,3 +169,37 @@ def test_remember_stores_the_written_object_compacted() -> None:
     assert cache.remember(_copy(SERVED))
     stored = cache.get("", "n1")
     assert stored is not None and "managedFields" not in stored["metadata"]
+
+
+def _node(name: str, beat: str, ready: object = "True") -> dict[str, Any]:
+    return {"metadata": {"name": name, "uid": f"uid-{name}"},
+            "status": {"capacity": {"cpu": "8", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": ready, "lastHeartbeatTime": beat}],
+                       "addresses": [{"type": "Hostname", "address": name}],
+                       "nodeInfo": {"bootID": f"boot-{name}", "kernelVersion": "6.1"}}}
+
+
+@pytest.mark.parametrize(("a", "b", "path", "shared"), [
+    (_node("a", "t1"), _node("b", "t1"), ("capacity",), True),  # the same shape
+    (_node("a", "t1"), _node("b", "t1"), ("conditions",), True),  # the same second: the whole list
+    (_node("a", "t1"), _node("b", "t2"), ("conditions",), False),  # another heartbeat second
+    (_node("a", "t1"), _node("b", "t1"), ("addresses",), False),  # the node's own name inside
+    (_node("a", "t1"), _node("b", "t1"), ("nodeInfo",), False),  # a bootID is never shared
+    (_node("a", "t1", ready=True), _node("b", "t1", ready=1), ("conditions",), False),  # True is not 1
+])
+def test_compact_shares_equal_status_subtrees(a: dict[str, Any], b: dict[str, Any], path: tuple[str, ...],
+                                              shared: bool) -> None:
+    ca, cb = compact(_copy(a)), compact(_copy(b))
+    va, vb = ca["status"], cb["status"]
+    for p in path:
+        va, vb = va[p], vb[p]
+    assert (va is vb) == shared
+    assert ca == a and cb == b  # the values are unchanged either way
+    assert ca["status"] is not cb["status"]  # an object's status dict is its own
+
+
+def test_the_shared_subtree_table_is_bounded() -> None:
+    table = _Subtrees(limit=2)
+    for i in range(3):
+        table.share(("d", "k", str(i)), {"k": str(i)})
+    assert len(table.table) == 1  # full at the third: started afresh

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kubenode.metrics.agent_sd import agent_target, agent_targets
 from kubenode.metrics.state_metrics import (
     FAMILY_NAMES,
+    SEGMENTS,
     StateExposition,
     render_job,
     render_machine,
@@ -190,3 +191,28 @@ def test_agent_targets_skip_machines_without_endpoint_and_sort() -> None:
     ms = [{"metadata": {"name": n}, "status": {"agent": {"metricsEndpoint": f"http://h:{i}/metrics"}} if i else {}}
           for i, n in ((2, "b"), (0, "c"), (1, "a"))]
     assert [g["labels"]["machine"] for g in agent_targets(ms)] == ["a", "b"]
+
+
+@pytest.mark.parametrize("lines", [
+    {"kubenode_machine_status_phase": ['kubenode_machine_status_phase{machine="a",phase="Pending"} 0\n',
+                                       'kubenode_machine_status_phase{machine="a",phase="Running"} 1\n']},
+    # A label value with an escaped newline, quote and backslash, and the family name inside a value.
+    {"kubenode_node_info": ['kubenode_node_info{node="x",os_image="a\\nkubenode_node_info\\"\\\\"} 1\n']},
+    {"kubenode_machine_created": ["kubenode_machine_created{machine=\"a\"} 1796277600\n"]},
+])
+def test_chunks_are_stored_without_the_family_name_and_served_exactly(lines: dict[str, list[str]]) -> None:
+    """Issue 15: the family name (half of a line) is stored once per family, not once per line."""
+    store = StateExposition()
+    store.update("X/a", lines)
+    (family, family_lines), = lines.items()
+    stored = b"".join(store._families[family].segments[hash("X/a") % SEGMENTS].values())
+    assert stored.count(family.encode()) == sum(line.count(family) for line in family_lines) - len(family_lines)
+    text = store.render().decode()
+    assert text.split("\n", 2)[2] == "".join(family_lines)
+
+
+@pytest.mark.parametrize("bad", ['other{a="b"} 1\n', 'kubenode_machine_info{machine="a"} 1',
+                                 'kubenode_machine_info{a="b"} 1\nx 1\n'])
+def test_a_line_not_of_its_family_is_an_error(bad: str) -> None:
+    with pytest.raises(ValueError):
+        StateExposition().update("X/a", {"kubenode_machine_info": [bad]})

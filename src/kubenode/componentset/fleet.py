@@ -18,7 +18,7 @@ makes a reconcile cost what changed instead:
 
 A view belongs to one (target, stable) pair: when either changes the order
 and the traits change, and the caller builds a new view (O(N log N), once per
-rollout). Pure: no I/O, no clock.
+rollout). Pure: no I/O, no clock. The states have slots: a view holds one of each per machine.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import NamedTuple
 from kubenode.api import constants as c
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ComponentState:
     """What one MachineComponent says: the revision it is assigned and what its agent reported."""
 
@@ -67,7 +67,7 @@ class ComponentState:
         return self.revision == revision and self.fresh and self.phase == c.COMPONENT_PHASE_FAILED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MachineState:
     """One selected machine and its component (None: no MachineComponent yet)."""
 

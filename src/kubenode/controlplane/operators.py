@@ -31,7 +31,11 @@ from kubenode.remedy import RemedySettings, add_remedy_controllers
 from kubenode.runtime.leaderelection import LeaderElectionConfig
 from kubenode.runtime.manager import Manager
 
+from .memtrim import MallocTrimmer
+
 Obj = dict[str, Any]
+#: Seconds between the malloc trimmer's RSS checks (a check is one read of /proc/self/statm).
+TRIM_INTERVAL = 10.0
 
 
 @dataclass
@@ -87,6 +91,8 @@ def build_manager(client: KubeClient, settings: OperatorSettings) -> Operators:
                             registry=registry, identity=settings.identity, workers=settings.workers)
     # Per-object state series, pre-rendered on watch events.
     manager.add_exposition(watch_state(manager.informers).parts)
+    # Freed heap back to the system after bursts (a rollout, a re-list): docs/scale.md.
+    manager.add(MallocTrimmer(interval=TRIM_INTERVAL), needs_leader_election=False)
     add_componentset_controllers(manager, client, reviewer=reviewer, registry=registry)
     add_remedy_controllers(manager, client, reviewer, settings.remedy, settings.identity)
     # Many clusters: idle unless this is a management cluster with Cluster objects.

@@ -39,16 +39,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from kubenode.api import constants as c
 from kubenode.api.defender import ALLOWED, DENIED, PENDING_APPROVAL, Operation, Verdict
+from kubenode.apimachinery.selectors import LabelSelector
 from kubenode.apimachinery.timefmt import parse_time
 
 from .policy import Policy, Rule
 
 __all__ = [
     "STALE_IN_FLIGHT_SECONDS", "Admission", "Circuit", "Decision", "FleetState", "Ledger", "NodeHealth",
-    "RuleOutcome", "apply", "decide", "evaluate", "node_health", "storm_check",
+    "RuleOutcome", "apply", "decide", "evaluate", "node_health", "project_labels", "storm_check",
 ]
 
 #: An admitted operation nobody reported finished after this long stops holding a concurrency slot
@@ -58,14 +60,15 @@ STALE_IN_FLIGHT_SECONDS = 6 * 3600
 MIN_RETENTION_SECONDS = 3600
 
 _RANK = {ALLOWED: 0, PENDING_APPROVAL: 1, DENIED: 2}
+_K = TypeVar("_K")
 
 
 # --------------------------------------------------------------------------- fleet state
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeHealth:
-    """What the storm guard needs to know about one Node."""
+    """What the storm guard needs to know about one Node (slots: one per Node of the fleet)."""
 
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -85,6 +88,9 @@ def node_health(node: Mapping[str, object]) -> NodeHealth:
 
     Every condition but Ready is a problem condition when True (MemoryPressure, KernelDeadlock,
     ReadonlyFilesystem, ...), as node-problem-detector and the kubelet use them.
+
+    The labels are the node's own mapping, not a copy (at 50,000 Nodes a copy each is tens of MiB): pass
+    an object nobody mutates afterwards, as an informer's cached objects are (read-only by contract).
     """
     meta = node.get("metadata") or {}
     status = node.get("status") or {}
@@ -104,20 +110,128 @@ def node_health(node: Mapping[str, object]) -> NodeHealth:
             problem = ", ".join(f"{t}=True" for t in sorted(str(x.get("type")) for x in culprits))
     times = [t for t in (parse_time(_str(x.get("lastTransitionTime"))) for x in culprits) if t is not None]
     labels = meta.get("labels") or {}
-    return NodeHealth(str(meta.get("name", "")), dict(labels) if isinstance(labels, Mapping) else {},
+    return NodeHealth(str(meta.get("name", "")), labels if isinstance(labels, Mapping) else {},
                       bool(problem), problem, max(times) + 1 if times else None)
 
 
+#: Per domain of a (selector, topologyKey): [counted nodes, unhealthy nodes among them].
+DomainCounts = dict[str, list[int]]
+#: Per projection of the labels on some keys: [nodes, unhealthy nodes] (the ledger's fleet summary).
+GroupCounts = dict[tuple[tuple[str, str], ...], list[int]]
+#: Tracked (selector, topologyKey) pairs and key tuples beyond this are forgotten (rebuilt when asked again):
+#: a policy edited many times must not leave counters that every Node change keeps paying for.
+MAX_TRACKED = 64
+
+
+def project_labels(labels: Mapping[str, str], keys: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The (key, value) pairs of `labels` for the `keys` it has, in the order of `keys`."""
+    return tuple((k, labels[k]) for k in keys if k in labels)
+
+
 class FleetState:
-    """The nodes as the Defender last saw them."""
+    """The nodes as the Defender last saw them, with the counts the storm guard needs kept up to date.
+
+    Built from a snapshot of nodes (replay) or kept current with :meth:`upsert` and :meth:`remove` (the
+    Defender, on every Node event). The counts a storm guard reads — per (selector, topologyKey), per
+    domain: counted nodes and unhealthy ones — are built from scratch the first time a rule asks for them
+    (O(fleet), once per rule) and then adjusted by every upsert and remove (O(tracked rules) per change),
+    so a review costs O(its nodes + domains) instead of O(fleet). The same holds for the label groups of
+    the ledger's fleet summary (:meth:`group_counts`). `version` grows with every change.
+    """
 
     def __init__(self, nodes: Iterable[NodeHealth] = ()) -> None:
-        self.nodes: tuple[NodeHealth, ...] = tuple(nodes)
-        self._by_name = {n.name: n for n in self.nodes}
+        self._by_name: dict[str, NodeHealth] = {}
+        self._domains: dict[tuple[LabelSelector | None, str], DomainCounts] = {}
+        self._groups: dict[tuple[str, ...], GroupCounts] = {}
+        self.unhealthy = 0
+        self.version = 0
+        for n in nodes:
+            self.upsert(n)
+
+    @property
+    def nodes(self) -> tuple[NodeHealth, ...]:
+        """Every node (a new tuple: O(fleet), for reports and tests, never on a review's path)."""
+        return tuple(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
 
     def get(self, name: str) -> NodeHealth | None:
         """The node called `name`, if known."""
         return self._by_name.get(name)
+
+    def upsert(self, node: NodeHealth) -> None:
+        """Add `node` or replace the node of the same name, adjusting every tracked count."""
+        old = self._by_name.get(node.name)
+        if old == node:
+            # Nothing counted changed; keep the new one all the same: its labels are the cached Node's
+            # current mapping, and holding the previous one would keep the replaced object's labels alive.
+            self._by_name[node.name] = node
+            return
+        if old is not None:
+            self._count(old, -1)
+        self._by_name[node.name] = node
+        self._count(node, 1)
+        self.version += 1
+
+    def remove(self, name: str) -> None:
+        """Forget the node called `name` (unknown names are ignored)."""
+        old = self._by_name.pop(name, None)
+        if old is not None:
+            self._count(old, -1)
+            self.version += 1
+
+    def domain_counts(self, selector: LabelSelector | None, topology_key: str) -> DomainCounts:
+        """Per domain (`""` without a topology key): [nodes `selector` counts, unhealthy ones]. Read-only."""
+        key = (selector, topology_key)
+        counts = self._domains.get(key)
+        if counts is None:
+            if len(self._domains) >= MAX_TRACKED:
+                self._domains.clear()
+            counts = self._domains[key] = {}
+            for n in self._by_name.values():
+                _add_domain(counts, selector, topology_key, n, 1)
+        return counts
+
+    def group_counts(self, keys: tuple[str, ...]) -> GroupCounts:
+        """Per projection of the nodes' labels on `keys`: [nodes, unhealthy ones]. Read-only."""
+        counts = self._groups.get(keys)
+        if counts is None:
+            if len(self._groups) >= MAX_TRACKED:
+                self._groups.clear()
+            counts = self._groups[keys] = {}
+            for n in self._by_name.values():
+                _add_group(counts, keys, n, 1)
+        return counts
+
+    def _count(self, n: NodeHealth, sign: int) -> None:
+        if n.unhealthy:
+            self.unhealthy += sign
+        for (selector, topology_key), counts in self._domains.items():
+            _add_domain(counts, selector, topology_key, n, sign)
+        for keys, groups in self._groups.items():
+            _add_group(groups, keys, n, sign)
+
+
+def _add_domain(counts: DomainCounts, selector: LabelSelector | None, topology_key: str, n: NodeHealth,
+                sign: int) -> None:
+    if selector is not None and not selector.matches(n.labels):
+        return
+    _bump(counts, n.labels.get(topology_key, "") if topology_key else "", n.unhealthy, sign)
+
+
+def _add_group(counts: GroupCounts, keys: tuple[str, ...], n: NodeHealth, sign: int) -> None:
+    _bump(counts, project_labels(n.labels, keys), n.unhealthy, sign)
+
+
+def _bump(counts: dict[_K, list[int]], key: _K, unhealthy: bool, sign: int) -> None:
+    entry = counts.get(key)
+    if entry is None:
+        entry = counts[key] = [0, 0]
+    entry[0] += sign
+    entry[1] += sign if unhealthy else 0
+    if entry[0] <= 0:  # an empty domain is no domain (as when counting from scratch)
+        del counts[key]
 
 
 # --------------------------------------------------------------------------- ledger
@@ -250,24 +364,21 @@ def _fmt_seconds(s: float) -> str:
 def storm_check(rule: Rule, op: Operation, fleet: FleetState) -> tuple[bool, str, int]:
     """(storm?, message, unhealthy count of the worst relevant domain) for a maxUnhealthy rule."""
     assert rule.max_unhealthy is not None
-    counted = [n for n in fleet.nodes if rule.selector is None or rule.selector.matches(n.labels)]
-    domains: dict[str, list[NodeHealth]] = {}
-    for n in counted:
-        domains.setdefault(n.labels.get(rule.topology_key, "") if rule.topology_key else "", []).append(n)
-    relevant = list(domains)
+    # Counts kept current by the fleet (O(1) per Node change), not a scan of every node per review.
+    domains = fleet.domain_counts(rule.selector, rule.topology_key)
+    relevant: Iterable[str] = domains
     if rule.topology_key and op.nodes:
         mine = {n.labels.get(rule.topology_key, "") for n in (fleet.get(x) for x in op.nodes) if n is not None}
-        relevant = [d for d in relevant if d in mine] or relevant
+        relevant = [d for d in mine if d in domains] or domains
     worst = (0, "", 0, 0)  # (unhealthy, domain, total, allowed)
     storm: tuple[int, str, int, int] | None = None
     for d in sorted(relevant):
-        nodes = domains[d]
-        bad = sum(1 for n in nodes if n.unhealthy)
-        allowed = rule.max_unhealthy.allowed(len(nodes))
+        total, bad = domains[d]
+        allowed = rule.max_unhealthy.allowed(total)
         if bad > worst[0]:
-            worst = (bad, d, len(nodes), allowed)
+            worst = (bad, d, total, allowed)
         if bad > allowed and storm is None:
-            storm = (bad, d, len(nodes), allowed)
+            storm = (bad, d, total, allowed)
     if storm is None:
         return False, "", worst[0]
     bad, d, total, allowed = storm

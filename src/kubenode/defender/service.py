@@ -37,7 +37,7 @@ from kubenode.client.client import KubeClient
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
-from .engine import Decision, FleetState, Ledger, NodeHealth, apply, decide, node_health
+from .engine import Decision, FleetState, Ledger, apply, decide, node_health
 from .metrics import DefenderMetrics, PolicySample
 from .policy import Policy, parse_policy
 from .records import FleetSummary, finished_record, policy_keys, review_record, summarize_fleet
@@ -75,10 +75,10 @@ class Defender:
         self.resync_interval = resync_interval
         self.ledger = Ledger()
         self.records = LedgerWriter(client, ledger_settings)
-        self._summary: tuple[FleetState, tuple[str, ...], FleetSummary] | None = None
+        self._summary: tuple[int, tuple[str, ...], FleetSummary] | None = None
         self._parsed: dict[str, tuple[object, Policy]] = {}
-        self._health: dict[str, NodeHealth] = {}
-        self._fleet: FleetState | None = None
+        # Kept current on every Node event (its storm-guard counts too): a review never rebuilds it.
+        self._fleet = FleetState()
         self._recent: dict[str, list[Obj]] = {}
         self._last_decision: dict[str, float] = {}
         self._written: dict[str, Obj] = {}
@@ -166,17 +166,14 @@ class Defender:
         return [p for _, p in self._parsed.values()]
 
     def _fleet_state(self) -> FleetState:
-        if self._fleet is None:
-            self._fleet = FleetState(self._health.values())
         return self._fleet
 
     def _on_node(self, old: Obj | None, new: Obj | None) -> None:
         if new is None:
             if old is not None:
-                self._health.pop(old["metadata"]["name"], None)
+                self._fleet.remove(old["metadata"]["name"])
         else:
-            self._health[new["metadata"]["name"]] = node_health(new)
-        self._fleet = None
+            self._fleet.upsert(node_health(new))
 
     def _on_policy(self, old: Obj | None, new: Obj | None) -> None:
         if new is None:
@@ -221,8 +218,8 @@ class Defender:
         fleet = self._fleet_state()
         policies = self._policy_list()
         keys = policy_keys(policies)
-        if self._summary is None or self._summary[0] is not fleet or self._summary[1] != keys:
-            self._summary = (fleet, keys, summarize_fleet(fleet, keys))
+        if self._summary is None or self._summary[0] != fleet.version or self._summary[1] != keys:
+            self._summary = (fleet.version, keys, summarize_fleet(fleet, keys))
         versions = [(name, key) for name, (key, _) in self._parsed.items()]
         self.records.append(review_record(op, decision, now, self._summary[2], fleet, versions))
         self._kick.set()

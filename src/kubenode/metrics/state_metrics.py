@@ -267,8 +267,29 @@ def render_policy(p: Obj) -> Lines:
 SEGMENTS = 64
 
 
+def _strip(family: str, lines: list[str]) -> bytes:
+    """One object's lines of `family` as stored: each line without the family name it starts with.
+
+    The name is 30-60 of a line's 60-120 bytes; :func:`_restore` puts it back when a segment is joined,
+    so the text served is exactly the lines rendered.
+    """
+    n = len(family)
+    for line in lines:
+        if not line.startswith(family) or not line.endswith("\n") or "\n" in line[:-1]:
+            raise ValueError(f"not a sample line of {family}: {line!r}")
+    return "".join(line[n:] for line in lines).encode()
+
+
+def _restore(family: bytes, stripped: bytes) -> bytes:
+    """The exposition lines of a joined segment of stripped chunks (every line ends with one newline)."""
+    if not stripped:
+        return b""
+    return family + stripped[:-1].replace(b"\n", b"\n" + family) + b"\n"
+
+
 @dataclass
 class _Family:
+    name: bytes
     header: bytes
     segments: list[dict[str, bytes]] = field(default_factory=lambda: [{} for _ in range(SEGMENTS)])
     joined: list[bytes | None] = field(default_factory=lambda: [b""] * SEGMENTS)
@@ -285,7 +306,8 @@ class StateExposition:
 
     def __init__(self) -> None:
         self._families: dict[str, _Family] = {
-            name: _Family(f"# HELP {name} {help_}\n# TYPE {name} gauge\n".encode()) for name, help_ in FAMILIES}
+            name: _Family(name.encode(), f"# HELP {name} {help_}\n# TYPE {name} gauge\n".encode())
+            for name, help_ in FAMILIES}
         # Which families each object key has chunks in, so a delete touches only those.
         self._keys: dict[str, frozenset[str]] = {}
         # One instance of each such set (a handful of distinct ones for 100,000s of objects).
@@ -304,7 +326,7 @@ class StateExposition:
             fam.size -= 1
         for fam_name, fam_lines in lines.items():
             fam = self._families[fam_name]
-            chunk = "".join(fam_lines).encode()
+            chunk = _strip(fam_name, fam_lines)
             chunks = fam.segments[seg]
             previous = chunks.get(key)
             if previous != chunk:
@@ -335,7 +357,7 @@ class StateExposition:
             parts.append(fam.header)
             for i, joined in enumerate(fam.joined):
                 if joined is None:
-                    joined = fam.joined[i] = b"".join(fam.segments[i].values())
+                    joined = fam.joined[i] = _restore(fam.name, b"".join(fam.segments[i].values()))
                 if joined:
                     parts.append(joined)
         return parts

@@ -9,6 +9,7 @@ so no locks are needed.
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -42,7 +43,8 @@ class _Strings:
     ``"status"`` or ``"True"``; across a fleet of 50,000 Nodes those copies are
     most of a cache's memory. The table is bounded: when it is full it starts
     afresh (objects already stored keep their strings; only sharing with newer
-    ones is lost), so unique values that slip in cannot grow it forever.
+    ones is lost), so unique values that slip in cannot grow it forever. (`compact` shares through the
+    interpreter's interned strings instead, see `_intern`; this table is for a private, bounded share.)
     """
 
     def __init__(self, limit: int = _MAX_SHARED) -> None:
@@ -59,7 +61,15 @@ class _Strings:
         return s
 
 
-_strings = _Strings()
+def _intern(s: str) -> str:
+    """The interpreter's one copy of `s` (`sys.intern`; a str subclass stays as it is).
+
+    What `compact` shares through. Unlike a table of our own, the interpreter's interned strings are
+    mortal: each lives as long as some object refers to it, so there is no bound to keep and no table to
+    start afresh — at 50,000 machines the 200,000 entries of a `_Strings` table fill up (names, provider
+    ids, addresses: four to six per machine) and every later object would get its own copies again.
+    """
+    return sys.intern(s) if type(s) is str else s
 
 
 def _compact_value(value: Any, key: str, share: Callable[[str], str]) -> Any:
@@ -72,13 +82,86 @@ def _compact_value(value: Any, key: str, share: Callable[[str], str]) -> Any:
     return value
 
 
+#: Containers under ``status`` with at most this many items, whose every value is shared, are shared whole.
+_MAX_SHARED_ITEMS = 16
+_MAX_SHARED_SUBTREES = 100_000
+
+
+class _Subtrees:
+    """One copy of each repeated ``status`` subtree (a Node's capacity, its conditions of one second).
+
+    A dict costs 200-400 bytes before its strings; a hollow Node's status is
+    six condition dicts, two resource lists and its addresses, most of them
+    equal to another Node's (the same shape, the same heartbeat second). The
+    key is the subtree's content (types included: ``True`` is not ``1``); the
+    table is bounded like :class:`_Strings`. Sharing is safe because cached
+    objects are read-only (module docstring): a reader that mutated one would
+    already be corrupting the informer's copy of the cluster.
+    """
+
+    def __init__(self, limit: int = _MAX_SHARED_SUBTREES) -> None:
+        self.limit = limit
+        self.table: dict[tuple[Any, ...], Any] = {}
+
+    def share(self, key: tuple[Any, ...], value: Any) -> Any:
+        got = self.table.get(key)
+        if got is not None:
+            return got
+        if len(self.table) >= self.limit:
+            self.table.clear()
+        self.table[key] = value
+        return value
+
+
+_subtrees = _Subtrees()
+
+
+def _shared_value(value: Any, key: str) -> tuple[Any, Any]:
+    """(compacted value, its content key when the whole subtree can be shared, else None): under status."""
+    if isinstance(value, str):
+        if len(value) <= _MAX_SHARED_LEN and key not in _UNIQUE_KEYS:
+            s = _intern(value)
+            return s, s
+        return value, None
+    if isinstance(value, dict):
+        out: Obj = {}
+        parts: list[Any] | None = ["d"] if 0 < len(value) <= _MAX_SHARED_ITEMS else None
+        for k, v in value.items():
+            k = _intern(k)
+            out[k], ck = _shared_value(v, k)
+            if parts is not None:
+                if ck is None:
+                    parts = None
+                else:
+                    parts.append(k)
+                    parts.append(ck)
+        return (_subtrees.share(t, out), t) if parts is not None and (t := tuple(parts)) else (out, None)
+    if isinstance(value, list):
+        items: list[Any] = []
+        lparts: list[Any] | None = ["l"] if 0 < len(value) <= _MAX_SHARED_ITEMS else None
+        for v in value:
+            cv, ck = _shared_value(v, key)
+            items.append(cv)
+            if lparts is not None:
+                if ck is None:
+                    lparts = None
+                else:
+                    lparts.append(ck)
+        return (_subtrees.share(t, items), t) if lparts is not None and (t := tuple(lparts)) else (items, None)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value, (type(value), value)
+    return value, None
+
+
 def compact(obj: Obj) -> Obj:
     """The object as an informer keeps it: without ``metadata.managedFields``, its repeated strings shared.
 
     ``managedFields`` (server-side apply's field ownership) is half of a
     typical Node's JSON and no controller reads it from a cache (client-go's
     ``TransformStripManagedFields`` drops it likewise); sharing the strings
-    that repeat across objects divides what is left by about two and a half.
+    that repeat across objects divides what is left by about two and a half,
+    and ``status`` subtrees equal to another object's (a condition of the same
+    second, a Node's capacity) are one shared dict (:class:`_Subtrees`).
     A new dict is returned; ``obj`` is not changed. An update built from a
     compacted object keeps the stored managedFields: the server keeps them when
     a write sends none, as kube-apiserver does.
@@ -86,7 +169,13 @@ def compact(obj: Obj) -> Obj:
     meta = obj.get("metadata")
     if isinstance(meta, dict) and "managedFields" in meta:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
-    out: Obj = _compact_value(obj, "", _strings.share)
+    out: Obj = {}
+    for k, v in obj.items():
+        if k == "status" and isinstance(v, dict):
+            # Its repeated subtrees are shared whole (the status dict itself stays the object's own).
+            out[_intern(k)] = {_intern(sk): _shared_value(sv, sk)[0] for sk, sv in v.items()}
+        else:
+            out[_intern(k)] = _compact_value(v, k, _intern)
     return out
 
 
