@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kubenode.cli.signals import stop_on_signals
 
 __all__ = ["AgentArgs", "AgentUsageError", "light_main", "light_parser", "run_agent", "validate"]
 
@@ -76,12 +77,6 @@ def _paths(flag: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in flag.split(",") if p.strip())
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 def run_agent(args: AgentArgs) -> None:
@@ -113,7 +108,7 @@ def run_agent(args: AgentArgs) -> None:
     paths = IdentityPaths(kubeconfig, bootstrap) if kubeconfig is not None else None
 
     async def run() -> None:
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
         if paths is not None and bootstrap is not None:
             try:
                 await ensure_identity(paths, cfg.node_name, args.cert_seconds, stop)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import signal
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -22,6 +21,7 @@ from kubenode.cli.release_cmd import app as release_app
 from kubenode.cli.remedy_cmd import app as remedy_app
 from kubenode.cli.report_cmd import app as report_app
 from kubenode.cli.rollout_cmd import app as rollout_app
+from kubenode.cli.signals import stop_on_signals
 from kubenode.cli.simulate_cmd import app as simulate_app
 from kubenode.client.config import ClientConfig, load_config
 from kubenode.client.errors import ConfigError
@@ -63,13 +63,6 @@ def _run_server(main: Coroutine[Any, Any, None], event_loop: str) -> None:
     eventloop.run(main, event_loop)
 
 
-def _stop_on_signals() -> asyncio.Event:
-    """An event that SIGINT (Ctrl-C) or SIGTERM sets, for a graceful stop."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 def client_config(kubeconfig: Path | None) -> ClientConfig:
@@ -81,7 +74,7 @@ def client_config(kubeconfig: Path | None) -> ClientConfig:
 
 
 async def _wait_for_signal() -> None:
-    await _stop_on_signals().wait()
+    await stop_on_signals().wait()
 
 
 def _banner(server: RunningServer, what: str) -> None:
@@ -205,7 +198,7 @@ def up(
         return
 
     async def run() -> None:
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
         try:
             cfg = UpConfig.with_grace(data_dir.resolve(), machines, port, node_grace_seconds)
             cfg.import_dir, cfg.import_host_root = import_dir, import_host_root
@@ -246,7 +239,7 @@ def _up_clusters(data_dir: Path, names: list[str], machines: int | None, port: i
     cfg.import_dir, cfg.import_host_root, cfg.probe_seconds = import_dir, import_host_root, probe_seconds
 
     async def run() -> None:
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
         try:
             mc: MultiCluster = await start_multicluster(cfg, names, 1 if machines is None else machines)
         except OSError as exc:
@@ -337,7 +330,7 @@ def operator(
                                         renew_deadline=lease_duration * 2 / 3, retry_period=lease_duration / 7.5)
 
     async def run() -> None:
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
         async with KubeClient(config) as client:
             ops = build_manager(client, OperatorSettings(endpoint=endpoint,
                                                          factories=provider_factories(client, local=local),
@@ -399,7 +392,7 @@ def console(
         typer.echo(f"serving a self-signed certificate (CA {paths.ca_cert}); pass --tls-cert/--tls-key for your own")
 
     async def run() -> None:
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
         running = await start_console(config, ctx, host, port)
         typer.echo(f"console: {running.url}")
         try:

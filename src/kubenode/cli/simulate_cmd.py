@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import signal
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from kubenode.cli.signals import stop_on_signals
 
 app = typer.Typer(help="Simulated (hollow) nodes on the real API, for rehearsals at fleet scale.",
                   invoke_without_command=True)
@@ -20,12 +21,6 @@ Kubeconfig = Annotated[Path | None, typer.Option("--kubeconfig", help="Kubeconfi
                                                  "~/.kube/config, in-cluster).")]
 
 
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 @app.callback()
@@ -95,7 +90,7 @@ def simulate(
         concurrency=concurrency, create_machines=machines, seed=seed)
 
     async def run() -> None:
-        stop = _stop_event()
+        stop = stop_on_signals()
         async with KubeClient(config) as client:
             sim = Simulator(client, settings)
             t0 = time.monotonic()

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+from kubenode.apimachinery.files import fsync_dir
 from kubenode.client.h11_transport import H11Transport
 
 from .inputs import capped_mode, duplicate_paths, normal_path
@@ -345,14 +346,14 @@ def mark_complete(staging: Path, layout: ComponentLayout, version: str, sha256: 
     removed after the rename.
     """
     (staging / COMPLETE_MARKER).write_text(sha256 + "\n")
-    _fsync_dir(staging)
+    fsync_dir(staging)
     final = layout.version_dir(version)
     trash: Path | None = None
     if final.exists() or final.is_symlink():
         trash = layout.home / f".trash-{version}-{uuid.uuid4().hex[:8]}"
         os.replace(final, trash)
     os.replace(staging, final)
-    _fsync_dir(layout.home)
+    fsync_dir(layout.home)
     if trash is not None:
         shutil.rmtree(trash, ignore_errors=True)
     return final
@@ -370,14 +371,14 @@ def switch_current(layout: ComponentLayout, version: str | None) -> None:
     """Point ``current`` at ``version`` atomically (symlink + rename); None removes the link."""
     if version is None:
         layout.current.unlink(missing_ok=True)
-        _fsync_dir(layout.home)
+        fsync_dir(layout.home)
         return
     if not layout.is_complete(version):
         raise ArchiveError(f"version {version} is not completely installed; refusing to switch to it")
     tmp = layout.home / f".current-{uuid.uuid4().hex[:8]}"
     os.symlink(version, tmp)  # relative: the tree stays valid if ROOT moves
     os.replace(tmp, layout.current)
-    _fsync_dir(layout.home)
+    fsync_dir(layout.home)
 
 
 def cleanup_staging(layout: ComponentLayout) -> list[str]:
@@ -395,13 +396,3 @@ def cleanup_staging(layout: ComponentLayout) -> list[str]:
     return removed
 
 
-def _fsync_dir(path: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
