@@ -94,6 +94,16 @@ def owner_mapper(kind: str, api_group: str | None = None, *, owner_namespaced: b
     return mapper
 
 
+def init_series(metrics: ControllerMetrics | LocalMetrics, name: str) -> None:
+    """Create every series of controller ``name`` at zero (the same families on either kind of metrics)."""
+    for result in RESULTS:
+        metrics.reconcile_total.labels(name, result)
+    metrics.reconcile_errors.labels(name)
+    metrics.terminal_errors.labels(name)
+    metrics.reconcile_duration.labels(name)
+    metrics.workqueue_depth.labels(name).set(0)
+
+
 class ControllerMetrics:
     """The controller and work-queue metric families on one registry (shared by its controllers)."""
 
@@ -117,12 +127,7 @@ class ControllerMetrics:
 
     def init_controller(self, name: str) -> None:
         """Create every series of controller ``name`` at zero."""
-        for result in RESULTS:
-            self.reconcile_total.labels(name, result)
-        self.reconcile_errors.labels(name)
-        self.terminal_errors.labels(name)
-        self.reconcile_duration.labels(name)
-        self.workqueue_depth.labels(name).set(0)
+        init_series(self, name)
 
 
 class _Series:
@@ -173,12 +178,7 @@ class LocalMetrics:
 
     def init_controller(self, name: str) -> None:
         """Create every series of controller ``name`` at zero."""
-        for result in RESULTS:
-            self.reconcile_total.labels(name, result)
-        self.reconcile_errors.labels(name)
-        self.terminal_errors.labels(name)
-        self.reconcile_duration.labels(name)
-        self.workqueue_depth.labels(name).set(0)
+        init_series(self, name)
 
     def value(self, metric: str, *label_values: str) -> float:
         """The current value of one series (0 when never touched)."""
