@@ -129,6 +129,10 @@ def test_detached_agent_start_status_stop(layout: bs.HostLayout, tmp_path: Path)
     out = sh(bs.start_detached_script(["sleep", "60"], env, layout))
     pid = int(out.split()[1])
     proc = psutil.Process(pid)
+    # The PID is setsid's; it execs nohup, env and then sleep, which may not have happened yet on a loaded machine.
+    deadline = time.monotonic() + 10
+    while proc.cmdline() != ["sleep", "60"] and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert proc.cmdline() == ["sleep", "60"]
     assert proc.environ()["KUBENODE_TEST"] == env["KUBENODE_TEST"]  # passed literally, never evaluated
     assert not marker.exists()
