@@ -191,6 +191,8 @@ async def test_state_metrics_follow_the_objects_and_sd_lists_no_agent_without_en
 
             async def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
                 async with http.get(f"{base}/metrics") as resp:
+                    # Streamed a segment at a time (the length is not known before the last one is joined).
+                    assert resp.headers.get("Transfer-Encoding") == "chunked" and resp.content_length is None
                     text = await resp.text()
                 return {(s.name, frozenset(s.labels.items())): s.value
                         for fam in text_string_to_metric_families(text) for s in fam.samples}

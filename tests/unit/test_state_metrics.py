@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -132,16 +134,37 @@ def test_updates_replace_and_deletes_remove_an_objects_series() -> None:
     assert first != b""
 
 
-def test_an_unchanged_render_keeps_the_joined_family() -> None:
+def test_a_scrape_is_joined_a_segment_at_a_time_and_keeps_no_copy() -> None:
+    """At 50,000 machines the exposition is ~170 MB: a scrape must not build it whole, nor keep it afterwards."""
     store = StateExposition()
-    store.update("Machine/a", render_machine(machine("a")))
-    before = store.render()
-    fam = store._families["kubenode_machine_status_phase"]
-    joined = list(fam.joined)
-    # A heartbeat-only change renders the same text: no segment is re-joined.
-    store.update("Machine/a", render_machine(machine("a", agent={"lastHeartbeatTime": "2026-01-01T00:00:05Z"})))
-    assert all(a is b for a, b in zip(fam.joined, joined, strict=True))
-    assert store.render() == before
+    for i in range(2000):
+        store.update(f"Machine/m{i}", render_machine(machine(f"m{i}")))
+    whole = store.render()
+    parts = store.parts()
+    header = next(parts)
+    assert header.startswith(b"# HELP kubenode_machine_info ")
+    first = next(parts)
+    # Lazy: a segment is joined when it is taken, so a change made after the first buffer shows in a later one.
+    later = next(f"m{i}" for i in range(2000) if b'machine="m%d"' % i not in first)
+    store.update(f"Machine/{later}", render_machine(machine(later, phase="Failed")))
+    rest = b"".join(parts)
+    text = (header + first + rest).decode()
+    assert value(text, "kubenode_machine_status_phase", machine=later, phase="Failed") == 1
+    # Every buffer is a header or one segment of one family (about 2000/64 machines)...
+    for part in store.parts():
+        if not part.startswith(b"# "):
+            assert len({line.split(b"{")[0] for line in part.splitlines()}) == 1
+            assert len(set(re.findall(rb'machine="([^"]+)"', part))) < 2000 / 8
+    # ...and none of the text stays behind in the store once the scrape is over.
+    store.update(f"Machine/{later}", render_machine(machine(later)))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert store.render() == whole
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < len(whole) / 10, (kept, len(whole))
 
 
 def test_a_family_whose_last_sample_goes_has_no_header_left() -> None:

@@ -19,6 +19,7 @@ more GET routes on the same port (e.g. Prometheus service discovery).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -218,18 +219,20 @@ class Manager:
         return web.Response(text="ok\n")
 
     async def _metrics(self, request: web.Request) -> web.StreamResponse:
-        parts = [generate_latest(self.registry)]
-        for render in self._expositions:
-            parts.extend(render())
-        return await write_exposition(request, parts)
+        head = generate_latest(self.registry)
+        return await write_exposition(request, itertools.chain(
+            (head,), itertools.chain.from_iterable(render() for render in self._expositions)))
 
 
-async def write_exposition(request: web.Request, parts: Sequence[bytes]) -> web.StreamResponse:
-    """Answer `request` with the buffers `parts` one after the other (large expositions are never copied)."""
+async def write_exposition(request: web.Request, parts: Iterable[bytes]) -> web.StreamResponse:
+    """Answer `request` with the buffers of `parts` as they come (chunked): the next buffer is taken only
+    once the one before is handed to the transport (`write` waits while the peer is slow), so a large
+    exposition is never held whole in memory."""
     resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE_LATEST})
-    resp.content_length = sum(len(p) for p in parts)
+    resp.enable_chunked_encoding()
     await resp.prepare(request)
     for part in parts:
-        await resp.write(part)
+        if part:
+            await resp.write(part)
     await resp.write_eof()
     return resp
