@@ -29,6 +29,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from kubenode.apimachinery.tasks import cancel_and_wait
+
 from . import errors
 from .objects import Obj
 from .rest import ObjectAPI, WriteResult
@@ -170,11 +172,8 @@ class TokenCleaner:
 
     async def stop(self) -> None:
         """Stop and wait."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def clean_pass(self, now: float) -> tuple[list[WriteResult], float | None]:
         """Delete every expired bootstrap-token Secret; returns (the deletions, the next expiry or None)."""

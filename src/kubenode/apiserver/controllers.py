@@ -18,6 +18,8 @@ import logging
 import time
 from collections.abc import Iterable
 
+from kubenode.apimachinery.tasks import cancel_and_wait
+
 from . import errors
 from .objects import Obj, clone, now_rfc3339
 from .rest import FOREGROUND, ORPHAN, ObjectAPI, WriteOptions, WriteResult
@@ -106,11 +108,7 @@ class ControlLoops:
 
     async def stop(self) -> None:
         """Stop the loops and wait for them."""
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
 
     async def _cleanup_loop(self) -> None:

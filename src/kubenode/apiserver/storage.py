@@ -43,6 +43,8 @@ from typing import Any
 
 import orjson
 
+from kubenode.apimachinery.tasks import cancel_and_wait
+
 Obj = dict[str, Any]
 #: SQLite's page cache in KiB (the pages of about 20,000 stored objects); see `Store.open`.
 CACHE_KIB = 64 * 1024
@@ -368,11 +370,8 @@ class Store:
         """Wait for staged writes to become durable (or fail), then close the database."""
         await self.drain()
         self._closed = True
-        if self._probe_task is not None:
-            self._probe_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe_task
-            self._probe_task = None
+        await cancel_and_wait(self._probe_task)
+        self._probe_task = None
         self._writer.shutdown(wait=True)
         if self._db is not None:
             with self._db_lock:

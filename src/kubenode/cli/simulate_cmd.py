@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.cli.signals import stop_on_signals
 
 app = typer.Typer(help="Simulated (hollow) nodes on the real API, for rehearsals at fleet scale.",
@@ -99,9 +100,7 @@ def simulate(
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({starting, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if not starting.done():
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
+                await cancel_and_wait(starting)
             else:
                 starting.result()
                 typer.echo(f"{nodes} hollow nodes registered in {time.monotonic() - t0:.1f}s; "

@@ -17,7 +17,6 @@ session's CSRF token. The console is served over TLS only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import html
 import json
@@ -31,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from kubenode.api import constants as c
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import ClientConfig, config_from_kubeconfig_text
@@ -140,11 +140,7 @@ class Console:
 
     async def _end_streams(self, _: web.Application) -> None:
         # Live views never end by themselves: stop them so the server can shut down.
-        for t in list(self._streams):
-            t.cancel()
-        for t in list(self._streams):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(*self._streams, raise_errors=False)
 
     async def _close(self, _: web.Application) -> None:
         for s in self.settings.sessions.values():
@@ -476,9 +472,7 @@ async def _changes(client: KubeClient, res: Resource, optional: tuple[Resource, 
                 raise item
             yield None
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks, raise_errors=False)
 
 
 def _circuit(policy: Obj) -> str:

@@ -22,7 +22,6 @@ SIGUSR2 write tracemalloc's live allocations grouped by file and line to FILE
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 import logging
@@ -31,6 +30,8 @@ import signal
 import time
 import tracemalloc
 from collections.abc import Callable
+
+from kubenode.apimachinery.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,7 @@ class MallocTrimmer:
 
     async def stop(self, *, drain: bool = True) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _loop(self) -> None:
         while True:

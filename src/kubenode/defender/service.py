@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 
 from kubenode.api import constants as c
 from kubenode.api.defender import Operation, Verdict
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.runtime.events import EventRecorder
@@ -148,10 +149,7 @@ class Defender:
     async def stop(self, *, drain: bool = True) -> None:
         """Stop the loop; with `drain` write pending status and Events first (not after losing the Lease)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         if drain:
             await self._flush(self.clock())
 

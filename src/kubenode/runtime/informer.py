@@ -24,6 +24,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.client import ApiError, Gone, KubeClient, Resource
 
 from .cache import Cache, Obj, compact
@@ -95,10 +96,7 @@ class Informer:
     async def stop(self) -> None:
         """Stop the loop and wait for it; the cache keeps its last state."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     # ------------------------------------------------------------------ the loop
 

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.client import LEASES, AlreadyExists, ApiError, Conflict, KubeClient, NotFound
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,7 @@ class LeaderElector:
     async def stop(self) -> None:
         """Stop campaigning; a leader releases the lease (if ``release_on_cancel``)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def wait(self) -> None:
         """Wait until the task started by :meth:`start` ends (the lease was lost, or stopped)."""

@@ -36,6 +36,7 @@ from typing import Any
 from kubenode.agent.agent import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STATUS_SECONDS, heartbeat_period
 from kubenode.agent.facts import AGENT_VERSION
 from kubenode.api import constants as c
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.apimachinery.timefmt import format_micro
 from kubenode.client import errors, kinds
 from kubenode.client.client import KubeClient
@@ -210,11 +211,7 @@ class Simulator:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         await self.components.stop()
         await self.jobs.stop()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kubenode.agent.telemetry import AgentMetrics
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES
@@ -177,9 +178,7 @@ async def wait_any(events: tuple[asyncio.Event, ...], within: float | None) -> N
     try:
         await asyncio.wait(tasks, timeout=within, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks, raise_errors=False)
 
 
 def _jittered(seconds: float, fraction: float) -> float:
@@ -220,9 +219,7 @@ class DetectorService:
                 try:
                     await self._run_once(inner, informer)
                 finally:
-                    relay.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await relay
+                    await cancel_and_wait(relay)
         finally:
             await informer.stop()
 
@@ -280,11 +277,7 @@ class DetectorService:
         try:
             await stop.wait()
         finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+            await cancel_and_wait(*tasks)
             self._save()
 
     def _init_metrics(self, monitors: list[MonitorConfig], stats: list[SystemStatsConfig], errors_: int) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from kubenode.api import constants as c
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.kinds import REMEDY_OPERATION_JOBS
@@ -132,10 +133,7 @@ class RemedyExecutor:
                 try:
                     await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 finally:
-                    stopper.cancel()
-                    if not getter.done():
-                        getter.cancel()
-                    await asyncio.gather(getter, stopper, return_exceptions=True)
+                    await cancel_and_wait(stopper, None if getter.done() else getter, raise_errors=False)
                 if getter.cancelled():
                     break
                 name = getter.result()

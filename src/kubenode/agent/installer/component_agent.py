@@ -44,6 +44,7 @@ from typing import Any
 from kubenode.agent.executor.actions import boot_id, reboot
 from kubenode.agent.telemetry import AgentMetrics
 from kubenode.api import constants as c
+from kubenode.apimachinery.tasks import cancel_and_wait
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.kinds import MACHINE_COMPONENT_SETS, MACHINE_COMPONENTS
@@ -333,9 +334,8 @@ class ComponentAgent:
                     log.warning("%s: cannot report Installing (the final status follows): %s", d.name, exc)
             return await task
         except BaseException:
-            task.cancel()  # the install journal makes an interrupted install resume or roll back
-            with contextlib.suppress(BaseException):
-                await task
+            # The install journal makes an interrupted install resume or roll back.
+            await cancel_and_wait(task, raise_errors=False)
             raise
 
     async def _verify_drift(self, obj: Obj, d: Desired, h: ComponentHandle, *, changed: bool) -> None:

@@ -36,6 +36,8 @@ from typing import Any, BinaryIO, Protocol
 
 import psutil
 
+from kubenode.apimachinery.tasks import cancel_and_wait
+
 from .archive import read_manifest
 from .layout import PathEscapeError, resolve_inside
 from .package import CommandResult, run_argv
@@ -187,10 +189,7 @@ class ProcessSupervisor:
         self._stopping.set()
         task, self._task = self._task, None
         await self._terminate()
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         if self._proc is not None:
             # Only our own record: a previous agent's is kept for kill_recorded.
             self.pid_file.unlink(missing_ok=True)
