@@ -19,3 +19,9 @@ async def _no_leaked_tasks() -> AsyncIterator[None]:
             return
         await asyncio.sleep(0.05)
     pytest.fail(f"test leaked asyncio tasks: {sorted(t.get_name() for t in leaked)}")
+
+
+@pytest.fixture(params=["aiohttp", "h11"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each KubeClient HTTP transport in turn: aiohttp (the default) and h11 (the agent's light one)."""
+    return str(request.param)

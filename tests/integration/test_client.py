@@ -6,7 +6,6 @@ Every test runs once per HTTP transport (aiohttp, the default, and h11, the agen
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -23,7 +22,6 @@ from kubenode.client import (
     PODS,
     SERVICEACCOUNTS,
     AlreadyExists,
-    ClientConfig,
     Conflict,
     Forbidden,
     Gone,
@@ -34,21 +32,12 @@ from kubenode.client import (
     Unauthorized,
     UnsupportedMediaType,
     WatchEvent,
-    load_config,
 )
 
+from .clients import config_for, first_events
 from .crds import WIDGET_CRD
 
 NS = "default"
-
-
-@pytest.fixture(params=["aiohttp", "h11"])
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def config_for(kubeconfig: Path, transport: str) -> ClientConfig:
-    return dataclasses.replace(load_config(kubeconfig), transport=transport)
 
 
 @pytest.fixture
@@ -144,21 +133,12 @@ async def test_list_pages_and_selectors(client: KubeClient) -> None:
 
 async def test_watch_streams_events(client: KubeClient) -> None:
     _, rv = await client.list(CONFIGMAPS, NS)
-    events: list[WatchEvent] = []
-
-    async def consume() -> None:
-        stream = client.watch(CONFIGMAPS, NS, resource_version=rv, timeout_seconds=10)
-        async with contextlib.aclosing(stream):
-            async for ev in stream:
-                events.append(ev)
-                if len(events) == 3:
-                    return
-
-    task = asyncio.create_task(consume())
+    stream = client.watch(CONFIGMAPS, NS, resource_version=rv, timeout_seconds=10)
+    task = asyncio.create_task(first_events(stream, 3))
     await client.create(CONFIGMAPS, cm("w"))
     await client.patch(CONFIGMAPS, "w", {"data": {"x": "1"}}, NS)
     await client.delete(CONFIGMAPS, "w", NS)
-    await asyncio.wait_for(task, 10)
+    events = await asyncio.wait_for(task, 10)
     assert [(e.type, e.object["metadata"]["name"]) for e in events] == [
         ("ADDED", "w"),
         ("MODIFIED", "w"),

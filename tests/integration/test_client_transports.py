@@ -16,24 +16,16 @@ import dataclasses
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
 from kubenode.apiserver.server import RunningServer
-from kubenode.client import CONFIGMAPS, NAMESPACES, ClientConfig, KubeClient, WatchEvent, load_config
+from kubenode.client import CONFIGMAPS, NAMESPACES, ClientConfig, KubeClient
 from kubenode.client.errors import KubeError, TransportError
 
+from .clients import config_for, first_events
+
 NS = "default"
-
-
-@pytest.fixture(params=["aiohttp", "h11"])
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def config_for(kubeconfig: Path, transport: str) -> ClientConfig:
-    return dataclasses.replace(load_config(kubeconfig), transport=transport)
 
 
 def free_port() -> int:
@@ -145,21 +137,11 @@ async def test_watch_delivers_large_objects_whole(server: RunningServer, transpo
     async with KubeClient(config_for(server.kubeconfig, transport)) as c:
         _, rv = await c.list(CONFIGMAPS, NS)
         big = "x" * 700_000  # many reads of the stream for one line
-        events: list[WatchEvent] = []
-
-        async def consume() -> None:
-            stream = c.watch(CONFIGMAPS, NS, resource_version=rv, timeout_seconds=10)
-            async with contextlib.aclosing(stream):
-                async for ev in stream:
-                    events.append(ev)
-                    if len(events) == 3:
-                        return
-
-        task = asyncio.create_task(consume())
+        task = asyncio.create_task(first_events(c.watch(CONFIGMAPS, NS, resource_version=rv, timeout_seconds=10), 3))
         for name in ("big-1", "small", "big-2"):
             await c.create(CONFIGMAPS, {"metadata": {"name": name, "namespace": NS},
                                         "data": {"k": big if name.startswith("big") else "v"}})
-        await asyncio.wait_for(task, 20)
+        events = await asyncio.wait_for(task, 20)
         assert [e.object["metadata"]["name"] for e in events] == ["big-1", "small", "big-2"]
         assert events[0].object["data"]["k"] == big and events[2].object["data"]["k"] == big
         # The client still works after a watch left early.

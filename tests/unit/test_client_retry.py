@@ -42,11 +42,6 @@ async def throttling_server() -> AsyncIterator[tuple[str, list[float]]]:
         await runner.cleanup()
 
 
-@pytest.fixture(params=["aiohttp", "h11"])
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 async def test_client_retries_429_after_retry_after(throttling_server: tuple[str, list[float]],
                                                     transport: str) -> None:
     url, calls = throttling_server
