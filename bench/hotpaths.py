@@ -14,33 +14,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import time
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.unit.hotpath_objects import NODE_HINTS, heartbeat_node, heartbeat_patch, small_cr, small_cr_schema
 
 from kubenode.apiserver import builtin_columns as bc
 from kubenode.apiserver.apply import track_update
 from kubenode.apiserver.patch import strategic_merge_patch
 from kubenode.apiserver.schema import StructuralSchema
 from kubenode.apiserver.tables import parse_timestamp, render_table
-
-Obj = dict[str, Any]
-
-NODE_HINTS: dict[str, tuple[str, str]] = {
-    "metadata.finalizers": ("merge", ""),
-    "spec.taints": ("merge", "key"),
-    "status.conditions": ("merge", "type"),
-}
-
-
-def _root(spec_props: Obj) -> Obj:
-    return {"type": "object", "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
-        "spec": {"type": "object", "properties": spec_props},
-        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
-
-
-def _obj(spec: Any) -> Obj:
-    return {"apiVersion": "x.io/v1", "kind": "X", "metadata": {"name": "a"}, "spec": spec}
 
 
 def best_per_call(fn: Any, runs: int, rounds: int = 5) -> float:
@@ -55,90 +42,17 @@ def best_per_call(fn: Any, runs: int, rounds: int = 5) -> float:
 
 
 def schema_validation(runs: int) -> float:
-    schema = _root(
-        {
-            "component": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": "^[a-z0-9-]+$"},
-            "paused": {"type": "boolean"},
-            "selector": {
-                "type": "object",
-                "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
-            },
-            "template": {
-                "type": "object",
-                "properties": {
-                    "version": {"type": "string"},
-                    "run": {
-                        "type": "object",
-                        "properties": {
-                            "command": {"type": "array", "items": {"type": "string"}},
-                            "env": {
-                                "type": "array",
-                                "x-kubernetes-list-type": "map",
-                                "x-kubernetes-list-map-keys": ["name"],
-                                "items": {
-                                    "type": "object",
-                                    "required": ["name"],
-                                    "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
-                                },
-                            },
-                        },
-                    },
-                    "healthCheck": {
-                        "type": "object",
-                        "properties": {
-                            k: {"type": "integer", "minimum": 0}
-                            for k in ("period", "timeout", "failures", "delay")
-                        },
-                    },
-                    "files": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-                        },
-                    },
-                    "disruption": {"type": "string", "enum": ["None", "Restart", "Drain", "Reboot"]},
-                },
-            },
-            "batches": {"type": "array", "items": {"x-kubernetes-int-or-string": True}},
-        }
-    )
-    obj = _obj(
-        {
-            "component": "kubelet",
-            "paused": False,
-            "selector": {"matchLabels": {"a": "b", "c": "d"}},
-            "template": {
-                "version": "1.1.0",
-                "run": {
-                    "command": ["bin/x", "--flag"],
-                    "env": [{"name": "K", "value": "V"}, {"name": "L", "value": "W"}],
-                },
-                "healthCheck": {"period": 5, "timeout": 5, "failures": 3, "delay": 0},
-                "files": [{"path": "etc/x.conf", "content": "x" * 400}],
-                "disruption": "None",
-            },
-            "batches": [1, 5, "10%"],
-        }
-    )
+    schema, obj = small_cr_schema(), small_cr()
     ss = StructuralSchema(schema)
     assert ss.validate(obj) == []
     return best_per_call(lambda: ss.validate(obj), runs)
 
 
 def heartbeat_tracking(runs: int) -> float:
-    conditions = [{"type": t, "status": "False", "reason": "Fine", "message": "all good " * 5,
-                   "lastHeartbeatTime": "2024-01-01T00:00:00Z", "lastTransitionTime": "2024-01-01T00:00:00Z"}
-                  for t in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "KernelDeadlock")]
-    obj = {"apiVersion": "v1", "kind": "Node",
-           "metadata": {"name": "n", "labels": {f"l{i}": "v" * 10 for i in range(10)}},
-           "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}], "podCIDR": "10.0.0.0/24"},
-           "status": {"conditions": conditions, "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
-                      "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "x" * 40}}}
+    obj = heartbeat_node()
     track_update(None, obj, manager="kubelet", api_version="v1", subresource="", schema=None, hints=NODE_HINTS,
                  now="T9")
-    patch = {"status": {"conditions": [{"type": "Ready", "lastHeartbeatTime": "2024-01-01T00:00:10Z"}]}}
-    new = strategic_merge_patch(obj, patch, NODE_HINTS)
+    new = strategic_merge_patch(obj, heartbeat_patch(), NODE_HINTS)
     copies = [copy.deepcopy(new) for _ in range(runs)]
     it = iter(copies)
     return best_per_call(lambda: track_update(obj, next(it), manager="kubelet", api_version="v1",

@@ -13,6 +13,8 @@ from kubenode.apiserver.apply import fieldset_of, server_side_apply, track_updat
 from kubenode.apiserver.errors import StatusError
 from kubenode.apiserver.patch import merge_patch, strategic_merge_patch
 
+from .hotpath_objects import NODE_HINTS, heartbeat_node, heartbeat_patch
+
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -37,11 +39,6 @@ SCHEMA: dict[str, Any] = {
                                "reason": {"type": "string"}}}},
         }},
     },
-}
-NODE_HINTS: dict[str, tuple[str, str]] = {
-    "metadata.finalizers": ("merge", ""),
-    "spec.taints": ("merge", "key"),
-    "status.conditions": ("merge", "type"),
 }
 V = "kubenode.io/v1alpha1"
 
@@ -356,17 +353,9 @@ def test_update_managers_are_capped() -> None:
 
 
 def test_heartbeat_update_is_tracked() -> None:
-    conditions = [{"type": t, "status": "False", "reason": "Fine", "message": "all good " * 5,
-                   "lastHeartbeatTime": "2024-01-01T00:00:00Z", "lastTransitionTime": "2024-01-01T00:00:00Z"}
-                  for t in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "KernelDeadlock")]
-    obj = {"apiVersion": "v1", "kind": "Node",
-           "metadata": {"name": "n", "labels": {f"l{i}": "v" * 10 for i in range(10)}},
-           "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}], "podCIDR": "10.0.0.0/24"},
-           "status": {"conditions": conditions, "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
-                      "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "x" * 40}}}
+    obj = heartbeat_node()
     update(None, obj, "kubelet", hints=NODE_HINTS, schema=None)
-    patch = {"status": {"conditions": [{"type": "Ready", "lastHeartbeatTime": "2024-01-01T00:00:10Z"}]}}
-    new = strategic_merge_patch(obj, patch, NODE_HINTS)
+    new = strategic_merge_patch(obj, heartbeat_patch(), NODE_HINTS)
     tracked = copy.deepcopy(new)
     track_update(obj, tracked, manager="kubelet", api_version="v1", subresource="status", schema=None,
                  hints=NODE_HINTS, now="T")

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from kubenode.apiserver.schema import StructuralSchema, check_structural, go_value
 
+from .hotpath_objects import small_cr, small_cr_schema
+
 Obj = dict[str, Any]
 
 
@@ -895,72 +897,7 @@ def test_check_structural_messages() -> None:
 
 
 def test_small_cr_validates() -> None:
-    schema = _root(
-        {
-            "component": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": "^[a-z0-9-]+$"},
-            "paused": {"type": "boolean"},
-            "selector": {
-                "type": "object",
-                "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
-            },
-            "template": {
-                "type": "object",
-                "properties": {
-                    "version": {"type": "string"},
-                    "run": {
-                        "type": "object",
-                        "properties": {
-                            "command": {"type": "array", "items": {"type": "string"}},
-                            "env": {
-                                "type": "array",
-                                "x-kubernetes-list-type": "map",
-                                "x-kubernetes-list-map-keys": ["name"],
-                                "items": {
-                                    "type": "object",
-                                    "required": ["name"],
-                                    "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
-                                },
-                            },
-                        },
-                    },
-                    "healthCheck": {
-                        "type": "object",
-                        "properties": {
-                            k: {"type": "integer", "minimum": 0}
-                            for k in ("period", "timeout", "failures", "delay")
-                        },
-                    },
-                    "files": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-                        },
-                    },
-                    "disruption": {"type": "string", "enum": ["None", "Restart", "Drain", "Reboot"]},
-                },
-            },
-            "batches": {"type": "array", "items": {"x-kubernetes-int-or-string": True}},
-        }
-    )
-    obj = _obj(
-        {
-            "component": "kubelet",
-            "paused": False,
-            "selector": {"matchLabels": {"a": "b", "c": "d"}},
-            "template": {
-                "version": "1.1.0",
-                "run": {
-                    "command": ["bin/x", "--flag"],
-                    "env": [{"name": "K", "value": "V"}, {"name": "L", "value": "W"}],
-                },
-                "healthCheck": {"period": 5, "timeout": 5, "failures": 3, "delay": 0},
-                "files": [{"path": "etc/x.conf", "content": "x" * 400}],
-                "disruption": "None",
-            },
-            "batches": [1, 5, "10%"],
-        }
-    )
+    schema, obj = small_cr_schema(), small_cr()
     ss = StructuralSchema(schema)
     assert ss.validate(obj) == []
     # How fast: bench/hotpaths.py prints it (timings are not asserted in tests).
