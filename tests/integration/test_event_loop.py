@@ -10,45 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubenode.apiserver.hardening import Limits
 from kubenode.apiserver.security import client_ssl_context
 from kubenode.apiserver.server import ServerConfig, start_server
 from kubenode.cli import eventloop
 
+from ..client_certificates import client_certificate
+
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
-
-
-def _client_certificate(pki: Path) -> tuple[Path, Path]:
-    ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
-    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-                                     x509.NameAttribute(NameOID.COMMON_NAME, "system:node:n1")]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    crt, k = pki / "n1.crt", pki / "n1.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    k.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
-    return crt, k
 
 
 async def _scenario(data: Path) -> dict[str, Any]:
@@ -84,7 +61,8 @@ async def _scenario(data: Path) -> dict[str, Any]:
             seen["rvs"] = [patched["metadata"]["resourceVersion"], smp["metadata"]["resourceVersion"]]
             seen["lease"] = smp["spec"], smp["metadata"]["labels"]
         cert_ctx = client_ssl_context(srv.pki.ca_cert)
-        cert_ctx.load_cert_chain(*map(str, _client_certificate(srv.pki.ca_cert.parent)))
+        cert_ctx.load_cert_chain(*map(str, client_certificate(srv.pki.ca_cert.parent, organization="system:nodes",
+                                                             common_name="system:node:n1", name="n1")))
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=cert_ctx)) as s, s.post(
                 srv.url + WHOAMI, data=b'{"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1"}',
                 headers={"Content-Type": "application/json"}) as r:
