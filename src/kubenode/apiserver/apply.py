@@ -84,6 +84,20 @@ def _sub(a: FieldSet, b: FieldSet) -> FieldSet | None:
     Walks only `b`, which is usually the small "changed" set, so subtracting a
     heartbeat's few fields from a big manager entry stays cheap.
     """
+    out = _sub_children(a, b)
+    self_member = _is_member(a) and not _is_member(b)
+    has_children = any(k != "." for k in out)
+    if has_children:
+        if not self_member and "." in out:
+            out = {k: v for k, v in out.items() if k != "."}
+        return out
+    if self_member:
+        return a if not a else {}
+    return None
+
+
+def _sub_children(a: FieldSet, b: FieldSet) -> FieldSet:
+    """`a` with each child subtracted by `b`'s child of the same key (`a` itself when nothing changes)."""
     out = a
     for k, bv in b.items():
         if k == ".":
@@ -100,34 +114,12 @@ def _sub(a: FieldSet, b: FieldSet) -> FieldSet | None:
             del out[k]
         else:
             out[k] = r
-    self_member = _is_member(a) and not _is_member(b)
-    has_children = any(k != "." for k in out)
-    if has_children:
-        if not self_member and "." in out:
-            out = {k: v for k, v in out.items() if k != "."}
-        return out
-    if self_member:
-        return a if not a else {}
-    return None
+    return out
 
 
 def _sub_root(a: FieldSet, b: FieldSet) -> FieldSet:
     # The root is never a member: compare children only.
-    out = a
-    for k, bv in b.items():
-        av = a.get(k)
-        if av is None or k == ".":
-            continue
-        r = _sub(av, bv)
-        if r is av:
-            continue
-        if out is a:
-            out = dict(a)
-        if r is None:
-            del out[k]
-        else:
-            out[k] = r
-    return out
+    return _sub_children(a, b)
 
 
 def _union(a: FieldSet, b: FieldSet) -> FieldSet:
