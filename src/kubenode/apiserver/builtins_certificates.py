@@ -234,40 +234,45 @@ def prepare_csr(obj: Obj, old: Obj | None) -> None:
         obj["spec"] = clone(old["spec"])
 
 
-def prepare_csr_status(obj: Obj, old: Obj | None) -> None:
-    """`/status`: the approval conditions and an issued certificate stay as they were."""
-    if old is None:
-        return
+def _status_update(obj: Obj, old: Obj) -> tuple[Obj, Obj, list[Obj], list[Any]]:
+    """(old's status, the body's status (a dict), old's conditions, the body's conditions) of a status write."""
     old_status = old.get("status") or {}
     new_status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
     assert isinstance(new_status, dict)
     old_conds = [c for c in old_status.get("conditions") or [] if isinstance(c, dict)]
-    kept = [c for c in old_conds if c.get("type") in APPROVAL_TYPES]
     body_conds = new_status.get("conditions") if isinstance(new_status.get("conditions"), list) else []
-    others = [c for c in body_conds or [] if not (isinstance(c, dict) and c.get("type") in APPROVAL_TYPES)]
+    return old_status, new_status, old_conds, body_conds or []
+
+
+def _set_status(obj: Obj, status: Obj) -> None:
+    """`status` becomes obj's, without its `conditions` when there are none."""
+    if not status["conditions"]:
+        del status["conditions"]
+    obj["status"] = status
+
+
+def prepare_csr_status(obj: Obj, old: Obj | None) -> None:
+    """`/status`: the approval conditions and an issued certificate stay as they were."""
+    if old is None:
+        return
+    _, new_status, old_conds, body_conds = _status_update(obj, old)
+    kept = [c for c in old_conds if c.get("type") in APPROVAL_TYPES]
+    others = [c for c in body_conds if not (isinstance(c, dict) and c.get("type") in APPROVAL_TYPES)]
     new_status["conditions"] = kept + _stamp(others, old_conds)
-    if not new_status["conditions"]:
-        del new_status["conditions"]
-    obj["status"] = new_status
+    _set_status(obj, new_status)
 
 
 def prepare_csr_approval(obj: Obj, old: Obj | None) -> None:
     """`/approval`: only Approved/Denied conditions change; the certificate and other conditions stay."""
     if old is None:
         return
-    old_status = old.get("status") or {}
-    new_status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-    assert isinstance(new_status, dict)
-    old_conds = [c for c in old_status.get("conditions") or [] if isinstance(c, dict)]
+    old_status, _, old_conds, body_conds = _status_update(obj, old)
     others = [c for c in old_conds if c.get("type") not in APPROVAL_TYPES]
-    body_conds = new_status.get("conditions") if isinstance(new_status.get("conditions"), list) else []
-    approvals = [c for c in body_conds or [] if isinstance(c, dict) and c.get("type") in APPROVAL_TYPES]
+    approvals = [c for c in body_conds if isinstance(c, dict) and c.get("type") in APPROVAL_TYPES]
     status: Obj = {"conditions": _stamp(approvals, old_conds) + others}
     if old_status.get("certificate"):
         status["certificate"] = old_status["certificate"]
-    if not status["conditions"]:
-        del status["conditions"]
-    obj["status"] = status
+    _set_status(obj, status)
 
 
 def _decode_pem(value: Any, path: str, causes: list[Cause]) -> bytes | None:
