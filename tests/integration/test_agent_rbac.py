@@ -27,7 +27,8 @@ from kubenode.apiserver.server import RunningServer
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
-from kubenode.client.resources import LEASES, NODES, SECRETS, Resource
+from kubenode.client.kinds import MACHINE_COMPONENT_SETS
+from kubenode.client.resources import LEASES, NODES, SECRETS
 from kubenode.controlplane.rbac_install import install_rbac
 from kubenode.controlplane.up import install_crds
 from kubenode.machine.bootstrap import ensure_system_namespace
@@ -37,8 +38,6 @@ from .installer_env import agent_client, demo_archives, eventually, has_finalize
 
 Obj = dict[str, Any]
 MACHINE = "m1"
-MACHINE_COMPONENT_SETS = Resource("kubenode.io", "v1alpha1", "machinecomponentsets", "MachineComponentSet",
-                                  namespaced=False)
 
 
 @pytest.fixture

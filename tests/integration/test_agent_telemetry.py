@@ -20,13 +20,12 @@ from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
-from kubenode.client.resources import PODS, Resource
+from kubenode.client.resources import NAMESPACES, PODS
+from kubenode.client.resources import SERVICEACCOUNTS as SERVICE_ACCOUNTS
 
 from ..api_examples import manifest
 from .installer_env import agent_client, install_node_isolation
 
-SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
-NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
 MACHINE = "m1"
 
 

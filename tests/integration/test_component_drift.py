@@ -18,7 +18,7 @@ from kubenode.api.constants import ANNOTATION_VERIFY_NOW, API_VERSION
 from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
-from kubenode.client.resources import Resource
+from kubenode.client.kinds import MACHINE_COMPONENT_SETS
 from kubenode.demo.artifacts import Artifact
 
 from .installer_env import (
@@ -31,12 +31,8 @@ from .installer_env import (
 )
 
 Obj = dict[str, Any]
-SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
-NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
 MACHINE = "m1"
 COMPONENT = "node-exporter"
-MACHINE_COMPONENT_SETS = Resource("kubenode.io", "v1alpha1", "machinecomponentsets", "MachineComponentSet",
-                                  namespaced=False)
 
 
 @dataclass

@@ -33,7 +33,8 @@ from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
-from kubenode.client.resources import Resource
+from kubenode.client.kinds import MACHINE_COMPONENT_SETS
+from kubenode.client.resources import EVENTS
 from kubenode.demo.artifact_server import ArtifactServer
 from kubenode.demo.artifacts import Artifact
 
@@ -49,10 +50,6 @@ from .installer_env import (
 )
 
 Obj = dict[str, Any]
-SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", namespaced=True)
-NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
-MACHINE_COMPONENT_SETS = Resource("kubenode.io", "v1alpha1", "machinecomponentsets", "MachineComponentSet",
-                                  namespaced=False)
 MACHINE = "m1"
 COMPONENT = "node-exporter"
 
@@ -254,7 +251,7 @@ async def test_upgrade_switches_atomically_then_unhealthy_upgrade_rolls_back(env
         await asyncio.sleep(0)
         assert env.layout().current_version() == "1.1.0"
 
-        events = await env.admin.list(Resource("", "v1", "events", "Event", namespaced=True), "default")
+        events = await env.admin.list(EVENTS, "default")
         # a failure is a Warning Event; successes live in the Installed condition only (one Event per machine
         # per upgrade would be 10,000 Events per rollout of a large fleet)
         assert [(e["type"], e["reason"]) for e in events[0]] == [("Warning", "HealthCheckFailed")]
@@ -365,7 +362,7 @@ async def test_agent_may_patch_only_its_own_machine_components(env: Env) -> None
 
 
 async def _ignored_events(env: Env, name: str) -> list[str] | None:
-    events, _ = await env.admin.list(Resource("", "v1", "events", "Event", namespaced=True), "default")
+    events, _ = await env.admin.list(EVENTS, "default")
     msgs = [e["message"] for e in events if e["involvedObject"]["name"] == name and e["reason"] == "NotForThisNode"
             and e["type"] == "Warning"]
     return msgs or None
@@ -534,6 +531,6 @@ async def test_disruption_reboot_reboots_after_install_and_reports_running_only_
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder
         assert reboots == ["boot-1"]  # once: the new boot does not reboot again
-        events = await env.admin.list(Resource("", "v1", "events", "Event", namespaced=True), "default")
+        events = await env.admin.list(EVENTS, "default")
         assert any(e["reason"] == "Rebooting" and e["involvedObject"]["name"] == "mc1" for e in events[0])
         assert json.loads((env.layout().state_dir / "state.json").read_text())["reboot_from"] == ""
