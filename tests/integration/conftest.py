@@ -13,9 +13,15 @@ from .kube import Kube
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    srv = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0, node_grace_seconds=2.0,
-                                          node_check_interval=0.2, bookmark_interval=0.3))
+def server_config(tmp_path: Path) -> ServerConfig:
+    """How `server` is configured; a test module that needs another setting overrides this fixture."""
+    return ServerConfig(data_dir=tmp_path / "data", port=0, node_grace_seconds=2.0, node_check_interval=0.2,
+                        bookmark_interval=0.3)
+
+
+@pytest.fixture
+async def server(server_config: ServerConfig) -> AsyncIterator[RunningServer]:
+    srv = await start_server(server_config)
     try:
         yield srv
     finally:

@@ -12,7 +12,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 from kubenode.agent.detectors import DetectorService, DetectorSettings
 from kubenode.agent.executor import ExecutorSettings, RemedyExecutor
 from kubenode.api.defender import ALLOWED, DENIED, PENDING_APPROVAL, Operation, Verdict
-from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
+from kubenode.apiserver.server import RunningServer, ServerConfig
 from kubenode.client import errors
 from kubenode.client.client import KubeClient
 from kubenode.client.config import load_config
@@ -99,15 +99,10 @@ def deadlock(status: str = "True") -> list[Obj]:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+def server_config(server_config: ServerConfig) -> ServerConfig:
     """The shared fixture's server with a long node grace: these nodes have no kubelet heartbeat, and the
     lifecycle controller turning their conditions Unknown after 2 s would race the ladders on a loaded machine."""
-    srv = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0, node_grace_seconds=3600.0,
-                                          node_check_interval=0.2, bookmark_interval=0.3))
-    try:
-        yield srv
-    finally:
-        await srv.stop()
+    return replace(server_config, node_grace_seconds=3600.0)
 
 
 @pytest.fixture
