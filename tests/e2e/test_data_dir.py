@@ -21,6 +21,7 @@ import pytest
 from kubenode.apiserver.server import free_port
 
 from .conftest import Cluster
+from .tmpfs import tmpfs
 
 pytestmark = pytest.mark.e2e
 
@@ -135,24 +136,8 @@ def test_a_corrupt_database_is_named_not_a_port(tmp_path: Path) -> None:
     assert "Traceback" not in p.stderr, p
 
 
-@contextlib.contextmanager
-def _tmpfs(where: Path, options: str) -> Iterator[Path]:
-    where.mkdir(parents=True, exist_ok=True)
-    mount = shutil.which("mount")
-    if mount is None or os.geteuid() != 0:
-        pytest.skip("needs root to mount a tmpfs")
-    r = subprocess.run([mount, "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True,
-                       check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False, capture_output=True)
-
-
 def test_a_read_only_data_dir_is_named(tmp_path: Path) -> None:
-    with _tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
         p = _run("apiserver", "--data-dir", str(ro / "data"), "--port", str(free_port()))
         assert p.returncode != 0
         assert "read-only" in p.stderr and "--port" not in p.stderr and "Traceback" not in p.stderr, p
@@ -167,7 +152,7 @@ def _fill(path: Path) -> None:
 
 
 def test_a_full_disk_is_named_not_a_port(tmp_path: Path) -> None:
-    with _tmpfs(tmp_path / "full", "size=2m") as fs:
+    with tmpfs(tmp_path / "full", "size=2m") as fs:
         # A data directory that served once, then its file system filled up while it was stopped. Whether
         # merely opening the database needs space depends on what the last run left in its WAL: the start
         # proves the disk takes a write, so it refuses every time, not one time in three.

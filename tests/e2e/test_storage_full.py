@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +22,12 @@ import pytest
 from kubenode.apiserver.security import client_ssl_context
 
 from .conftest import Cluster
+from .tmpfs import tmpfs
 
 pytestmark = pytest.mark.e2e
 
 CM = "/api/v1/namespaces/default/configmaps"
 BIG = "x" * (600 * 1024)
-
-
-@contextlib.contextmanager
-def tmpfs(where: Path, size: str) -> Iterator[Path]:
-    where.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("needs root to mount a tmpfs")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True,
-                       text=True, check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False, capture_output=True)
 
 
 def fill(path: Path) -> None:
@@ -94,7 +77,7 @@ async def eventually(check: Any, within: float, what: str) -> Any:
 
 
 async def test_a_full_disk_refuses_writes_visibly_and_recovers_by_itself(tmp_path: Path) -> None:
-    with tmpfs(tmp_path / "fs", "12m") as fs:
+    with tmpfs(tmp_path / "fs", "size=12m") as fs:
         cluster = Cluster(tmp_path)
         cluster.data_dir = fs / "data"
         cluster.start()
