@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -30,6 +28,8 @@ from kubenode.providers.base import (
 )
 from kubenode.providers.libcloud_provider import UID_TAG, LibcloudProvider
 
+from .polling import eventually
+
 KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\n"
 AMI = "ami-12c6146b"  # one of the AMIs moto ships
 
@@ -41,14 +41,6 @@ def machine(name: str, uid: str) -> dict[str, Any]:
 
 def boot(m: dict[str, Any]) -> Bootstrap:
     return Bootstrap(m["metadata"]["name"], m["metadata"]["uid"], m["metadata"]["name"], kubeconfig=KUBECONFIG)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 # ---------------------------------------------------------------------------- dummy driver
@@ -194,16 +186,16 @@ async def test_ec2_lifecycle_against_moto(moto_ec2: int) -> None:
     async def is_(state: str) -> bool:
         return (await p.state(m)).state == state
 
-    await eventually(lambda: is_(STATE_RUNNING), "the instance to run")
+    await eventually(lambda: is_(STATE_RUNNING), within=30.0, what="the instance to run")
     client.stop_instances(InstanceIds=[inst["InstanceId"]])
-    await eventually(lambda: is_(STATE_STOPPED), "the stopped instance to be reported")
+    await eventually(lambda: is_(STATE_STOPPED), within=30.0, what="the stopped instance to be reported")
     client.start_instances(InstanceIds=[inst["InstanceId"]])
-    await eventually(lambda: is_(STATE_RUNNING), "the restarted instance to be reported")
+    await eventually(lambda: is_(STATE_RUNNING), within=30.0, what="the restarted instance to be reported")
 
     async def deleted() -> bool:
         return (await p.delete(m)).state == STATE_MISSING
 
-    await eventually(deleted, "delete() to report the instance gone")
+    await eventually(deleted, within=30.0, what="delete() to report the instance gone")
     assert live_instances(client) == []
     assert (await p.state(m)).state == STATE_MISSING
     assert (await ec2_provider(moto_ec2).state(m)).state == STATE_MISSING
@@ -213,7 +205,7 @@ async def test_ec2_lifecycle_against_moto(moto_ec2: int) -> None:
     again = await p.create(m2, boot(m2))
     assert again.provider_id != created.provider_id
     assert len(live_instances(client)) == 1
-    await eventually(lambda: _deleted(p, m2), "cleanup")
+    await eventually(lambda: _deleted(p, m2), within=30.0, what="cleanup")
 
 
 async def _deleted(p: LibcloudProvider, m: dict[str, Any]) -> bool:

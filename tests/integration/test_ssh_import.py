@@ -16,8 +16,7 @@ import getpass
 import os
 import signal
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from kubenode.providers.ssh_import import SSHCredentials, SSHImportProvider
 
 from ..sshd import SSHD, Sshd
 from .kube import Kube
+from .polling import eventually
 
 pytestmark = pytest.mark.skipif(not SSHD.exists(), reason="openssh-server is not installed (.ci/run installs it)")
 
@@ -85,14 +85,6 @@ def provider(tmp_path: Path, host_dir: Path, key: asyncssh.SSHKey, known_hosts: 
 
     return SSHImportProvider(lookup, PythonInstall(sys.executable), state_dir=tmp_path / "operator-state",
                              remote_dir=str(host_dir), stop_grace=5.0, **kw)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def exists(path: Path) -> bool:
@@ -186,7 +178,7 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         async def node_registered() -> bool:
             return (await kube.get("/api/v1/nodes/imported-node-1")).status == 200
 
-        await eventually(node_registered, "the agent to register its Node")
+        await eventually(node_registered, within=30.0, what="the agent to register its Node")
         assert "kubenode agent for machine imported-1" in (host_dir / "log" / "agent.log").read_text()
         # ... with the client certificate it requested with the bootstrap token (key made on the host, 0600)
         assert (host_dir / "agent-client.pem").stat().st_mode & 0o777 == 0o600
@@ -211,7 +203,7 @@ async def test_import_lifecycle(sshd: Sshd, server: RunningServer, kube: Kube, t
         async def stopped() -> bool:
             return (await p.state(m)).state == STATE_STOPPED
 
-        await eventually(stopped, "state() to report the killed agent")
+        await eventually(stopped, within=30.0, what="state() to report the killed agent")
         # ... and create() starts it again.
         assert (await p.create(m, boot)).state == STATE_RUNNING
         assert agent_pid(host_dir) != pid
