@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import tarfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +18,22 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kubenode.agent.identity import new_request
+from kubenode.agent.installer.component_agent import MACHINE_COMPONENTS
+from kubenode.agent.installer.layout import ComponentLayout
 from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT, LABEL_MACHINE
 from kubenode.apiserver.certificates import sign
 from kubenode.apiserver.security import client_ssl_context
-from kubenode.apiserver.server import RunningServer
+from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
 from kubenode.client.client import KubeClient
-from kubenode.client.config import ClientConfig
+from kubenode.client.config import ClientConfig, load_config
+from kubenode.client.kinds import MACHINE_COMPONENT_SETS
 from kubenode.demo.artifacts import Artifact, build_archive
 from kubenode.demo.start import template
 
 Obj = dict[str, Any]
+#: The machine an `agent_env` agent runs for, and the component its MachineComponentSet is for.
+MACHINE = "m1"
+COMPONENT = "node-exporter"
 FAST_HEALTH = {"exec": {"command": ["bin/check"]}, "initialDelaySeconds": 0, "periodSeconds": 1,
                "timeoutSeconds": 3, "failureThreshold": 2}
 
@@ -142,3 +150,57 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float, what: s
 def has_finalizer(obj: Obj) -> bool:
     """Whether the agent's finalizer is on the object."""
     return FINALIZER_MACHINE_COMPONENT in (obj["metadata"].get("finalizers") or [])
+
+
+@dataclass
+class AgentEnv:
+    """A running server, its admin, the agent of MACHINE (with its certificate), the machine's root, the demo
+    archives, the test's directory, and the MachineComponentSet that controls the test's MachineComponents
+    (the agent acts only on those)."""
+
+    server: RunningServer
+    admin: KubeClient
+    agent: KubeClient
+    root: Path
+    artifacts: dict[str, Artifact]
+    tmp: Path
+    owner: Obj
+
+    def machine_component(self, name: str, machine: str, component: str, tmpl: Obj) -> Obj:
+        return machine_component(name, machine, component, tmpl, owner=self.owner)
+
+    def layout(self) -> ComponentLayout:
+        return ComponentLayout(self.root, COMPONENT)
+
+    async def mc(self, name: str = "mc1") -> Obj:
+        return await self.admin.get(MACHINE_COMPONENTS, name)
+
+    async def status_where(self, name: str, what: str, within: float = 30.0, **expected: Any) -> Obj:
+        async def check() -> Obj | None:
+            st = (await self.mc(name)).get("status") or {}
+            return st if all(st.get(k) == v for k, v in expected.items()) else None
+        result: Obj = await eventually(check, within, what)
+        return result
+
+
+@contextlib.asynccontextmanager
+async def agent_env(tmp_path: Path) -> AsyncIterator[AgentEnv]:
+    """A fresh server under `tmp_path` set up as `kubenode up` does, with an agent identity for MACHINE."""
+    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0))
+    admin = KubeClient(load_config(server.kubeconfig))
+    agent: KubeClient | None = None
+    try:
+        # The agent works under the shipped RBAC and node-isolation policy alone, with its certificate.
+        await install_node_isolation(admin)
+        agent = agent_cert_client(server, MACHINE, tmp_path / "agent-pki")
+        artifacts = demo_archives(tmp_path / "artifacts")
+        owner = await admin.create(MACHINE_COMPONENT_SETS, {
+            "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": COMPONENT},
+            "spec": {"component": COMPONENT, "selector": {"matchLabels": {"none": "none"}},
+                     "template": spec_for(artifacts["1.0.0"])}})
+        yield AgentEnv(server, admin, agent, tmp_path / "machines" / MACHINE, artifacts, tmp_path, owner)
+    finally:
+        if agent is not None:
+            await agent.close()
+        await admin.close()
+        await server.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,51 +13,24 @@ from kubenode.agent.installer import ComponentAgent, ComponentAgentConfig
 from kubenode.agent.installer.component_agent import MACHINE_COMPONENTS
 from kubenode.agent.installer.layout import ComponentLayout
 from kubenode.agent.telemetry import AgentMetrics, render
-from kubenode.api.constants import ANNOTATION_VERIFY_NOW, API_VERSION
-from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
-from kubenode.client.client import KubeClient
-from kubenode.client.config import load_config
-from kubenode.client.kinds import MACHINE_COMPONENT_SETS
-from kubenode.demo.artifacts import Artifact
+from kubenode.api.constants import ANNOTATION_VERIFY_NOW
 
 from .installer_env import (
-    agent_cert_client,
-    demo_archives,
+    COMPONENT,
+    MACHINE,
+    agent_env,
     eventually,
-    install_node_isolation,
-    machine_component,
     spec_for,
 )
+from .installer_env import AgentEnv as Env
 
 Obj = dict[str, Any]
-MACHINE = "m1"
-COMPONENT = "node-exporter"
-
-
-@dataclass
-class Env:
-    server: RunningServer
-    admin: KubeClient
-    agent: KubeClient
-    root: Path
-    artifacts: dict[str, Artifact]
 
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0))
-    admin = KubeClient(load_config(server.kubeconfig))
-    agent: KubeClient | None = None
-    try:
-        # The agent works under the shipped RBAC and node-isolation policy alone, with its certificate.
-        await install_node_isolation(admin)
-        agent = agent_cert_client(server, MACHINE, tmp_path / "agent-pki")
-        yield Env(server, admin, agent, tmp_path / "machines" / MACHINE, demo_archives(tmp_path / "artifacts"))
-    finally:
-        if agent is not None:
-            await agent.close()
-        await admin.close()
-        await server.stop()
+    async with agent_env(tmp_path) as e:
+        yield e
 
 
 def _drifted(mc: Obj) -> Obj | None:
@@ -66,14 +38,10 @@ def _drifted(mc: Obj) -> Obj | None:
 
 
 async def test_tampered_file_is_drift_on_demand_and_counted(env: Env) -> None:
-    # The agent acts only on MachineComponents a MachineComponentSet it can see controls (defence in depth).
-    owner = await env.admin.create(MACHINE_COMPONENT_SETS, {
-        "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": COMPONENT},
-        "spec": {"component": COMPONENT, "selector": {"matchLabels": {"none": "none"}},
-                 "template": spec_for(env.artifacts["1.0.0"])}})
-    await env.admin.create(MACHINE_COMPONENTS, machine_component(
-        "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], files=[{"path": "etc/x.conf", "content": "a"}]),
-        owner=owner))
+    # Controlled by env.owner: the agent acts only on MachineComponents a MachineComponentSet it can see
+    # controls (defence in depth).
+    await env.admin.create(MACHINE_COMPONENTS, env.machine_component(
+        "mc1", MACHINE, COMPONENT, spec_for(env.artifacts["1.0.0"], files=[{"path": "etc/x.conf", "content": "a"}])))
     metrics = AgentMetrics(machine=MACHINE, node=MACHINE, version="t", mode="local")
     ext = ComponentAgent(env.agent, ComponentAgentConfig(machine=MACHINE, root=env.root, drift_seconds=3600,
                                                          metrics=metrics, trusted_file_dirs=(env.root.parent.parent,)))

@@ -16,7 +16,6 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,80 +27,29 @@ from kubenode.agent.installer import ComponentAgent, ComponentAgentConfig
 from kubenode.agent.installer.component_agent import MACHINE_COMPONENTS
 from kubenode.agent.installer.journal import recover
 from kubenode.agent.installer.layout import ComponentLayout
-from kubenode.api.constants import API_VERSION, FINALIZER_MACHINE_COMPONENT
-from kubenode.apiserver.server import RunningServer, ServerConfig, start_server
+from kubenode.api.constants import FINALIZER_MACHINE_COMPONENT
 from kubenode.client import errors
-from kubenode.client.client import KubeClient
-from kubenode.client.config import load_config
-from kubenode.client.kinds import MACHINE_COMPONENT_SETS
 from kubenode.client.resources import EVENTS
 from kubenode.demo.artifact_server import ArtifactServer
-from kubenode.demo.artifacts import Artifact
 
 from .installer_env import (
-    agent_cert_client,
-    demo_archives,
+    COMPONENT,
+    MACHINE,
+    agent_env,
     eventually,
     has_finalizer,
-    install_node_isolation,
-    machine_component,
     raw_archive,
     spec_for,
 )
+from .installer_env import AgentEnv as Env
 
 Obj = dict[str, Any]
-MACHINE = "m1"
-COMPONENT = "node-exporter"
-
-
-@dataclass
-class Env:
-    server: RunningServer
-    admin: KubeClient
-    agent: KubeClient
-    root: Path
-    artifacts: dict[str, Artifact]
-    tmp: Path
-    #: The MachineComponentSet that controls the test's MachineComponents (the agent acts only on those).
-    owner: Obj
-
-    def machine_component(self, name: str, machine: str, component: str, tmpl: Obj) -> Obj:
-        return machine_component(name, machine, component, tmpl, owner=self.owner)
-
-    def layout(self) -> ComponentLayout:
-        return ComponentLayout(self.root, COMPONENT)
-
-    async def mc(self, name: str = "mc1") -> Obj:
-        return await self.admin.get(MACHINE_COMPONENTS, name)
-
-    async def status_where(self, name: str, what: str, within: float = 30.0, **expected: Any) -> Obj:
-        async def check() -> Obj | None:
-            st = (await self.mc(name)).get("status") or {}
-            return st if all(st.get(k) == v for k, v in expected.items()) else None
-        result: Obj = await eventually(check, within, what)
-        return result
 
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    server = await start_server(ServerConfig(data_dir=tmp_path / "data", port=0))
-    admin = KubeClient(load_config(server.kubeconfig))
-    agent: KubeClient | None = None
-    try:
-        # The agent works under the shipped RBAC and node-isolation policy alone, with its certificate.
-        await install_node_isolation(admin)
-        agent = agent_cert_client(server, MACHINE, tmp_path / "agent-pki")
-        artifacts = demo_archives(tmp_path / "artifacts")
-        owner = await admin.create(MACHINE_COMPONENT_SETS, {
-            "apiVersion": API_VERSION, "kind": "MachineComponentSet", "metadata": {"name": COMPONENT},
-            "spec": {"component": COMPONENT, "selector": {"matchLabels": {"none": "none"}},
-                     "template": spec_for(artifacts["1.0.0"])}})
-        yield Env(server, admin, agent, tmp_path / "machines" / MACHINE, artifacts, tmp_path, owner)
-    finally:
-        if agent is not None:
-            await agent.close()
-        await admin.close()
-        await server.stop()
+    async with agent_env(tmp_path) as e:
+        yield e
 
 
 @contextlib.asynccontextmanager
