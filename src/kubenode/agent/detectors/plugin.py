@@ -16,13 +16,12 @@ from a custom resource, and no shell is involved.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..bounded import run_bounded
 
 OK, NON_OK, UNKNOWN = 0, 1, 2
 
@@ -105,23 +104,9 @@ def resolve_plugin(path: str, allowed_dir: Path, npd_dirs: Sequence[Path] = (),
 async def run_plugin(executable: Path, args: tuple[str, ...], limit_seconds: float, max_output: int) -> PluginResult:
     """Run one plugin (no shell) and map its result; kills its process group on timeout."""
     try:
-        proc = await asyncio.create_subprocess_exec(
-            str(executable), *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, start_new_session=True, cwd=str(executable.parent))
+        done = await run_bounded([str(executable), *args], limit_seconds, cwd=executable.parent, stderr=False)
+    except TimeoutError:
+        return PluginResult("Unknown", f"plugin timed out after {limit_seconds:g}s"[:max_output], None)
     except OSError as exc:
         return PluginResult("Unknown", f"cannot run plugin: {exc.strerror}"[:max_output], None)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), limit_seconds)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        return PluginResult("Unknown", f"plugin timed out after {limit_seconds:g}s"[:max_output], None)
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(proc.wait())
-        raise
-    code = proc.returncode
-    return PluginResult(status_for_exit(code), trim_output(out or b"", max_output), code)
+    return PluginResult(status_for_exit(done.returncode), trim_output(done.output, max_output), done.returncode)

@@ -25,8 +25,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from kubenode.runtime.conditions import now_rfc3339, set_condition
 from kubenode.runtime.events import EventRecorder
 from kubenode.runtime.informer import Informer
 
+from ..bounded import run_bounded
 from ..trust import REASON_IGNORED, job_mismatch
 from .actions import (
     ActionRefused,
@@ -242,19 +241,14 @@ class RemedyExecutor:
 
     async def _run_script(self, name: str, limit_seconds: float) -> str:
         path = resolve_script(name, remedy_dir(self.settings.root))
-        proc = await asyncio.create_subprocess_exec(
-            str(path), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True, cwd=str(path.parent))
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), limit_seconds)
+            # The agent stopping while the script runs kills it too (its job resumes as interrupted).
+            done = await run_bounded([str(path)], limit_seconds, cwd=path.parent)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
             raise JobOutcome(c.JOB_PHASE_FAILED, f"script {name} killed after {limit_seconds:g}s") from None
-        text = (out or b"").decode("utf-8", errors="replace").strip()
-        if proc.returncode != 0:
-            raise JobOutcome(c.JOB_PHASE_FAILED, f"script {name} exited {proc.returncode}: {text}")
+        text = done.output.decode("utf-8", errors="replace").strip()
+        if done.returncode != 0:
+            raise JobOutcome(c.JOB_PHASE_FAILED, f"script {name} exited {done.returncode}: {text}")
         return f"script {name} succeeded" + (f": {text}" if text else "")
 
     async def _reboot(self) -> None:

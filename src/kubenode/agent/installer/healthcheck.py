@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 from kubenode.client.h11_transport import H11Transport
 
+from ..bounded import run_bounded
 from .supervisor import resolve_program
 
 __all__ = ["HealthCheck", "HealthTracker", "ProbeResult", "await_verdict", "probe"]
@@ -96,28 +95,14 @@ def _trim(text: str, limit: int = 200) -> str:
 
 async def _probe_exec(check: HealthCheck, version_dir: Path, env: Mapping[str, str]) -> ProbeResult:
     argv = resolve_program(version_dir, check.command, field="spec.healthCheck.exec.command")
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        cwd=str(version_dir), env=dict(env), start_new_session=True)
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), check.timeout)
+        done = await run_bounded(argv, check.timeout, cwd=version_dir, env=env)
     except TimeoutError:
-        await _kill(proc)
         return ProbeResult(False, f"{check.command[0]} timed out after {check.timeout:g}s")
-    except asyncio.CancelledError:
-        # The agent is stopping: never leave a probe process (or its transport) behind.
-        await _kill(proc)
-        raise
-    text = _trim(out.decode(errors="replace"))
-    if proc.returncode == 0:
+    text = _trim(done.output.decode(errors="replace"))
+    if done.returncode == 0:
         return ProbeResult(True, text or f"{check.command[0]} exited 0")
-    return ProbeResult(False, f"{check.command[0]} exited {proc.returncode}" + (f": {text}" if text else ""))
-
-
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    await proc.wait()
+    return ProbeResult(False, f"{check.command[0]} exited {done.returncode}" + (f": {text}" if text else ""))
 
 
 async def _probe_http(check: HealthCheck) -> ProbeResult:
