@@ -342,7 +342,7 @@ async def one_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, fl
                                     args.tracemalloc.with_suffix(f".{n}.txt") if args.tracemalloc else None)
                 print(f"  processes           apiserver pid {server.pid}, operator pid {operator.proc.pid}", flush=True)
                 with PeakRss(operator.ps, every=0.5) as peak:
-                    await measure(client, sim, operator, n, args, work, out)
+                    await measure(client, sim, operator, n, args, work, out, server.pid)
                 out["peak_rss"] = max(peak.peak, out["end_rss"])
                 print(f"  operator peak RSS   {mib(out['peak_rss'])} over the run (target < 1 GiB at 50,000)")
             finally:
@@ -359,7 +359,7 @@ async def one_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, fl
 
 
 async def measure(client: KubeClient, sim: Simulator, operator: Operator, n: int, args: argparse.Namespace,
-                  work: Path, out: dict[str, float]) -> None:
+                  work: Path, out: dict[str, float], server_pid: int) -> None:
     out["sync_s"] = await operator.wait_ready(args.timeout)
     deadline = time.monotonic() + args.timeout
     while ((await client.get(NODE_REMEDIERS, "scale")).get("status") or {}).get("matchedNodes") != n:
@@ -384,7 +384,15 @@ async def measure(client: KubeClient, sim: Simulator, operator: Operator, n: int
         print(f"  informer memory     {label}: {per / 1024:.1f} KiB per object cached ({raw / 1024:.1f} KiB as "
               f"sent; {len(sample)} objects by tracemalloc)", flush=True)
 
+    # --profile: both processes on the wave's path (the operator's creation and review, the server's writes).
+    wave_profiles = [(pid, args.profile / f"remediation-{who}-{n}.speedscope.json")
+                     for who, pid in (("operator", operator.proc.pid), ("apiserver", server_pid))] \
+        if args.profile else []
+    recorders = [(py_spy_record(pid, path), path) for pid, path in wave_profiles]
     wave = await remediation_wave(client, sim, args.faults, args.remedy_timeout)
+    for rec, path in recorders:
+        if rec is not None:
+            await asyncio.to_thread(py_spy_stop, rec, path)
     out.update({f"remedy_{k}": v for k, v in wave.items()})
     print(f"  remediation         {int(wave['approved'])}/{int(wave['faulted'])} faulted nodes "
           f"({args.faults:g} %) Approved: p50 {wave['p50'] * 1000:.0f} ms, p99 {wave['p99'] * 1000:.0f} ms, "
