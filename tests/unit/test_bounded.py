@@ -48,12 +48,17 @@ def wait_gone(pids: list[int]) -> bool:
     return gone(pids)
 
 
+def read_pids(path: Path) -> list[int] | None:
+    text = path.read_text() if path.exists() else ""
+    return [int(x) for x in text.split()] if text.endswith("\n") else None
+
+
 async def wait_for_file(path: Path) -> list[int]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        text = path.read_text() if path.exists() else ""
-        if text.endswith("\n"):
-            return [int(x) for x in text.split()]
+        pids = read_pids(path)
+        if pids is not None:
+            return pids
         await asyncio.sleep(0.02)
     raise AssertionError(f"{path} was never written")
 
@@ -112,5 +117,5 @@ async def test_the_agent_stopping_mid_script_kills_the_remediation_script(tmp_pa
         assert wait_gone(pids), pids
         # Within its limit a script's outcome is still the job's.
         script(directory / "bad.sh", "echo no\nexit 2\n")
-        with pytest.raises(JobOutcome, match="script bad.sh exited 2: no"):
+        with pytest.raises(JobOutcome, match=r"script bad\.sh exited 2: no"):
             await executor._run_script("bad.sh", 30)
