@@ -17,7 +17,7 @@ from kubenode.client.client import KubeClient
 from kubenode.client.resources import NODES
 from kubenode.metrics.remedy_metrics import RemedyMetrics
 from kubenode.runtime.controller import Request
-from kubenode.runtime.events import EventRecorder
+from kubenode.runtime.events import EventQueue, EventRecorder
 from kubenode.runtime.labels import labels_of
 from kubenode.runtime.manager import Manager
 
@@ -50,10 +50,13 @@ def add_remedy_controllers(manager: Manager, client: KubeClient, reviewer: Revie
     jobs.cache.add_index(INDEX_REMEDIER, remedier_of_job)
     jobs.cache.add_index(INDEX_ACTIVE_NODE, active_node_of_job)
     metrics = RemedyMetrics(manager.registry, jobs)
-    recorder = EventRecorder(client, "kubenode-remedy-controller", identity)
+    # Sent in the background: in a wave of faults a job's Approved write does not wait behind the Events of
+    # the jobs before it (bench/scale.py's remediation latency); a clean stop sends what is left.
+    events = EventQueue(EventRecorder(client, "kubenode-remedy-controller", identity))
+    manager.add(events, needs_leader_election=False)
 
     async def on_event(obj: Obj, type_: str, reason: str, message: str) -> None:
-        await recorder.event(obj, type_, reason, message)
+        await events.event(obj, type_, reason, message)
 
     remedier_rec = RemedierReconciler(client, remediers, nodes, jobs, settings, on_event=on_event,
                                       on_recovered=metrics.recovered, on_gave_up=metrics.gave_up.inc,
