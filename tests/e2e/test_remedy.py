@@ -56,8 +56,12 @@ class Fleet:
         return result
 
     def stop_agent(self, machine: str) -> None:
+        """Stop the agent as an operator would by hand: powered off first, or the provider's supervision
+        restarts it too, and with :meth:`start_agent` two agents run (one of them unrecorded, outliving
+        the test)."""
         pid = int((self.root(machine) / "run" / "agent.pid").read_text().split()[0])
         proc = psutil.Process(pid)
+        (self.root(machine) / "powered-off").touch()
         proc.terminate()
 
         def gone() -> bool:
@@ -77,6 +81,7 @@ class Fleet:
             proc = psutil.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 cwd=str(root))
         (root / "run" / "agent.pid").write_text(f"{proc.pid} {proc.create_time()}\n")
+        (root / "powered-off").unlink(missing_ok=True)  # on again: the provider supervises it from its next look
         # We are its parent, so reap it as soon as it exits: `kubenode up` stopping it must not wait on a zombie.
         reaper = threading.Thread(target=proc.wait, daemon=True)
         reaper.start()

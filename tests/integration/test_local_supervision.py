@@ -65,3 +65,21 @@ async def test_a_powered_off_agent_is_not_restarted(tmp_path: Path) -> None:
     assert provider._process(root) is None and (root / POWERED_OFF).exists()
     assert not provider._supervisors  # nothing left that could bring it back
     assert pid_of(root) == pid
+
+
+async def test_a_reboot_starts_its_own_machine_only(tmp_path: Path) -> None:
+    """Before, a reboot ended with `power_on_all`: every machine a clean shutdown had powered off came up."""
+    provider = LocalProvider(tmp_path)
+    a, b = machine_root(tmp_path, "ma"), machine_root(tmp_path, "mb")
+    (a / "machine-uid").write_text("uid-a\n")
+    try:
+        assert await provider.power_on_all() == ["ma", "mb"]
+        await provider._stop(b)
+        (b / POWERED_OFF).touch()  # mb is off on purpose
+        before, boot = pid_of(a), (a / "run" / "boot_id")
+        await provider.reboot({"metadata": {"name": "ma", "uid": "uid-a"}})
+        assert provider._process(a) is not None and pid_of(a) != before and boot.read_text().strip()
+        assert not (a / POWERED_OFF).exists()
+        assert provider._process(b) is None and (b / POWERED_OFF).exists()  # still off
+    finally:
+        await provider.power_off_all()

@@ -295,8 +295,9 @@ class LocalProvider(InfraProvider):
             raise ProviderError(f"machine {name} has never been started", retryable=False)
         await self._stop(root)
         (root / "run" / "boot_id").write_text(str(uuid.uuid4()) + "\n")
-        (root / POWERED_OFF).touch()
-        await self.power_on_all()
+        # This machine only: the machines powered off by a clean shutdown stay off until `power_on_all`.
+        (root / POWERED_OFF).unlink(missing_ok=True)
+        self._spawn(root, cmd_file.read_text().split("\0"))
 
 
 def _write_private(path: Path, content: str) -> None:
