@@ -82,3 +82,19 @@ async def test_a_drain_is_bounded_when_the_api_never_answers() -> None:
     await q.event(job("a"), "Normal", "R", "stuck")
     await q.stop(drain=True)  # returns after drain_seconds; the stuck send is cancelled
     assert rec.sent == []
+
+
+async def test_an_unforeseen_failure_loses_one_event_not_the_sender() -> None:
+    class Failing(Recording):
+        async def event(self, obj: Obj, type_: str, reason: str, message: str, *, at: float | None = None) -> None:
+            if message == "bad":
+                raise ValueError("unforeseen")
+            await super().event(obj, type_, reason, message, at=at)
+
+    rec = Failing()
+    q = EventQueue(rec)
+    await q.start()
+    for m in ("a", "bad", "b"):
+        await q.event(job("j"), "Normal", "R", m)
+    await q.stop(drain=True)
+    assert [m for m, _ in rec.sent] == ["a", "b"]

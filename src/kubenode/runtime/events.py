@@ -133,5 +133,8 @@ class EventQueue:
             self._wake.clear()
             while self._pending:
                 obj, type_, reason, message, at = self._pending.popleft()
-                await self.recorder.event(obj, type_, reason, message, at=at)
+                try:
+                    await self.recorder.event(obj, type_, reason, message, at=at)
+                except Exception:  # an unforeseen failure loses this Event, never the sender
+                    log.exception("could not record event %s", reason)
             self._idle.set()
